@@ -1,0 +1,41 @@
+{
+  "variables": {
+    "pidns_sanitize%": "0"
+  },
+  "target_defaults": {
+    "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fno-strict-aliasing"],
+    "cflags_cc": ["-Wall", "-Wextra", "-std=c++17"],
+    "defines": ["_GNU_SOURCE"],
+    "conditions": [
+      ["pidns_sanitize==1", {
+        "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"],
+        "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"],
+        "ldflags": ["-fsanitize=address,undefined"]
+      }]
+    ]
+  },
+  "targets": [
+    {
+      "target_name": "pidns",
+      "sources": [
+        "src-native/addon.cc",
+        "src-native/spawn.cc",
+        "src-native/child.c",
+        "src-native/exit_watch.cc",
+        "src-native/control.cc",
+        "src-native/kernel.c"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"]
+    },
+    {
+      "target_name": "pidns-init",
+      "type": "executable",
+      "sources": ["src-native/init/init.c"],
+      "cflags": ["-Os"],
+      "ldflags": ["-static-pie"]
+    }
+  ]
+}
