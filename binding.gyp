@@ -3,7 +3,8 @@
     "pidns_sanitize%": "0"
   },
   "target_defaults": {
-    "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-fno-strict-aliasing"],
+    "cflags": ["-Wall", "-Wextra", "-fno-strict-aliasing"],
+    "cflags_c": ["-Werror=implicit-function-declaration"],
     "cflags_cc": ["-Wall", "-Wextra", "-std=c++17"],
     "defines": ["_GNU_SOURCE"],
     "conditions": [
@@ -21,8 +22,9 @@
         "src-native/addon.cc",
         "src-native/spawn.cc",
         "src-native/child.c",
-        "src-native/exit_watch.cc",
+        "src-native/process_handle.cc",
         "src-native/control.cc",
+        "src-native/descriptors.cc",
         "src-native/kernel.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,0 +1,134 @@
+// PidNamespaceChild: a started command, shaped like Node's ChildProcess where it can be.
+import { EventEmitter } from 'events';
+import type { Readable, Writable } from 'stream';
+import { systemError } from './errors';
+import { signalNumber, type ExitStatus } from './signals';
+
+export type { ExitStatus } from './signals';
+
+export interface InitInfo {
+  /** The init's pid in the caller's view. */
+  pid: number;
+  /** Always 1: the init is pid 1 of the namespace. */
+  nsPid: 1;
+}
+
+/** Where kill() sends signals and what keeps Node's event loop alive for the child. */
+export interface ChildControl {
+  /** Sends a signal; returns 0 or a positive errno (ESRCH once the process is gone). */
+  signal(signo: number): number;
+  ref(): void;
+  unref(): void;
+}
+
+export interface ChildFields {
+  pid: number;
+  nsPid: number;
+  init: InitInfo | null;
+  namespaceId: number;
+  stdio: (Readable | Writable | null)[];
+  control: ChildControl;
+  spawnargs: string[];
+  spawnfile: string;
+}
+
+export class PidNamespaceChild extends EventEmitter {
+  /** The command's pid in the caller's PID namespace. */
+  readonly pid: number;
+  /** The command's pid inside its own namespace: 1 raw, 2 under the init, N when joined. */
+  readonly nsPid: number;
+  /** The init that is pid 1 of the namespace, or null when there is none of ours. */
+  readonly init: InitInfo | null;
+  /** The inode number of the command's PID namespace (/proc/PID/ns/pid). */
+  readonly namespaceId: number;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  readonly stdio: (Readable | Writable | null)[];
+  readonly spawnargs: string[];
+  readonly spawnfile: string;
+  /** Resolves once the command has ended and, under the init, its namespace with it. Never rejects. */
+  readonly exited: Promise<ExitStatus>;
+  exitCode: number | null = null;
+  signalCode: NodeJS.Signals | null = null;
+  /** True once kill() has delivered a signal. */
+  killed = false;
+
+  #control: ChildControl;
+  #hasExited = false;
+  #resolveExited!: (status: ExitStatus) => void;
+  #openStreams = 0;
+
+  constructor(fields: ChildFields) {
+    super();
+    this.pid = fields.pid;
+    this.nsPid = fields.nsPid;
+    this.init = fields.init;
+    this.namespaceId = fields.namespaceId;
+    this.stdio = fields.stdio;
+    this.stdin = (fields.stdio[0] as Writable | null) ?? null;
+    this.stdout = (fields.stdio[1] as Readable | null) ?? null;
+    this.stderr = (fields.stdio[2] as Readable | null) ?? null;
+    this.spawnargs = fields.spawnargs;
+    this.spawnfile = fields.spawnfile;
+    this.#control = fields.control;
+    this.exited = new Promise((resolve) => {
+      this.#resolveExited = resolve;
+    });
+    // Like ChildProcess: 'close' waits for the streams the child writes to (stdin is ours).
+    for (const stream of fields.stdio.slice(1)) {
+      if (!stream) continue;
+      this.#openStreams++;
+      stream.once('close', () => {
+        this.#openStreams--;
+        this.#maybeClose();
+      });
+    }
+  }
+
+  /**
+   * Sends a signal to the command (under the init, directly to it; with signalGroup, to its
+   * process group). Returns false once the command has exited; never signals a recycled pid.
+   */
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    const signo = signalNumber(signal);
+    if (this.#hasExited) return false;
+    const err = this.#control.signal(signo);
+    if (err === 0) {
+      if (signo !== 0) this.killed = true;
+      return true;
+    }
+    if (err !== 3 /* ESRCH */) {
+      this.emit('error', systemError(err, 'kill', { action: `kill ${this.pid}`, spawnargs: this.spawnargs }));
+    }
+    return false;
+  }
+
+  /** Lets Node exit while the command runs (the command keeps running). */
+  unref(): void {
+    this.#control.unref();
+  }
+
+  ref(): void {
+    this.#control.ref();
+  }
+
+  /** @internal Called once with the final status. */
+  _finish(status: ExitStatus): void {
+    if (this.#hasExited) return;
+    this.#hasExited = true;
+    this.exitCode = status.code;
+    this.signalCode = status.signal;
+    this.#resolveExited(status);
+    this.stdin?.destroy();
+    this.emit('exit', status.code, status.signal);
+    this.#maybeClose();
+  }
+
+  #maybeClose(): void {
+    if (this.#hasExited && this.#openStreams === 0) {
+      this.#openStreams = -1;
+      process.nextTick(() => this.emit('close', this.exitCode, this.signalCode));
+    }
+  }
+}

@@ -1,0 +1,157 @@
+// Errors: typed argument errors raised before anything is spawned, and SystemError-shaped errors
+// for kernel refusals, each with a hint that says what to do.
+import * as os from 'os';
+import * as util from 'util';
+
+export class PidnsArgumentError extends TypeError {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'TypeError';
+  }
+}
+
+export class PidnsRangeError extends RangeError {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'RangeError';
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'function';
+  if (typeof value === 'symbol') return 'a symbol';
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  try {
+    let shown = util.inspect(value);
+    if (shown.length > 40) shown = `${shown.slice(0, 40)}...`;
+    return `type ${typeof value} (${shown})`;
+  } catch {
+    return `type ${typeof value}`;
+  }
+}
+
+export function invalidType(name: string, expected: string, actual: unknown): PidnsArgumentError {
+  return new PidnsArgumentError('ERR_INVALID_ARG_TYPE', `The "${name}" argument must be ${expected}. Received ${describe(actual)}`);
+}
+
+export function invalidValue(name: string, actual: unknown, reason: string): PidnsArgumentError {
+  return new PidnsArgumentError('ERR_INVALID_ARG_VALUE', `The argument '${name}' ${reason}. Received ${describe(actual)}`);
+}
+
+export function outOfRange(name: string, range: string, actual: unknown): PidnsRangeError {
+  return new PidnsRangeError('ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be ${range}. Received ${describe(actual)}`);
+}
+
+/** Shaped like Node's SystemError: code, errno (negative), syscall, path, spawnargs. */
+export class PidnsSystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+  path?: string;
+  spawnargs?: string[];
+  hint?: string;
+
+  constructor(fields: { code: string; errno: number; syscall: string; message: string; path?: string; spawnargs?: string[]; hint?: string }) {
+    super(fields.hint ? `${fields.message} (${fields.hint})` : fields.message);
+    this.name = 'Error';
+    this.code = fields.code;
+    this.errno = fields.errno;
+    this.syscall = fields.syscall;
+    if (fields.path !== undefined) this.path = fields.path;
+    if (fields.spawnargs !== undefined) this.spawnargs = fields.spawnargs;
+    if (fields.hint !== undefined) this.hint = fields.hint;
+  }
+}
+
+export interface FailureContext {
+  /** What was being done, e.g. 'spawn /bin/ls' or 'join /proc/42/ns/pid'. */
+  action: string;
+  path?: string;
+  spawnargs?: string[];
+  joining?: boolean;
+}
+
+function errnoName(errno: number): string {
+  try {
+    return util.getSystemErrorName(-Math.abs(errno));
+  } catch {
+    return `E${errno}`;
+  }
+}
+
+function errnoText(errno: number): string {
+  const name = errnoName(errno);
+  const map = util.getSystemErrorMap?.();
+  const entry = map?.get(-Math.abs(errno));
+  return entry ? entry[1] : name;
+}
+
+const E = os.constants.errno;
+
+/** What to do about a refusal, by errno and the call that failed. */
+function hintFor(errno: number, syscall: string, ctx: FailureContext): string | undefined {
+  switch (errno) {
+    case E.EPERM:
+      if (syscall === 'clone' || syscall === 'setns')
+        return 'creating or joining a PID namespace needs CAP_SYS_ADMIN: run as root, or pass userNamespace: true';
+      if (syscall === 'setuid' || syscall === 'setgid' || syscall === 'setgroups')
+        return 'changing uid or gid needs CAP_SETUID/CAP_SETGID: run as root, or leave uid and gid unset';
+      return 'the kernel refused the operation: run as root, or pass userNamespace: true';
+    case E.ENOENT:
+      if (syscall === 'chdir') return 'the cwd option names a directory that does not exist';
+      return 'the command was not found: check the name, the PATH in env, and the cwd option';
+    case E.EACCES:
+      if (syscall === 'chdir') return 'the cwd directory is not searchable by the child';
+      return 'the file is not executable, or a directory on its path is not searchable';
+    case E.ENOEXEC:
+      return 'the file is not an executable format the kernel knows (a script needs a #! line)';
+    case E.EINVAL:
+      if (syscall === 'setns' || ctx.joining) return 'the join target is not a PID namespace of this system';
+      return undefined;
+    case E.ESRCH:
+      return 'no process has that pid (it may have exited)';
+    case E.ENOSPC:
+      return 'the PID namespace limit is reached: raise /proc/sys/user/max_pid_namespaces or end other namespaces';
+    case E.EAGAIN:
+      return 'the process limit is reached (RLIMIT_NPROC, kernel.pid_max or a pids cgroup limit)';
+    case E.EMFILE:
+      return 'this process has too many open files: raise RLIMIT_NOFILE (ulimit -n) or close descriptors';
+    case E.ENFILE:
+      return 'the system has too many open files';
+    case E.E2BIG:
+      return 'the arguments and environment are larger than the kernel accepts';
+    default:
+      return undefined;
+  }
+}
+
+/** Converts a refusal the kernel gave (positive errno) into a SystemError-shaped error. */
+export function systemError(errno: number, syscall: string, ctx: FailureContext): PidnsSystemError {
+  if (errno === E.ENOMEM && ctx.joining && (syscall === 'clone' || syscall === 'fork')) {
+    return new PidnsSystemError({
+      code: 'ERR_NAMESPACE_ENDED',
+      errno: -errno,
+      syscall,
+      path: ctx.path,
+      spawnargs: ctx.spawnargs,
+      message: `${ctx.action}: the namespace has ended`,
+      hint: 'its pid 1 has exited, so nothing can join it any more',
+    });
+  }
+  const code = errnoName(errno);
+  return new PidnsSystemError({
+    code,
+    errno: -errno,
+    syscall,
+    path: ctx.path,
+    spawnargs: ctx.spawnargs,
+    message: `${ctx.action} ${code}: ${errnoText(errno)}`,
+    hint: hintFor(errno, syscall, ctx),
+  });
+}

@@ -1,0 +1,5 @@
+export { spawnInPidNamespace } from './spawn';
+export { PidNamespaceChild, type ExitStatus, type InitInfo } from './child';
+export type { SpawnOptions, StdioOption, StdioEntry } from './options';
+export { nsPids, pidNamespaceId } from './proc';
+export { PidnsSystemError } from './errors';

@@ -1,0 +1,62 @@
+// The typed surface of the native addon: one line per entry point (see src-native/addon.cc).
+import * as path from 'path';
+
+/** A kernel refusal, as the addon reports it: a positive errno and the call that failed. */
+export interface NativeFailure { errno: number; syscall: string }
+
+export interface NativeSpawnOptions {
+  file: string;
+  argv: string[];
+  envp: string[];
+  cwd: string | null;
+  uid: number;
+  gid: number;
+  fdMap: number[];
+  newPidNamespace: boolean;
+  joinFd: number;
+  pdeathsig: number;
+  usePidfd: boolean;
+}
+
+export interface NativeSpawnResult { pid: number; pidfd: number; nsPid: number }
+
+export interface NativeProcessHandle {
+  signal(sig: number): number;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+export interface NativeControlChannel {
+  send(type: number, value: number): number;
+  drain(): void;
+  close(): void;
+}
+
+export interface NativeBinding {
+  spawn(options: NativeSpawnOptions): NativeSpawnResult | NativeFailure;
+  ProcessHandle: new (pid: number, pidfd: number, onExit?: (waitStatus: number) => void) => NativeProcessHandle;
+  startFallbackWatch(): void;
+  controlPair(): [number, number] | NativeFailure;
+  ControlChannel: new (fd: number, onMessage: (type: number, value: number, pid: number, pidfd: number) => void) => NativeControlChannel;
+  pipe(): [number, number] | NativeFailure;
+  namespaceType(fd: number): number;
+  pidfdSupported(): boolean;
+  constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number; CLONE_NEWNS: number };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const bindings = require('bindings') as (options: { bindings: string; path?: boolean; module_root?: string }) => unknown;
+const moduleRoot = path.join(__dirname, '..');
+
+export const native = bindings({ bindings: 'pidns', module_root: moduleRoot }) as NativeBinding;
+
+/** The init program, built beside the addon and always run by absolute path. */
+export const initPath = path.join(
+  path.dirname(bindings({ bindings: 'pidns', path: true, module_root: moduleRoot }) as string),
+  'pidns-init',
+);
+
+export function isFailure(value: unknown): value is NativeFailure {
+  return typeof value === 'object' && value !== null && 'errno' in value && !Array.isArray(value);
+}

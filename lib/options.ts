@@ -1,0 +1,178 @@
+// Validation of spawnInPidNamespace()'s arguments. Everything here runs before any system call,
+// so a bad input is a TypeError/RangeError and nothing is started.
+import { invalidType, invalidValue, outOfRange } from './errors';
+import { signalNumber } from './signals';
+
+export type StdioName = 'pipe' | 'inherit' | 'ignore';
+export type StdioEntry = StdioName | number | null | undefined;
+export type StdioOption = StdioName | StdioEntry[];
+
+export interface SpawnOptions {
+  /** Default true: the bundled init is pid 1 and the command pid 2. false: the command is pid 1. */
+  init?: boolean;
+  /** Enter this PID namespace instead of creating one: a pid, or a path such as '/proc/PID/ns/pid'. */
+  join?: number | string | { readonly namespacePath: string };
+  stdio?: StdioOption;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string | URL;
+  argv0?: string;
+  uid?: number;
+  gid?: number;
+  signal?: AbortSignal;
+  /** Milliseconds after which killSignal is sent. */
+  timeout?: number;
+  killSignal?: NodeJS.Signals | number;
+  /** Default true: the namespace ends when the Node process ends. */
+  dieWithParent?: boolean;
+  /** Under the init: signals go to the command's whole process group (the command leads it). */
+  signalGroup?: boolean;
+  /** Under the init: after the command ends, others get SIGTERM and this long before SIGKILL. */
+  teardownGraceMs?: number;
+}
+
+export interface NormalizedOptions {
+  command: string;
+  args: string[];
+  init: boolean;
+  join: { kind: 'pid'; pid: number } | { kind: 'path'; path: string } | null;
+  stdio: StdioEntry[];
+  env: string[];
+  envPath: string | undefined;
+  cwd: string | null;
+  argv0: string;
+  uid: number;
+  gid: number;
+  signal: AbortSignal | undefined;
+  timeout: number;
+  killSignal: number;
+  dieWithParent: boolean;
+  signalGroup: boolean;
+  teardownGraceMs: number;
+}
+
+const MAX_STDIO = 1024;
+const MAX_ID = 0xfffffffe;
+const MAX_PID = 0x400000; // PID_MAX_LIMIT on 64-bit kernels
+
+function checkString(name: string, value: unknown, allowEmpty = true): string {
+  if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
+  if (!allowEmpty && value.length === 0) throw invalidValue(name, value, 'must be a non-empty string');
+  if (value.includes('\u0000')) throw invalidValue(name, value, 'must be a string without null bytes');
+  return value;
+}
+
+function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalidType(name, 'of type boolean', value);
+  return value;
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number') throw invalidType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value < min || value > max) throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
+  return value;
+}
+
+function checkStdio(value: unknown): StdioEntry[] {
+  if (value === undefined) return ['pipe', 'pipe', 'pipe'];
+  if (value === 'pipe' || value === 'inherit' || value === 'ignore') return [value, value, value];
+  if (!Array.isArray(value)) throw invalidValue('options.stdio', value, "must be 'pipe', 'inherit', 'ignore' or an array");
+  if (value.length > MAX_STDIO) throw outOfRange('options.stdio.length', `<= ${MAX_STDIO}`, value.length);
+  const entries: StdioEntry[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const entry: unknown = value[i];
+    if (entry === null || entry === undefined || entry === 'pipe' || entry === 'inherit' || entry === 'ignore') {
+      entries.push(entry);
+    } else if (typeof entry === 'number') {
+      entries.push(checkInteger(`options.stdio[${i}]`, entry, 0, 0x7fffffff));
+    } else {
+      throw invalidValue(`options.stdio[${i}]`, entry, "must be 'pipe', 'inherit', 'ignore', a descriptor number, null or undefined");
+    }
+  }
+  while (entries.length < 3) entries.push(undefined);
+  return entries;
+}
+
+function checkEnv(value: unknown): { env: string[]; path: string | undefined } {
+  const source = value === undefined ? process.env : value;
+  if (typeof source !== 'object' || source === null || Array.isArray(source)) throw invalidType('options.env', 'of type object', source);
+  const env: string[] = [];
+  let path: string | undefined;
+  for (const key of Object.keys(source)) {
+    const v: unknown = (source as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'string') throw invalidType(`options.env['${key.slice(0, 64)}']`, 'of type string', v);
+    if (key.includes('\u0000') || v.includes('\u0000')) throw invalidValue(`options.env['${key.slice(0, 64)}']`, v, 'must be a string without null bytes');
+    if (key.length === 0 || key.includes('=')) throw invalidValue('options.env', key, "must have names that are not empty and have no '='");
+    env.push(`${key}=${v}`);
+    if (key === 'PATH') path = v;
+  }
+  return { env, path };
+}
+
+function checkCwd(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (value instanceof URL) {
+    if (value.protocol !== 'file:') throw invalidValue('options.cwd', value.href, 'must be a file: URL');
+    return checkString('options.cwd', decodeURIComponent(value.pathname), false);
+  }
+  return checkString('options.cwd', value, false);
+}
+
+function checkJoin(value: unknown): NormalizedOptions['join'] {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number') return { kind: 'pid', pid: checkInteger('options.join', value, 1, MAX_PID) };
+  if (typeof value === 'string') return { kind: 'path', path: checkString('options.join', value, false) };
+  if (typeof value === 'object' && typeof (value as { namespacePath?: unknown }).namespacePath === 'string') {
+    return { kind: 'path', path: checkString('options.join.namespacePath', (value as { namespacePath: string }).namespacePath, false) };
+  }
+  throw invalidType('options.join', 'a pid number, a namespace file path or a PidNamespace', value);
+}
+
+export function normalizeSpawnArguments(command: unknown, args: unknown, options: unknown): NormalizedOptions {
+  checkString('command', command, false);
+  let argList: unknown[] = [];
+  let opts: unknown = options;
+  if (Array.isArray(args)) {
+    argList = args;
+  } else if (args !== undefined && args !== null) {
+    if (typeof args === 'object' && options === undefined) {
+      opts = args;
+    } else {
+      throw invalidType('args', 'an array of strings', args);
+    }
+  }
+  const argStrings = argList.map((a, i) => checkString(`args[${i}]`, a));
+  if (opts === undefined || opts === null) opts = {};
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw invalidType('options', 'of type object', opts);
+  const o = opts as Record<string, unknown>;
+
+  const join = checkJoin(o.join);
+  const init = checkBoolean('options.init', o.init, join === null);
+  if (init && join !== null) throw invalidValue('options.init', o.init, 'cannot be true with options.join (the joined namespace has its own pid 1)');
+  const { env, path } = checkEnv(o.env);
+  const signal = o.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
+  const timeout = o.timeout === undefined ? 0 : checkInteger('options.timeout', o.timeout, 0, 0x7fffffff);
+  const teardownGraceMs = o.teardownGraceMs === undefined ? 0 : checkInteger('options.teardownGraceMs', o.teardownGraceMs, 0, 0x7fffffff);
+
+  return {
+    command: command as string,
+    args: argStrings,
+    init,
+    join,
+    stdio: checkStdio(o.stdio),
+    env,
+    envPath: path,
+    cwd: checkCwd(o.cwd),
+    argv0: o.argv0 === undefined ? (command as string) : checkString('options.argv0', o.argv0),
+    uid: o.uid === undefined ? -1 : checkInteger('options.uid', o.uid, 0, MAX_ID),
+    gid: o.gid === undefined ? -1 : checkInteger('options.gid', o.gid, 0, MAX_ID),
+    signal: signal as AbortSignal | undefined,
+    timeout,
+    killSignal: o.killSignal === undefined ? signalNumber('SIGTERM') : signalNumber(o.killSignal, 'options.killSignal'),
+    dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent, true),
+    signalGroup: checkBoolean('options.signalGroup', o.signalGroup, false),
+    teardownGraceMs,
+  };
+}

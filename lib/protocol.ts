@@ -1,0 +1,8 @@
+// Message types of the control channel to the init; mirrors src-native/protocol.h.
+export const MSG_EOF = 0;
+export const MSG_CHILD = 1;
+export const MSG_STARTED = 2;
+export const MSG_EXEC_FAILED = 3;
+export const MSG_EXITED = 4;
+export const MSG_EMPTY = 5;
+export const REQ_TERMINATE = 16;

@@ -1,0 +1,295 @@
+// spawnInPidNamespace(): start a command in a new PID namespace (under the init, or as pid 1) or
+// in an existing one.
+import * as fs from 'fs';
+import { isMainThread } from 'worker_threads';
+import { PidNamespaceChild, type ChildControl } from './child';
+import { PidnsSystemError, systemError } from './errors';
+import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
+import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
+import { pidNamespaceId } from './proc';
+import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED } from './protocol';
+import { resolveCommand } from './resolve';
+import { decodeWaitStatus, signalNumber } from './signals';
+import { openStreams, prepareStdio, releaseStdio, type PreparedStdio } from './stdio';
+
+/** False on kernels without pidfds (before 5.3), or when PIDNS_NO_PIDFD=1 forces the fallback. */
+export const usePidfd = !process.env.PIDNS_NO_PIDFD && native.pidfdSupported();
+if (!usePidfd) native.startFallbackWatch();
+
+const SIGKILL = signalNumber('SIGKILL');
+const SIGSTOP = signalNumber('SIGSTOP');
+const ESRCH = 3;
+const EINVAL = 22;
+const ENOSYS = 38;
+
+interface Context {
+  opts: NormalizedOptions;
+  file: string;
+  spawnargs: string[];
+  action: string;
+}
+
+function abortError(signal: AbortSignal): Error {
+  const err = new Error('The operation was aborted', { cause: signal.reason });
+  err.name = 'AbortError';
+  (err as NodeJS.ErrnoException).code = 'ABORT_ERR';
+  return err;
+}
+
+/**
+ * Starts `command` in a PID namespace and resolves once it has been exec'd.
+ *
+ * By default a new namespace is created with the bundled init as pid 1 and the command as pid 2;
+ * `init: false` makes the command pid 1 itself; `join` enters an existing namespace.
+ * Rejects with TypeError/RangeError for bad arguments (nothing is started) and with a
+ * SystemError-shaped error when the kernel refuses (ENOENT, EACCES, EPERM, EINVAL, ...).
+ */
+export async function spawnInPidNamespace(command: string, args?: readonly string[], options?: SpawnOptions): Promise<PidNamespaceChild> {
+  const opts = normalizeSpawnArguments(command, args, options);
+  if (opts.signal?.aborted) throw abortError(opts.signal);
+  const spawnargs = [opts.command, ...opts.args];
+  const action = `spawn ${opts.command}`;
+  const resolution = resolveCommand(opts.command, opts.envPath, opts.cwd);
+  if ('errno' in resolution) throw systemError(resolution.errno, 'execve', { action, path: opts.command, spawnargs });
+  const ctx: Context = { opts, file: resolution.file, spawnargs, action };
+
+  let child: PidNamespaceChild;
+  if (opts.join) child = spawnJoined(ctx);
+  else if (opts.init) child = await spawnUnderInit(ctx);
+  else child = spawnDirect(ctx, -1);
+  armKillers(child, opts);
+  return child;
+}
+
+function armKillers(child: PidNamespaceChild, opts: NormalizedOptions): void {
+  const kill = () => {
+    child.kill(opts.killSignal);
+  };
+  if (opts.timeout > 0) {
+    const timer = setTimeout(kill, opts.timeout);
+    timer.unref();
+    void child.exited.then(() => clearTimeout(timer));
+  }
+  const signal = opts.signal;
+  if (signal) {
+    if (signal.aborted) {
+      kill();
+    } else {
+      signal.addEventListener('abort', kill, { once: true });
+      void child.exited.then(() => signal.removeEventListener('abort', kill));
+    }
+  }
+}
+
+function nativeOptions(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
+  const { opts } = ctx;
+  return {
+    file: ctx.file,
+    argv: [opts.argv0, ...opts.args],
+    envp: opts.env,
+    cwd: opts.cwd,
+    uid: opts.uid,
+    gid: opts.gid,
+    fdMap: stdio.fdMap,
+    newPidNamespace: true,
+    joinFd: -1,
+    pdeathsig: 0,
+    usePidfd,
+  };
+}
+
+function failureContext(ctx: Context, syscall: string, joinPath?: string) {
+  const path = syscall === 'chdir' ? ctx.opts.cwd ?? undefined : syscall === 'setns' ? joinPath : ctx.opts.command;
+  return { action: ctx.action, path, spawnargs: ctx.spawnargs, joining: joinPath !== undefined };
+}
+
+/** The command is exec'd by our child itself: pid 1 of a new namespace, or a joiner. */
+function spawnDirect(ctx: Context, joinFd: number, joinPath?: string): PidNamespaceChild {
+  const stdio = prepareStdio(ctx.opts.stdio, ctx.action);
+  const request = nativeOptions(ctx, stdio);
+  request.newPidNamespace = joinFd < 0;
+  request.joinFd = joinFd;
+  // PR_SET_PDEATHSIG follows the thread that forked, so it is only the process's lifetime on
+  // the main thread. Under the init the control channel does this for every thread.
+  request.pdeathsig = ctx.opts.dieWithParent && isMainThread ? SIGKILL : 0;
+  const result = native.spawn(request);
+  if (isFailure(result)) {
+    releaseStdio(stdio, true);
+    throw systemError(result.errno, result.syscall, failureContext(ctx, result.syscall, joinPath));
+  }
+  releaseStdio(stdio, false);
+  // The exit callback never runs before this function returns: it comes from the event loop.
+  const handle = new native.ProcessHandle(result.pid, result.pidfd, (status) => child._finish(decodeWaitStatus(status)));
+  const child = new PidNamespaceChild({
+    pid: result.pid,
+    nsPid: result.nsPid,
+    init: null,
+    namespaceId: pidNamespaceId(result.pid),
+    stdio: openStreams(stdio),
+    control: handle,
+    spawnargs: ctx.spawnargs,
+    spawnfile: ctx.opts.command,
+  });
+  return child;
+}
+
+/** Opens the namespace to join, refusing anything that is not a PID namespace. */
+function openJoinTarget(ctx: Context): { fd: number; path: string } {
+  const join = ctx.opts.join!;
+  const path = join.kind === 'pid' ? `/proc/${join.pid}/ns/pid` : join.path;
+  const fail = (errno: number, syscall: string) =>
+    systemError(errno, syscall, { action: `${ctx.action}: join ${path}`, path, spawnargs: ctx.spawnargs, joining: true });
+  let expected: fs.Stats;
+  try {
+    // A namespace file is a regular file of nsfs; anything else (a FIFO would block open) is
+    // refused before it is opened.
+    expected = fs.statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (join.kind === 'pid' && code === 'ENOENT') throw fail(ESRCH, 'open');
+    throw fail(-((err as NodeJS.ErrnoException).errno ?? -EINVAL), 'stat');
+  }
+  if (!expected.isFile()) throw fail(EINVAL, 'setns');
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (join.kind === 'pid' && code === 'ENOENT') throw fail(ESRCH, 'open');
+    throw fail(-((err as NodeJS.ErrnoException).errno ?? -EINVAL), 'open');
+  }
+  const opened = fs.fstatSync(fd);
+  const type = native.namespaceType(fd);
+  if (opened.ino !== expected.ino || opened.dev !== expected.dev || type !== native.constants.CLONE_NEWPID) {
+    fs.closeSync(fd);
+    throw fail(EINVAL, 'setns');
+  }
+  return { fd, path };
+}
+
+function spawnJoined(ctx: Context): PidNamespaceChild {
+  const target = openJoinTarget(ctx);
+  try {
+    return spawnDirect(ctx, target.fd, target.path);
+  } finally {
+    fs.closeSync(target.fd);
+  }
+}
+
+function initArgv(ctx: Context, controlFd: number): string[] {
+  const { opts } = ctx;
+  const argv = [initPath, '--control-fd', String(controlFd), '--argv0', opts.argv0];
+  if (opts.signalGroup) argv.push('--signal-group');
+  if (opts.teardownGraceMs > 0) argv.push('--grace-ms', String(opts.teardownGraceMs));
+  if (!opts.dieWithParent) argv.push('--no-die-with-parent');
+  argv.push('--', ctx.file, ...opts.args);
+  return argv;
+}
+
+/**
+ * The init is our child and pid 1; it forks the command and reports over the control channel:
+ * the command's pid (as credentials the kernel translates into our namespace) and a pidfd of it,
+ * then whether execve worked, and finally the command's exact wait status.
+ */
+function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
+  const pair = native.controlPair();
+  if (isFailure(pair)) throw systemError(pair.errno, pair.syscall, { action: ctx.action, spawnargs: ctx.spawnargs });
+  const [nodeFd, initFd] = pair;
+  let stdio: PreparedStdio;
+  try {
+    stdio = prepareStdio(ctx.opts.stdio, ctx.action);
+  } catch (err) {
+    fs.closeSync(nodeFd);
+    fs.closeSync(initFd);
+    throw err;
+  }
+  const request = nativeOptions(ctx, stdio);
+  request.file = initPath;
+  request.argv = initArgv(ctx, stdio.fdMap.length);
+  request.fdMap = [...stdio.fdMap, initFd];
+  const result = native.spawn(request);
+  fs.closeSync(initFd);
+  if (isFailure(result)) {
+    fs.closeSync(nodeFd);
+    releaseStdio(stdio, true);
+    const failure = failureContext(ctx, result.syscall);
+    if (result.syscall === 'execve') failure.path = initPath;
+    const err = systemError(result.errno, result.syscall, failure);
+    if (result.syscall === 'execve') err.hint = 'the bundled pidns-init could not be run: rebuild the package (npm rebuild pidns)';
+    throw err;
+  }
+  releaseStdio(stdio, false);
+
+  return new Promise((resolve, reject) => {
+    let commandPid = -1;
+    let commandHandle: InstanceType<typeof native.ProcessHandle> | null = null;
+    let execErrno = 0;
+    let commandStatus: number | undefined;
+    let child: PidNamespaceChild | null = null;
+
+    const channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd) => {
+      if (type === MSG_CHILD) {
+        commandPid = pid;
+        if (pidfd >= 0) {
+          if (usePidfd) commandHandle = new native.ProcessHandle(pid, pidfd);
+          else fs.closeSync(pidfd);
+        }
+      } else if (type === MSG_STARTED && !child) {
+        child = new PidNamespaceChild({
+          pid: commandPid,
+          nsPid: value,
+          init: { pid: result.pid, nsPid: 1 },
+          namespaceId: pidNamespaceId(result.pid),
+          stdio: openStreams(stdio),
+          control,
+          spawnargs: ctx.spawnargs,
+          spawnfile: ctx.opts.command,
+        });
+        resolve(child);
+      } else if (type === MSG_EXEC_FAILED) {
+        execErrno = value;
+      } else if (type === MSG_EXITED) {
+        commandStatus = value;
+      }
+    });
+
+    const initHandle = new native.ProcessHandle(result.pid, result.pidfd, (initStatus) => {
+      channel.drain();
+      channel.close();
+      commandHandle?.close();
+      if (child) {
+        child._finish(decodeWaitStatus(commandStatus ?? initStatus));
+        return;
+      }
+      releaseStdio({ ...stdio, childOnly: [] }, true);
+      if (execErrno) {
+        reject(systemError(execErrno, 'execve', failureContext(ctx, 'execve')));
+      } else {
+        const status = decodeWaitStatus(initStatus);
+        reject(new PidnsSystemError({
+          code: 'ERR_INIT_FAILED',
+          errno: -ESRCH,
+          syscall: 'spawn',
+          path: initPath,
+          spawnargs: ctx.spawnargs,
+          message: `${ctx.action}: the init ended before the command started (${status.signal ?? `exit ${status.code}`})`,
+        }));
+      }
+    });
+
+    const control: ChildControl = {
+      signal(signo) {
+        // With signalGroup the init forwards to the whole group; SIGKILL cannot be forwarded, but
+        // killing the init ends the namespace, group included.
+        const viaInit = ctx.opts.signalGroup ? signo !== SIGSTOP : signo === SIGKILL && !commandHandle;
+        if (!viaInit && commandHandle) {
+          const err = commandHandle.signal(signo);
+          if (err !== ENOSYS) return err;
+        }
+        return initHandle.signal(signo);
+      },
+      ref: () => initHandle.ref(),
+      unref: () => initHandle.unref(),
+    };
+  });
+}

@@ -1,0 +1,78 @@
+// The child's descriptors 0..N-1: which descriptor of ours each becomes, and the streams Node
+// keeps for 'pipe' entries.
+import * as fs from 'fs';
+import * as net from 'net';
+import type { Readable, Writable } from 'stream';
+import { systemError } from './errors';
+import { isFailure, native } from './native';
+import type { StdioEntry } from './options';
+
+export interface PreparedStdio {
+  /** fdMap[i]: our descriptor that becomes the child's descriptor i. */
+  fdMap: number[];
+  /** Our ends of 'pipe' entries, by child descriptor index. */
+  parentEnds: (number | null)[];
+  /** Descriptors opened only to be passed to the child; closed after the spawn. */
+  childOnly: number[];
+}
+
+function closeAll(fds: (number | null)[]): void {
+  for (const fd of fds) {
+    if (fd === null) continue;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already closed: nothing to release
+    }
+  }
+}
+
+export function prepareStdio(entries: StdioEntry[], action: string): PreparedStdio {
+  const prepared: PreparedStdio = { fdMap: [], parentEnds: [], childOnly: [] };
+  try {
+    entries.forEach((entry, i) => {
+      const kind = entry ?? (i < 3 ? 'pipe' : 'ignore');
+      prepared.parentEnds.push(null);
+      if (typeof kind === 'number') {
+        prepared.fdMap.push(kind);
+      } else if (kind === 'inherit') {
+        prepared.fdMap.push(i);
+      } else if (kind === 'ignore') {
+        const fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
+        prepared.childOnly.push(fd);
+        prepared.fdMap.push(fd);
+      } else {
+        const pair = native.pipe();
+        if (isFailure(pair)) throw systemError(pair.errno, pair.syscall, { action });
+        const [readEnd, writeEnd] = pair;
+        const childEnd = i === 0 ? readEnd : writeEnd;
+        prepared.parentEnds[i] = i === 0 ? writeEnd : readEnd;
+        prepared.childOnly.push(childEnd);
+        prepared.fdMap.push(childEnd);
+      }
+    });
+  } catch (err) {
+    releaseStdio(prepared, true);
+    throw err;
+  }
+  return prepared;
+}
+
+/** Closes what only the child needed; with failed, also our ends of the pipes. */
+export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
+  closeAll(prepared.childOnly);
+  prepared.childOnly = [];
+  if (failed) {
+    closeAll(prepared.parentEnds);
+    prepared.parentEnds = [];
+  }
+}
+
+/** Streams over our ends of the pipes: index 0 writable, the others readable. */
+export function openStreams(prepared: PreparedStdio): (Readable | Writable | null)[] {
+  return prepared.parentEnds.map((fd, i) => {
+    if (fd === null) return null;
+    const socket = new net.Socket({ fd, readable: i !== 0, writable: i === 0 });
+    return socket;
+  });
+}

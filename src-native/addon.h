@@ -1,0 +1,18 @@
+#ifndef PIDNS_ADDON_H
+#define PIDNS_ADDON_H
+
+#include <napi.h>
+
+namespace pidns {
+
+// Throws a TypeError into JS and returns undefined (C++ exceptions are disabled).
+Napi::Value ThrowType(Napi::Env env, const char *message);
+
+Napi::Value Spawn(const Napi::CallbackInfo &info);
+Napi::Object InitProcessHandle(Napi::Env env, Napi::Object exports);
+Napi::Object InitControl(Napi::Env env, Napi::Object exports);
+Napi::Object InitDescriptors(Napi::Env env, Napi::Object exports);
+
+}  // namespace pidns
+
+#endif

@@ -1,0 +1,186 @@
+// The Node end of the control channel to a pidns init (protocol.h): creating the socket pair,
+// reading messages on Node's event loop, and sending requests.
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "addon.h"
+#include "protocol.h"
+
+namespace pidns {
+namespace {
+
+// controlPair() -> [nodeFd, initFd] or { errno, syscall }. Both ends are close-on-exec; the child
+// gets initFd through its descriptor map. nodeFd receives credentials translated into this
+// process's PID namespace.
+Napi::Value ControlPair(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
+    Napi::Object failure = Napi::Object::New(env);
+    failure.Set("errno", errno);
+    failure.Set("syscall", "socketpair");
+    return failure;
+  }
+  int on = 1;
+  setsockopt(fds[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, fds[0]);
+  pair.Set(1u, fds[1]);
+  return pair;
+}
+
+class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ControlChannel",
+                       {InstanceMethod("send", &ControlChannel::Send),
+                        InstanceMethod("drain", &ControlChannel::DrainNow),
+                        InstanceMethod("close", &ControlChannel::Close)});
+  }
+
+  // new ControlChannel(fd, onMessage): owns fd. onMessage(type, value, pid, pidfd) is called for
+  // every message (pid and pidfd are -1 unless the message carried credentials or a descriptor,
+  // which the callee then owns), and once with type 0 at end of file.
+  explicit ControlChannel(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ControlChannel>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+      ThrowType(env, "ControlChannel(fd, onMessage)");
+      return;
+    }
+    fd_ = info[0].As<Napi::Number>().Int32Value();
+    onMessage_ = Napi::Persistent(info[1].As<Napi::Function>());
+    uv_loop_t *loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    poll_ = new uv_poll_t;
+    poll_->data = this;
+    uv_poll_init(loop, poll_, fd_);
+    // Liveness is kept by the init's ProcessHandle; this channel alone never holds the loop.
+    uv_unref(reinterpret_cast<uv_handle_t *>(poll_));
+    uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, [](uv_poll_t *h, int, int) {
+      static_cast<ControlChannel *>(h->data)->Drain();
+    });
+    Napi::ObjectWrap<ControlChannel>::Ref();
+  }
+
+  ~ControlChannel() override { Release(false); }
+
+ private:
+  void Drain() {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    while (fd_ >= 0) {
+      struct pidns_msg msg;
+      struct iovec iov = {&msg, sizeof msg};
+      union {
+        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+      } control;
+      struct msghdr hdr = {};
+      hdr.msg_iov = &iov;
+      hdr.msg_iovlen = 1;
+      hdr.msg_control = control.buf;
+      hdr.msg_controllen = sizeof control.buf;
+      ssize_t n = recvmsg(fd_, &hdr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+
+      int pid = -1, pidfd = -1;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(&hdr); c; c = CMSG_NXTHDR(&hdr, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_CREDENTIALS) {
+          struct ucred cred;
+          memcpy(&cred, CMSG_DATA(c), sizeof cred);
+          pid = cred.pid;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+          size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+          int fds[4];
+          memcpy(fds, CMSG_DATA(c), sizeof(int) * (count < 4 ? count : 4));
+          for (size_t i = 0; i < count && i < 4; i++) {
+            if (pidfd < 0) pidfd = fds[i];
+            else close(fds[i]);
+          }
+        }
+      }
+      if (n <= 0) {  // end of file (or an error, which ends the channel the same way)
+        Deliver(0, 0, -1, -1);
+        Release();
+        return;
+      }
+      if (n != sizeof msg) {  // not a message of ours: drop whatever it carried
+        if (pidfd >= 0) close(pidfd);
+        continue;
+      }
+      Deliver(static_cast<int>(msg.type), msg.value, pid, pidfd);
+    }
+  }
+
+  void Deliver(int type, int value, int pid, int pidfd) {
+    Napi::Env env = Env();
+    if (onMessage_.IsEmpty()) {
+      if (pidfd >= 0) close(pidfd);
+      return;
+    }
+    onMessage_.MakeCallback(env.Global(), {Napi::Number::New(env, type), Napi::Number::New(env, value),
+                                           Napi::Number::New(env, pid), Napi::Number::New(env, pidfd)});
+  }
+
+  // send(type, value) -> 0 or errno. Never blocks.
+  Napi::Value Send(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+      return ThrowType(env, "send(type, value)");
+    if (fd_ < 0) return Napi::Number::New(env, EBADF);
+    struct pidns_msg msg = {info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int32Value()};
+    ssize_t n;
+    do {
+      n = send(fd_, &msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return Napi::Number::New(env, n < 0 ? errno : 0);
+  }
+
+  // drain(): delivers every message already queued, now. Used when the init has exited, so that
+  // its last messages are read before its status is used, whatever order the loop saw them in.
+  Napi::Value DrainNow(const Napi::CallbackInfo &info) {
+    Drain();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  // Stops reading and closes the descriptor; drops the self-reference unless called from the
+  // destructor (which only runs once that reference is gone, or at environment teardown).
+  void Release(bool unref = true) {
+    if (poll_) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t *>(poll_),
+               [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
+      poll_ = nullptr;
+    }
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+      onMessage_.Reset();
+      if (unref) Napi::ObjectWrap<ControlChannel>::Unref();
+    }
+  }
+
+  int fd_ = -1;
+  uv_poll_t *poll_ = nullptr;
+  Napi::FunctionReference onMessage_;
+};
+
+}  // namespace
+
+Napi::Object InitControl(Napi::Env env, Napi::Object exports) {
+  exports.Set("controlPair", Napi::Function::New(env, ControlPair));
+  exports.Set("ControlChannel", ControlChannel::Define(env));
+  return exports;
+}
+
+}  // namespace pidns

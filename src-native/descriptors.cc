@@ -1,0 +1,56 @@
+// Descriptor calls that Node's fs module does not offer: pipes for stdio and the type of a
+// namespace file.
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "addon.h"
+#include "kernel.h"
+
+namespace pidns {
+namespace {
+
+Napi::Value Failure(Napi::Env env, int err, const char *syscall) {
+  Napi::Object failure = Napi::Object::New(env);
+  failure.Set("errno", err);
+  failure.Set("syscall", syscall);
+  return failure;
+}
+
+// pipe() -> [readFd, writeFd] (both close-on-exec) or { errno, syscall }.
+Napi::Value Pipe(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return Failure(env, errno, "pipe2");
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, fds[0]);
+  pair.Set(1u, fds[1]);
+  return pair;
+}
+
+// namespaceType(fd) -> the CLONE_NEW* constant of the namespace fd refers to, or -errno
+// (ENOTTY when fd is not a namespace file).
+Napi::Value NamespaceType(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(env, "namespaceType(fd)");
+  int type = pidns_namespace_type(info[0].As<Napi::Number>().Int32Value());
+  return Napi::Number::New(env, type < 0 ? -errno : type);
+}
+
+// pidfdSupported() -> whether this kernel has pidfd_open (Linux 5.3 and later).
+Napi::Value PidfdSupported(const Napi::CallbackInfo &info) {
+  int fd = pidns_pidfd_open(getpid());
+  if (fd >= 0) close(fd);
+  return Napi::Boolean::New(info.Env(), fd >= 0);
+}
+
+}  // namespace
+
+Napi::Object InitDescriptors(Napi::Env env, Napi::Object exports) {
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("namespaceType", Napi::Function::New(env, NamespaceType));
+  exports.Set("pidfdSupported", Napi::Function::New(env, PidfdSupported));
+  return exports;
+}
+
+}  // namespace pidns

@@ -1,0 +1,414 @@
+/*
+ * pidns-init: pid 1 of a PID namespace made by pidns.
+ *
+ * Pid 1 of a namespace gets no default signal actions, inherits every orphan and takes the whole
+ * namespace down when it exits. This program carries those duties so that the command, its child
+ * (pid 2), behaves as it would outside: it forwards signals to the command, reaps orphans, reports
+ * on the control channel (../protocol.h) and exits with the command's status.
+ *
+ * Single-threaded and event driven: every signal is blocked and read from a signalfd, and poll()
+ * waits on that and the control socket without a timeout, except while a teardown grace runs.
+ * Run by hand (not pid 1) it becomes a child subreaper instead, and never signals anything but its
+ * own command, since kill(-1) there would reach every process of the host.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../protocol.h"
+
+#define EXIT_USAGE 2
+/* The init itself failed after the command started (a "cannot happen" syscall failure). */
+#define EXIT_INIT_FAILED 125
+#define EXIT_CANNOT_EXECUTE 126
+#define EXIT_NOT_FOUND 127
+#define EXIT_PARENT_GONE (128 + SIGKILL)
+
+static const char usage_text[] =
+    "usage: pidns-init [--control-fd N] [--signal-group] [--grace-ms MS] [--no-die-with-parent] "
+    "[--pause] [--] CMD [ARGS...]";
+
+struct options {
+  int control_fd; /* -1: none */
+  bool signal_group;
+  int grace_ms;
+  bool die_with_parent;
+  bool pause;
+  char **command; /* NULL with --pause */
+};
+
+struct init {
+  struct options opt;
+  bool is_pid1;
+  int signal_fd;
+  int control_fd;        /* -1 when absent, or once the Node side is gone (--no-die-with-parent) */
+  pid_t command_pid;     /* 0 unless the command runs or is a zombie not yet reaped */
+  unsigned empty_wanted; /* PIDNS_REQ_TERMINATE requests not yet answered */
+  bool tearing_down;
+  int exit_status;          /* valid while tearing down */
+  long long grace_end_ms;   /* CLOCK_MONOTONIC, valid while tearing down */
+};
+
+__attribute__((format(printf, 1, 2))) static _Noreturn void usage_error(const char *format, ...) {
+  va_list args;
+  va_start(args, format);
+  fputs("pidns-init: ", stderr);
+  vfprintf(stderr, format, args);
+  fprintf(stderr, "; %s\n", usage_text);
+  va_end(args);
+  exit(EXIT_USAGE);
+}
+
+static _Noreturn void die(const char *what) {
+  fprintf(stderr, "pidns-init: %s: %s\n", what, strerror(errno));
+  exit(EXIT_INIT_FAILED);
+}
+
+static int parse_count(const char *option, const char *text) {
+  if (text == NULL) usage_error("%s needs a value", option);
+  /* strtol alone would accept blanks, signs and an empty string. */
+  if (text[0] < '0' || text[0] > '9') usage_error("%s: not a count: %s", option, text);
+  char *end;
+  errno = 0;
+  long value = strtol(text, &end, 10);
+  if (errno != 0 || *end != '\0' || value > INT_MAX)
+    usage_error("%s: not a count: %s", option, text);
+  return (int)value;
+}
+
+static struct options parse_options(int argc, char **argv) {
+  struct options opt = {.control_fd = -1, .die_with_parent = true};
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--") == 0) {
+      i++;
+      break;
+    }
+    if (strcmp(arg, "--control-fd") == 0)
+      opt.control_fd = parse_count(arg, argv[++i]);
+    else if (strcmp(arg, "--grace-ms") == 0)
+      opt.grace_ms = parse_count(arg, argv[++i]);
+    else if (strcmp(arg, "--signal-group") == 0)
+      opt.signal_group = true;
+    else if (strcmp(arg, "--no-die-with-parent") == 0)
+      opt.die_with_parent = false;
+    else if (strcmp(arg, "--pause") == 0)
+      opt.pause = true;
+    else
+      usage_error("unknown option %s", arg);
+  }
+  opt.command = i < argc ? &argv[i] : NULL;
+  if (opt.pause && opt.command != NULL) usage_error("--pause takes no command, got %s", argv[i]);
+  if (!opt.pause && opt.command == NULL) usage_error("missing command");
+  /* The init points its own stdin and stdout at /dev/null, which would cut a channel there. */
+  if (opt.control_fd >= 0 && opt.control_fd <= STDERR_FILENO)
+    usage_error("--control-fd must be 3 or more, got %d", opt.control_fd);
+  return opt;
+}
+
+/* Node may be slow or gone: pid 1 must never stall on it, and a lost report is not fatal. */
+static void send_message(const struct init *init, uint32_t type, int32_t value) {
+  if (init->control_fd < 0) return;
+  struct pidns_msg msg = {.type = type, .value = value};
+  (void)send(init->control_fd, &msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/* Runs in the command's own process: the kernel translates SCM_CREDENTIALS into the receiver's
+ * namespace, which is how Node learns the command's outer pid, and the pidfd lets it signal the
+ * command without ever hitting a recycled pid. */
+static void send_child_message(int control_fd) {
+  struct pidns_msg msg = {.type = PIDNS_MSG_CHILD, .value = getpid()};
+  struct iovec iov = {.iov_base = &msg, .iov_len = sizeof msg};
+  union {
+    char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr header = {
+      .msg_iov = &iov,
+      .msg_iovlen = 1,
+      .msg_control = control.buf,
+      .msg_controllen = sizeof control.buf,
+  };
+
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR(&header);
+  struct ucred self = {.pid = getpid(), .uid = getuid(), .gid = getgid()};
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_CREDENTIALS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof self);
+  memcpy(CMSG_DATA(cmsg), &self, sizeof self);
+
+  int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (pidfd >= 0) {
+    cmsg = CMSG_NXTHDR(&header, cmsg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof pidfd);
+    memcpy(CMSG_DATA(cmsg), &pidfd, sizeof pidfd);
+  } else {
+    header.msg_controllen = CMSG_SPACE(sizeof self);
+  }
+  (void)sendmsg(control_fd, &header, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (pidfd >= 0) close(pidfd);
+}
+
+/* Nothing has been sent for the command yet, so Node learns the errno from EXEC_FAILED; a user
+ * running the init by hand learns it from stderr. */
+static _Noreturn void start_failed(const struct init *init, const char *what, int err) {
+  send_message(init, PIDNS_MSG_EXEC_FAILED, err);
+  if (init->control_fd < 0) fprintf(stderr, "pidns-init: %s: %s\n", what, strerror(err));
+  exit(err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE);
+}
+
+/* A closed 0, 1 or 2 would be taken by the next descriptor the init opens (the signalfd, say) and
+ * then overwritten when the init points its stdio at /dev/null. */
+static void fill_standard_fds(const struct init *init) {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+    if (fcntl(fd, F_GETFD) != -1) continue;
+    if (open("/dev/null", O_RDWR) != fd) start_failed(init, "/dev/null", errno);
+  }
+}
+
+static void setup_signals(struct init *init) {
+  sigset_t all;
+  sigfillset(&all);
+  if (sigprocmask(SIG_SETMASK, &all, NULL) == -1) start_failed(init, "sigprocmask", errno);
+
+  /* Dispositions survive fork and an ignored one survives exec (Node ignores SIGPIPE), so reset
+   * them here, once, for the command's sake; an inherited SIG_IGN for SIGCHLD would also make the
+   * kernel reap children before the init could read their status. Blocked signals still queue
+   * for the signalfd whatever their disposition. */
+  struct sigaction dfl = {.sa_handler = SIG_DFL};
+  for (int sig = 1; sig < NSIG; sig++) {
+    /* EINVAL: SIGKILL, SIGSTOP and the signals libc reserves, which need no reset. */
+    if (sigaction(sig, &dfl, NULL) == -1 && errno != EINVAL) start_failed(init, "sigaction", errno);
+  }
+
+  init->signal_fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (init->signal_fd == -1) start_failed(init, "signalfd", errno);
+}
+
+static _Noreturn void report_exec_error(int exec_error_fd) {
+  int err = errno;
+  while (write(exec_error_fd, &err, sizeof err) == -1 && errno == EINTR) {
+  }
+  _exit(EXIT_NOT_FOUND);
+}
+
+/* The forked child. The init is single-threaded, so ordinary libc calls are safe here. Every
+ * descriptor of the init is close-on-exec, so the command gets only what the init inherited. */
+static _Noreturn void run_command(const struct init *init, int exec_error_fd) {
+  if (init->opt.signal_group && setpgid(0, 0) == -1) report_exec_error(exec_error_fd);
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) == -1) report_exec_error(exec_error_fd);
+  if (init->control_fd >= 0) send_child_message(init->control_fd);
+  execvp(init->opt.command[0], init->opt.command);
+  report_exec_error(exec_error_fd);
+}
+
+static pid_t start_command(const struct init *init) {
+  int exec_pipe[2];
+  if (pipe2(exec_pipe, O_CLOEXEC) == -1) start_failed(init, "pipe2", errno);
+  pid_t pid = fork();
+  if (pid == -1) start_failed(init, "fork", errno);
+  if (pid == 0) run_command(init, exec_pipe[1]);
+  close(exec_pipe[1]);
+
+  /* EOF: the exec succeeded and closed the write end. A pipe write of one int is atomic, so the
+   * read gets either nothing or the whole errno. */
+  int exec_errno;
+  ssize_t n;
+  while ((n = read(exec_pipe[0], &exec_errno, sizeof exec_errno)) == -1 && errno == EINTR) {
+  }
+  if (n == -1) die("read");
+  close(exec_pipe[0]);
+  if (n == 0) return pid;
+
+  while (waitpid(pid, NULL, 0) == -1 && errno == EINTR) {
+  }
+  start_failed(init, init->opt.command[0], exec_errno);
+}
+
+/* The command's stdin and stdout must end when the command (and what it started) closes them, not
+ * when the init exits; stderr stays for the init's own error lines. fill_standard_fds() made sure
+ * no other descriptor of the init lives at 0 or 1, and the init opens nothing after this. */
+static void release_stdio(void) {
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = STDIN_FILENO; fd <= STDOUT_FILENO; fd++) {
+    if (null_fd == -1 || dup2(null_fd, fd) == -1) close(fd);
+  }
+  if (null_fd != -1) close(null_fd);
+}
+
+static long long monotonic_ms(void) {
+  struct timespec now;
+  if (clock_gettime(CLOCK_MONOTONIC, &now) == -1) die("clock_gettime");
+  return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+static int exit_status_of(int wait_status) {
+  return WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status) : WEXITSTATUS(wait_status);
+}
+
+/* Reaps every child that has ended. Returns true when the init has no child left. */
+static bool reap_children(struct init *init, bool *command_ended, int *command_status) {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      if (pid == init->command_pid) {
+        init->command_pid = 0;
+        *command_ended = true;
+        *command_status = status;
+      }
+      continue;
+    }
+    if (pid == 0) return false;
+    if (errno == ECHILD) return true;
+    if (errno != EINTR) die("waitpid");
+  }
+}
+
+static void begin_teardown(struct init *init, int exit_status);
+
+static void reap_and_report(struct init *init) {
+  bool command_ended = false;
+  int command_status = 0;
+  bool no_children = reap_children(init, &command_ended, &command_status);
+  if (command_ended) send_message(init, PIDNS_MSG_EXITED, command_status);
+  if (no_children) {
+    for (; init->empty_wanted > 0; init->empty_wanted--) send_message(init, PIDNS_MSG_EMPTY, 0);
+  }
+  if (command_ended)
+    begin_teardown(init, exit_status_of(command_status));
+  else if (no_children && init->tearing_down)
+    exit(init->exit_status);
+}
+
+/* As pid 1, exiting makes the kernel SIGKILL every process left in the namespace; a grace gives
+ * them SIGTERM first and waits until they are gone or the grace ends. */
+static void begin_teardown(struct init *init, int exit_status) {
+  if (init->opt.grace_ms == 0 || !init->is_pid1) exit(exit_status);
+  init->tearing_down = true;
+  init->exit_status = exit_status;
+  init->grace_end_ms = monotonic_ms() + init->opt.grace_ms;
+  /* ESRCH: nobody else is left. Whatever else goes wrong, the grace wait below still reaps. */
+  (void)kill(-1, SIGTERM);
+  reap_and_report(init);
+}
+
+static void forward_signal(const struct init *init, int sig) {
+  /* Once reaped, the command's pid may belong to someone else. */
+  if (init->command_pid == 0) return;
+  pid_t target = init->opt.signal_group ? -init->command_pid : init->command_pid;
+  /* ESRCH: the group has no member left. EPERM: the command changed credentials. Neither can be
+   * helped from here. */
+  (void)kill(target, sig);
+}
+
+static void handle_signals(struct init *init) {
+  struct signalfd_siginfo infos[16];
+  bool children_changed = false;
+  for (;;) {
+    ssize_t n = read(init->signal_fd, infos, sizeof infos);
+    if (n == -1 && errno == EAGAIN) break;
+    if (n == -1 && errno == EINTR) continue;
+    if (n == -1) die("read signalfd");
+    for (size_t k = 0; k < (size_t)n / sizeof infos[0]; k++) {
+      int sig = (int)infos[k].ssi_signo;
+      if (sig == SIGCHLD)
+        children_changed = true;
+      else if (init->tearing_down)
+        continue;
+      else if (!init->opt.pause)
+        forward_signal(init, sig);
+      else if (sig == SIGTERM || sig == SIGINT)
+        begin_teardown(init, 0);
+    }
+  }
+  /* Reaping after forwarding keeps the command a zombie, never a recycled pid, while signalled. */
+  if (children_changed) reap_and_report(init);
+}
+
+static void request_termination(struct init *init) {
+  init->empty_wanted++;
+  if (init->is_pid1) (void)kill(-1, SIGTERM); /* ESRCH: nobody else is left */
+  reap_and_report(init);
+}
+
+static void handle_control(struct init *init) {
+  for (;;) {
+    struct pidns_msg msg;
+    ssize_t n = recv(init->control_fd, &msg, sizeof msg, MSG_DONTWAIT);
+    if (n == -1 && errno == EAGAIN) return;
+    if (n == -1 && errno == EINTR) continue;
+    if (n <= 0) {
+      /* EOF or a reset: the Node process is gone. As pid 1, this exit takes the namespace with
+       * it. */
+      if (init->opt.die_with_parent) exit(EXIT_PARENT_GONE);
+      close(init->control_fd);
+      init->control_fd = -1;
+      return;
+    }
+    if (n == (ssize_t)sizeof msg && msg.type == PIDNS_REQ_TERMINATE) request_termination(init);
+  }
+}
+
+static _Noreturn void run_event_loop(struct init *init) {
+  for (;;) {
+    int timeout = -1;
+    if (init->tearing_down) {
+      long long left = init->grace_end_ms - monotonic_ms();
+      if (left <= 0) exit(init->exit_status);
+      timeout = (int)left;
+    }
+    /* poll() skips an entry whose fd is negative. */
+    struct pollfd fds[2] = {
+        {.fd = init->signal_fd, .events = POLLIN},
+        {.fd = init->control_fd, .events = POLLIN},
+    };
+    if (poll(fds, 2, timeout) == -1) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (fds[0].revents != 0) handle_signals(init);
+    if (fds[1].revents != 0) handle_control(init);
+  }
+}
+
+int main(int argc, char **argv) {
+  struct init init = {.opt = parse_options(argc, argv), .is_pid1 = getpid() == 1, .signal_fd = -1};
+  init.control_fd = init.opt.control_fd;
+  /* Before anything is forked: the command must never hold the channel. */
+  if (init.control_fd >= 0 && fcntl(init.control_fd, F_SETFD, FD_CLOEXEC) == -1)
+    usage_error("--control-fd %d: %s", init.control_fd, strerror(errno));
+
+  fill_standard_fds(&init);
+  setup_signals(&init);
+  if (!init.is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+    start_failed(&init, "prctl(PR_SET_CHILD_SUBREAPER)", errno);
+
+  if (!init.opt.pause) {
+    init.command_pid = start_command(&init);
+    send_message(&init, PIDNS_MSG_STARTED, init.command_pid);
+  }
+  release_stdio();
+  run_event_loop(&init);
+}

@@ -1,0 +1,60 @@
+#include "kernel.h"
+
+#include <errno.h>
+#include <linux/nsfs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+int pidns_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int pidns_pidfd_send_signal(int pidfd, int sig) {
+  return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int pidns_setns(int fd, int nstype) { return (int)syscall(SYS_setns, fd, nstype); }
+
+int pidns_setresuid(uid_t uid) { return (int)syscall(SYS_setresuid, uid, uid, uid); }
+
+int pidns_setresgid(gid_t gid) { return (int)syscall(SYS_setresgid, gid, gid, gid); }
+
+int pidns_setgroups_empty(void) { return (int)syscall(SYS_setgroups, 0, NULL); }
+
+int pidns_close_range_cloexec(unsigned int first) {
+  return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
+}
+
+/* The kernel's struct sigaction for rt_sigaction, which differs from glibc's. */
+struct kernel_sigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)(void);
+  unsigned long mask;
+};
+
+int pidns_sigaction_default(int sig) {
+  struct kernel_sigaction act;
+  memset(&act, 0, sizeof act);
+  act.handler = SIG_DFL;
+  return (int)syscall(SYS_rt_sigaction, sig, &act, NULL, sizeof act.mask);
+}
+
+int pidns_sigmask_set(const sigset_t *set, sigset_t *old) {
+  return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, sizeof(unsigned long));
+}
+
+int pidns_namespace_type(int fd) { return ioctl(fd, NS_GET_NSTYPE); }

@@ -1,0 +1,33 @@
+/*
+ * Thin wrappers for the system calls pidns needs that glibc does not wrap, or wraps in a way that
+ * is unsafe in a child sharing Node's memory (glibc's setuid/setgid signal every thread of the
+ * process to keep credentials uniform; in a CLONE_VM child that would signal Node's threads).
+ * Every function is a single system call, returns -1 and sets errno on failure, and is safe to
+ * call between clone and execve.
+ */
+#ifndef PIDNS_KERNEL_H
+#define PIDNS_KERNEL_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int pidns_pidfd_open(pid_t pid);
+int pidns_pidfd_send_signal(int pidfd, int sig);
+int pidns_setns(int fd, int nstype);
+int pidns_setresuid(uid_t uid);
+int pidns_setresgid(gid_t gid);
+int pidns_setgroups_empty(void);
+int pidns_close_range_cloexec(unsigned int first);
+int pidns_sigaction_default(int sig);
+int pidns_sigmask_set(const sigset_t *set, sigset_t *old);
+int pidns_namespace_type(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

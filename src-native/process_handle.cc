@@ -1,0 +1,230 @@
+// ProcessHandle: one process that pidns started, seen through a pidfd where the kernel has them.
+//
+// For a child of this process it watches for the exit on Node's event loop and reaps exactly that
+// pid: a pidfd polled with uv_poll, or, without pidfds, libuv's own SIGCHLD dispatch (a
+// uv_signal_t, not a handler of ours) followed by waitpid(pid, WNOHANG) for each child still
+// running. There is no thread per child, no blocking wait and no waitpid(-1).
+// It also sends signals, through the pidfd so that a recycled pid is never hit.
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <set>
+#include <vector>
+
+#include "addon.h"
+#include "kernel.h"
+
+namespace pidns {
+namespace {
+
+class ProcessHandle;
+
+// Per Node environment (the main thread and each worker have their own loop).
+struct FallbackWatch {
+  uv_signal_t *sigchld = nullptr;
+  std::set<ProcessHandle *> children;
+  int refs = 0;
+};
+
+void FinalizeFallback(Napi::Env, FallbackWatch *watch) {
+  uv_close(reinterpret_cast<uv_handle_t *>(watch->sigchld),
+           [](uv_handle_t *h) { delete reinterpret_cast<uv_signal_t *>(h); });
+  delete watch;
+}
+
+class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ProcessHandle",
+                       {InstanceMethod("signal", &ProcessHandle::Signal),
+                        InstanceMethod("ref", &ProcessHandle::Ref),
+                        InstanceMethod("unref", &ProcessHandle::Unref),
+                        InstanceMethod("close", &ProcessHandle::Close)});
+  }
+
+  // new ProcessHandle(pid, pidfd, onExit?): the handle owns pidfd. With onExit the process must
+  // be a child of this process: it is reaped and onExit(waitStatus) is called once (-1 if
+  // something else reaped it first).
+  explicit ProcessHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ProcessHandle>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+      ThrowType(env, "ProcessHandle(pid, pidfd, onExit?)");
+      return;
+    }
+    pid_ = info[0].As<Napi::Number>().Int32Value();
+    pidfd_ = info[1].As<Napi::Number>().Int32Value();
+    if (info.Length() < 3 || !info[2].IsFunction()) return;
+
+    onExit_ = Napi::Persistent(info[2].As<Napi::Function>());
+    uv_loop_t *loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    watching_ = true;
+    Napi::ObjectWrap<ProcessHandle>::Ref();  // stay alive until the exit has been delivered
+    if (pidfd_ >= 0) {
+      poll_ = new uv_poll_t;
+      poll_->data = this;
+      uv_poll_init(loop, poll_, pidfd_);
+      uv_poll_start(poll_, UV_READABLE, [](uv_poll_t *h, int, int) {
+        static_cast<ProcessHandle *>(h->data)->TryReap();
+      });
+    } else {
+      fallback_ = Fallback(env, loop);
+      fallback_->children.insert(this);
+      fallback_->refs++;
+      uv_ref(reinterpret_cast<uv_handle_t *>(fallback_->sigchld));
+      // No check here: startFallbackWatch() ran before the clone, so a SIGCHLD of this child is
+      // dispatched on a later loop turn, after this registration (JS has not yielded since).
+    }
+  }
+
+  ~ProcessHandle() override { Release(); }
+
+  // The watch must exist before the first clone so that no SIGCHLD of a pidns child is missed.
+  static FallbackWatch *Fallback(Napi::Env env, uv_loop_t *loop) {
+    FallbackWatch *watch = env.GetInstanceData<FallbackWatch>();
+    if (watch) return watch;
+    watch = new FallbackWatch;
+    watch->sigchld = new uv_signal_t;
+    watch->sigchld->data = watch;
+    uv_signal_init(loop, watch->sigchld);
+    uv_signal_start(watch->sigchld, [](uv_signal_t *h, int) {
+      auto *w = static_cast<FallbackWatch *>(h->data);
+      std::vector<ProcessHandle *> pending(w->children.begin(), w->children.end());
+      for (ProcessHandle *child : pending) {
+        if (w->children.count(child)) child->TryReap();
+      }
+    }, SIGCHLD);
+    uv_unref(reinterpret_cast<uv_handle_t *>(watch->sigchld));
+    env.SetInstanceData<FallbackWatch, FinalizeFallback>(watch);
+    return watch;
+  }
+
+ private:
+  void TryReap() {
+    if (!watching_) return;
+    int status = 0;
+    pid_t r;
+    do {
+      r = waitpid(pid_, &status, WNOHANG | __WALL);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) return;  // still running (a pidfd can wake us for nothing after an error)
+    if (r < 0) status = -1;
+    reaped_ = true;
+    StopWatching();
+    CloseDescriptor();
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::FunctionReference onExit = std::move(onExit_);
+    onExit.MakeCallback(env.Global(), {Napi::Number::New(env, status)});
+    Napi::ObjectWrap<ProcessHandle>::Unref();
+  }
+
+  void StopWatching() {
+    if (!watching_) return;
+    watching_ = false;
+    if (poll_) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t *>(poll_),
+               [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
+      poll_ = nullptr;
+    }
+    if (fallback_) {
+      fallback_->children.erase(this);
+      if (!unrefed_ && --fallback_->refs == 0)
+        uv_unref(reinterpret_cast<uv_handle_t *>(fallback_->sigchld));
+      fallback_ = nullptr;
+    }
+  }
+
+  void CloseDescriptor() {
+    if (pidfd_ >= 0) close(pidfd_);
+    pidfd_ = -1;
+  }
+
+  void Release() {
+    StopWatching();
+    CloseDescriptor();
+  }
+
+  // signal(sig) -> 0 or an errno. ESRCH once the process has been reaped or has exited.
+  Napi::Value Signal(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(env, "signal(number)");
+    int sig = info[0].As<Napi::Number>().Int32Value();
+    int err = 0;
+    if (reaped_) {
+      err = ESRCH;
+    } else if (pidfd_ >= 0) {
+      if (pidns_pidfd_send_signal(pidfd_, sig) < 0) err = errno;
+    } else if (watching_) {
+      // An unreaped child keeps its pid, so kill() cannot hit another process.
+      if (kill(pid_, sig) < 0) err = errno;
+    } else {
+      err = ENOSYS;  // not our child and no pidfd: there is no race-free way to signal it
+    }
+    return Napi::Number::New(env, err);
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo &info) {
+    SetRef(true);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo &info) {
+    SetRef(false);
+    return info.Env().Undefined();
+  }
+
+  void SetRef(bool ref) {
+    if (unrefed_ == !ref) return;
+    unrefed_ = !ref;
+    if (poll_) {
+      if (ref) uv_ref(reinterpret_cast<uv_handle_t *>(poll_));
+      else uv_unref(reinterpret_cast<uv_handle_t *>(poll_));
+    }
+    if (fallback_) {
+      uv_handle_t *h = reinterpret_cast<uv_handle_t *>(fallback_->sigchld);
+      if (ref && fallback_->refs++ == 0) uv_ref(h);
+      if (!ref && --fallback_->refs == 0) uv_unref(h);
+    }
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo &info) {
+    bool wasWatching = watching_;
+    Release();
+    if (wasWatching) {
+      onExit_.Reset();
+      Napi::ObjectWrap<ProcessHandle>::Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  bool watching_ = false;
+  bool reaped_ = false;
+  bool unrefed_ = false;
+  uv_poll_t *poll_ = nullptr;
+  FallbackWatch *fallback_ = nullptr;
+  Napi::FunctionReference onExit_;
+};
+
+Napi::Value StartFallbackWatch(const Napi::CallbackInfo &info) {
+  uv_loop_t *loop = nullptr;
+  napi_get_uv_event_loop(info.Env(), &loop);
+  ProcessHandle::Fallback(info.Env(), loop);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object InitProcessHandle(Napi::Env env, Napi::Object exports) {
+  exports.Set("ProcessHandle", ProcessHandle::Define(env));
+  exports.Set("startFallbackWatch", Napi::Function::New(env, StartFallbackWatch));
+  return exports;
+}
+
+}  // namespace pidns

@@ -1,0 +1,185 @@
+// spawn(options): clone a child into a new or an existing PID namespace and exec it.
+//
+// The options object is built and validated by lib/spawn.ts; this file only converts it into
+// plain C buffers, which must all exist before the clone (see child.h), clones, and reports.
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "child.h"
+#include "kernel.h"
+
+namespace pidns {
+namespace {
+
+const char *StepName(int step) {
+  switch (step) {
+    case PIDNS_STEP_SETNS: return "setns";
+    case PIDNS_STEP_CLONE: return "clone";
+    case PIDNS_STEP_SIGNALS: return "sigaction";
+    case PIDNS_STEP_DUP2: return "dup2";
+    case PIDNS_STEP_CHDIR: return "chdir";
+    case PIDNS_STEP_SETGROUPS: return "setgroups";
+    case PIDNS_STEP_SETGID: return "setgid";
+    case PIDNS_STEP_SETUID: return "setuid";
+    case PIDNS_STEP_PDEATHSIG: return "prctl";
+    case PIDNS_STEP_EXECVE: return "execve";
+    default: return "spawn";
+  }
+}
+
+// A NUL-terminated array of C strings that owns its storage.
+class CStringArray {
+ public:
+  bool Load(const Napi::Value &value) {
+    if (!value.IsArray()) return false;
+    Napi::Array array = value.As<Napi::Array>();
+    uint32_t length = array.Length();
+    strings_.reserve(length);
+    for (uint32_t i = 0; i < length; i++) {
+      Napi::Value item = array.Get(i);
+      if (!item.IsString()) return false;
+      strings_.push_back(item.As<Napi::String>().Utf8Value());
+      if (strings_.back().find('\0') != std::string::npos) return false;
+    }
+    for (auto &s : strings_) pointers_.push_back(const_cast<char *>(s.c_str()));
+    pointers_.push_back(nullptr);
+    return true;
+  }
+  char *const *get() { return pointers_.data(); }
+
+ private:
+  std::vector<std::string> strings_;
+  std::vector<char *> pointers_;
+};
+
+Napi::Value Failure(Napi::Env env, int err, const char *syscall) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("errno", Napi::Number::New(env, err));
+  result.Set("syscall", Napi::String::New(env, syscall));
+  return result;
+}
+
+int IntField(const Napi::Object &o, const char *name, int fallback) {
+  Napi::Value v = o.Get(name);
+  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
+}
+
+}  // namespace
+
+// Returns { pid, pidfd, nsPid } or { errno, syscall }. Throws TypeError only for a malformed
+// options object, which lib/ never builds.
+Napi::Value Spawn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "spawn: options object required");
+  Napi::Object o = info[0].As<Napi::Object>();
+
+  Napi::Value fileValue = o.Get("file");
+  if (!fileValue.IsString()) return ThrowType(env, "spawn: file must be a string");
+  std::string file = fileValue.As<Napi::String>().Utf8Value();
+  std::string cwd;
+  bool hasCwd = o.Get("cwd").IsString();
+  if (hasCwd) cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
+  CStringArray argv, envp;
+  if (!argv.Load(o.Get("argv")) || !envp.Load(o.Get("envp")))
+    return ThrowType(env, "spawn: argv and envp must be arrays of strings without NUL");
+  if (file.find('\0') != std::string::npos || cwd.find('\0') != std::string::npos)
+    return ThrowType(env, "spawn: file and cwd must not contain NUL");
+
+  std::vector<int> fdMap;
+  Napi::Value fdValue = o.Get("fdMap");
+  if (!fdValue.IsArray()) return ThrowType(env, "spawn: fdMap must be an array");
+  Napi::Array fdArray = fdValue.As<Napi::Array>();
+  for (uint32_t i = 0; i < fdArray.Length(); i++) {
+    Napi::Value v = fdArray.Get(i);
+    fdMap.push_back(v.IsNumber() ? v.As<Napi::Number>().Int32Value() : -1);
+  }
+
+  bool newPidNamespace = o.Get("newPidNamespace").ToBoolean();
+  bool usePidfd = o.Get("usePidfd").ToBoolean();
+
+  struct pidns_child child = {};
+  child.file = file.c_str();
+  child.argv = argv.get();
+  child.envp = envp.get();
+  child.cwd = hasCwd ? cwd.c_str() : nullptr;
+  child.uid = IntField(o, "uid", -1);
+  child.gid = IntField(o, "gid", -1);
+  child.fd_map = fdMap.data();
+  child.fd_count = static_cast<int>(fdMap.size());
+  child.pdeathsig = IntField(o, "pdeathsig", 0);
+  child.join_fd = IntField(o, "joinFd", -1);
+
+  int errorPipe[2];
+  if (pipe2(errorPipe, O_CLOEXEC | O_NONBLOCK) < 0) return Failure(env, errno, "pipe2");
+  child.error_fd = errorPipe[1];
+
+  // The child runs on this thread's stack, below the current frame: the thread is suspended
+  // until the child has exec'd or exited, so nothing else uses this memory meanwhile.
+  alignas(16) char stacks[2][32 * 1024];
+  child.grandchild_stack_top = stacks[1] + sizeof stacks[1];
+
+  int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
+  if (newPidNamespace) flags |= CLONE_NEWPID;
+  int pidfd = -1;
+  if (usePidfd && child.join_fd < 0) flags |= CLONE_PIDFD;
+
+  // With every signal blocked no handler of Node's can run in the child before it has reset
+  // the dispositions; the child empties its mask just before execve.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  pid_t pid = clone(pidns_child_main, stacks[0] + sizeof stacks[0], flags, &child, &pidfd);
+  int cloneErrno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  close(errorPipe[1]);
+
+  if (pid < 0) {
+    close(errorPipe[0]);
+    return Failure(env, cloneErrno, "clone");
+  }
+
+  // The vfork has completed: the child either passed the point of no return of execve or wrote
+  // its error and exited. Nothing more will be written, so a non-blocking read decides.
+  struct pidns_child_error report = {};
+  ssize_t n = read(errorPipe[0], &report, sizeof report);
+  close(errorPipe[0]);
+  bool failed = n == static_cast<ssize_t>(sizeof report);
+
+  if (child.join_fd >= 0) {
+    // pid is the short-lived process that entered the namespace; it has exited.
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid = child.joined_pid;
+    if (failed) {
+      if (pid > 0) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+      }
+      return Failure(env, report.err, StepName(report.step));
+    }
+    if (usePidfd) pidfd = pidns_pidfd_open(pid);
+  } else if (failed) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (pidfd >= 0) close(pidfd);
+    return Failure(env, report.err, StepName(report.step));
+  }
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, pid));
+  result.Set("pidfd", Napi::Number::New(env, pidfd));
+  result.Set("nsPid", Napi::Number::New(env, child.inner_pid));
+  return result;
+}
+
+}  // namespace pidns
