@@ -107,6 +107,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext): string | 
       if (syscall === 'chdir') return 'the cwd option names a directory that does not exist';
       return 'the command was not found: check the name, the PATH in env, and the cwd option';
     case E.EACCES:
+      if (ctx.joining) return "opening another user's namespace file needs root (the same access as ptrace)";
       if (syscall === 'chdir') return 'the cwd directory is not searchable by the child';
       return 'the file is not executable, or a directory on its path is not searchable';
     case E.ENOEXEC:

@@ -1,0 +1,223 @@
+'use strict';
+// Turns the results into markdown: the goals of issues 2, 3 and 7 with their verdicts, and the
+// tables behind them. The same text is printed and written to BENCHMARKS.md.
+const fs = require('fs');
+const path = require('path');
+
+const us = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const ms = (v) => v.toFixed(2);
+const ratio = (v) => `${v.toFixed(2)}x`;
+const mib = (kB) => `${(kB / 1024).toFixed(1)} MiB`;
+const kib = (kB) => `${kB} kB`;
+
+function table(header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** Every goal as { goal, measured, target, met }, computed from this run only. */
+function goals(r) {
+  const small = r.latency.small;
+  const big = r.latency['1 GiB'];
+  const median = (heap, name) => heap[name].median;
+  const list = [];
+  const add = (goal, value, limit, format = ratio) =>
+    list.push({ goal, measured: format(value), target: `≤ ${format(limit)}`, met: value <= limit });
+
+  add('pidns raw / child_process.spawn, small heap', median(small, 'pidns raw') / median(small, 'child_process.spawn'), 0.8);
+  add('pidns raw / child_process.spawn, 1 GiB held', median(big, 'pidns raw') / median(big, 'child_process.spawn'), 0.25);
+  add('pidns raw / C floor, small heap', median(small, 'pidns raw') / median(small, 'C floor'), 1.5);
+  add('pidns init / child_process.spawn, small heap', median(small, 'pidns init') / median(small, 'child_process.spawn'), 1.0);
+  add('pidns init / child_process.spawn, 1 GiB held', median(big, 'pidns init') / median(big, 'child_process.spawn'), 1.0);
+  add('pidns init / unshare --pid --fork, small heap', median(small, 'pidns init') / median(small, 'unshare --pid --fork'), 0.5);
+  for (const name of ['pidns raw', 'pidns init', 'pidns join'])
+    add(`${name}: 1 GiB held / small heap`, median(big, name) / median(small, name), 1.3);
+  add('pidns-init VmRSS / tini VmRSS', r.initMemory['pidns-init'].vmRss / r.initMemory.tini.vmRss, 1.0);
+  for (const name of ['pidns raw', 'pidns init']) {
+    const lag = r.throughput.find((t) => t.case === name && t.inFlight === r.lagInFlight);
+    add(`p99 event-loop lag, ${name}, ${r.lagInFlight} in flight`, lag.lagP99, 10, (v) => `${ms(v)} ms`);
+  }
+  const s = r.scale;
+  const perHalf = (s.half.descriptors - s.before.descriptors) / (s.count / 2);
+  const perAll = (s.during.descriptors - s.before.descriptors) / s.count;
+  list.push({
+    goal: `descriptors Node holds per live namespace (at ${s.count / 2} and ${s.count})`,
+    measured: `${perHalf.toFixed(2)} and ${perAll.toFixed(2)}`,
+    target: 'constant',
+    met: Math.abs(perHalf - perAll) < 0.05,
+  });
+  list.push({
+    goal: `after killing ${s.count} namespaces: processes left in them, children of Node, descriptors`,
+    measured: `${s.leftInNamespaces}, ${s.after.children - s.before.children}, ${s.after.descriptors - s.before.descriptors}`,
+    target: '0, 0, 0',
+    met: s.leftInNamespaces === 0 && s.after.children === s.before.children && s.after.descriptors === s.before.descriptors,
+  });
+  return list;
+}
+
+function render(r, analysis) {
+  const env = r.environment;
+  const heaps = Object.keys(r.latency);
+  const names = Object.keys(r.latency.small);
+  const base = (heap) => r.latency[heap]['child_process.spawn'].median;
+  const out = [];
+
+  out.push('# Benchmarks');
+  out.push('');
+  out.push(
+    `Written by \`npm run bench\` (bench/run.js${r.quick ? ' --quick: a short run, not for quoting' : ''}) on ${env.date}. ` +
+      'Absolute times depend on the machine; compare the ratios, which come from one run where every case ' +
+      'was measured side by side.',
+  );
+  out.push('');
+  out.push('## Machine');
+  out.push('');
+  out.push(`- CPU: ${env.cpu}, ${env.cores} cores; memory ${env.memoryGiB.toFixed(1)} GiB; transparent hugepages: ${env.transparentHugepages}`);
+  out.push(`- kernel: ${env.kernel}`);
+  out.push(`- Node ${env.node}`);
+  out.push(`- pidns ${env.pidns}`);
+  for (const [tool, version] of Object.entries(env.versions)) out.push(`- ${tool}: ${version}`);
+  out.push('');
+
+  out.push('## Goals');
+  out.push('');
+  out.push(table(['goal', 'measured', 'target', ''], goals(r).map((g) => [g.goal, g.measured, g.target, g.met ? 'met' : '**missed**'])));
+  out.push('');
+
+  out.push('## Spawn-to-exit latency of /bin/true');
+  out.push('');
+  out.push(
+    `Median microseconds from the spawn call until the exit is seen, one spawn at a time. ${r.params.rounds} rounds of ` +
+      `${r.params.perRound} spawns per case, the cases taking turns within each round (the order rotates), after ` +
+      'an untimed warm-up. "C floor" is bench/floor.c timing its own clone(CLONE_NEWPID|CLONE_VM|CLONE_VFORK) + ' +
+      'execve + waitpid loop, without Node. The heap columns are the same run with that much memory in Buffers ' +
+      'held by Node, every page touched.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['case', ...heaps.flatMap((h) => [`${h} µs`, `× child_process`]), '1 GiB / small'],
+      names.map((n) => [
+        n,
+        ...heaps.flatMap((h) => [us(r.latency[h][n].median), ratio(r.latency[h][n].median / base(h))]),
+        ratio(r.latency['1 GiB'][n].median / r.latency.small[n].median),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push('Spread: p10–p90 of all spawns, and the lowest and highest of the round medians (µs).');
+  out.push('');
+  out.push(
+    table(
+      ['case', ...heaps.flatMap((h) => [`${h} p10–p90`, `${h} rounds`])],
+      names.map((n) => [
+        n,
+        ...heaps.flatMap((h) => {
+          const s = r.latency[h][n];
+          return [`${us(s.p10)}–${us(s.p90)}`, `${us(s.roundMin)}–${us(s.roundMax)}`];
+        }),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Node process', ...heaps],
+      [
+        ['VmRSS', ...heaps.map((h) => mib(r.heapState[h].vmRss))],
+        ['page tables (VmPTE)', ...heaps.map((h) => kib(r.heapState[h].vmPte))],
+      ],
+    ),
+  );
+  out.push('');
+
+  out.push('### What each case runs');
+  out.push('');
+  out.push(
+    'Checked at the start of the run: each case ran `sh -c \'readlink /proc/self/ns/pid; exec grep NSpid /proc/self/status\'` ' +
+      'and the benchmark stops if the command is not where the case claims.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['case', 'what runs', 'PID namespace of the command', 'its pid there'],
+      names.map((n) => {
+        const v = r.verified[n];
+        const where = !v.newNamespace ? "Node's own" : v.joinsPod ? "the pod's (a running `sleep`)" : 'a new one';
+        return [n, r.caseCommands[n], where, v.newNamespace ? String(v.innerPid) : '—'];
+      }),
+    ),
+  );
+  out.push('');
+
+  out.push('## Throughput and event-loop lag');
+  out.push('');
+  out.push(
+    `Spawns of /bin/true per second with a fixed number in flight for ${r.params.throughputMs / 1000} s each (small heap), ` +
+      'and the event-loop delay over the same period (perf_hooks.monitorEventLoopDelay, 1 ms resolution). ' +
+      `Idle loop for reference: p50 ${ms(r.idleLag.lagP50)} ms, p99 ${ms(r.idleLag.lagP99)} ms, max ${ms(r.idleLag.lagMax)} ms.`,
+  );
+  out.push('');
+  out.push(
+    table(
+      ['case', 'in flight', 'spawns/s', 'lag p50 ms', 'lag p99 ms', 'lag max ms'],
+      r.throughput.map((t) => [t.case, String(t.inFlight), t.perSecond.toFixed(0), ms(t.lagP50), ms(t.lagP99), ms(t.lagMax)]),
+    ),
+  );
+  out.push('');
+
+  out.push('## Init memory');
+  out.push('');
+  out.push(
+    'Each init as pid 1 of its own PID namespace with `sleep 100` as its child, measured once it waits. ' +
+      'VmRSS from /proc/PID/status; PSS and private (clean + dirty) from /proc/PID/smaps_rollup. PSS splits ' +
+      'shared pages (libc) among every process mapping them, so it depends on what else runs; private memory is ' +
+      'what one more instance costs.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['init', 'VmRSS', 'PSS', 'private', 'binary'],
+      Object.entries(r.initMemory).map(([name, m]) => [name, kib(m.vmRss), kib(m.pss), kib(m.private), `${(m.binaryBytes / 1024).toFixed(0)} KiB`]),
+    ),
+  );
+  out.push('');
+
+  const s = r.scale;
+  out.push('## Scale');
+  out.push('');
+  out.push(
+    `${s.count} namespaces started one after another from one Node process, each \`sleep 1000\` under pidns-init; ` +
+      'then every one killed with child.kill(\'SIGKILL\').',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['', 'value'],
+      [
+        ['time to start all', `${(s.startMs / 1000).toFixed(2)} s (${us((s.startMs * 1000) / s.count)} µs each)`],
+        ['live namespaces / processes in them', `${s.namespaces} / ${s.liveProcesses}`],
+        ['Node VmRSS before / with all live / after', `${mib(s.before.rss)} / ${mib(s.during.rss)} / ${mib(s.after.rss)}`],
+        ['inits: total VmRSS / PSS / private', `${mib(s.inits.vmRss)} / ${mib(s.inits.pss)} / ${mib(s.inits.private)}`],
+        ['descriptors Node holds: before / half started / all live / after', `${s.before.descriptors} / ${s.half.descriptors} / ${s.during.descriptors} / ${s.after.descriptors}`],
+        ['children of Node: before / all live / after', `${s.before.children} / ${s.during.children} / ${s.after.children}`],
+        ['time to kill all and see every exit', `${(s.killMs / 1000).toFixed(2)} s`],
+        ['processes left in those namespaces', String(s.leftInNamespaces)],
+      ],
+    ),
+  );
+  out.push('');
+  if (analysis) {
+    out.push(analysis.trim());
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** Hand-written findings (bench/ANALYSIS.md) are appended to the generated report when present. */
+function readAnalysis() {
+  const file = path.join(__dirname, 'ANALYSIS.md');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+}
+
+module.exports = { render, readAnalysis };

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+'use strict';
+// npm run bench [-- --quick]
+//
+// Compares pidns with the usual ways of running a program in a PID namespace, in one Node
+// process, and writes BENCHMARKS.md (a --quick run writes bench/out/BENCHMARKS.quick.md instead, so
+// a smoke test never replaces real numbers). Needs root: every case creates a PID namespace.
+const fs = require('fs');
+const path = require('path');
+const { spawnInPidNamespace } = require('../dist');
+const { CASE_COMMANDS, makeCases } = require('./cases');
+const { latency, throughputWithLag, idleLag, holdMemory } = require('./measure');
+const { memoryOf, verifyCases, initMemory, scale } = require('./processes');
+const { render, readAnalysis } = require('./report');
+const { OUT_DIR, REPO, log, ensureTools, buildFloor, describeEnvironment } = require('./setup');
+
+const MiB = 2 ** 20;
+
+const PARAMS = {
+  full: { rounds: 12, perRound: 25, throughputMs: 3000, scaleCount: 1000 },
+  quick: { rounds: 3, perRound: 5, throughputMs: 500, scaleCount: 100 },
+};
+// Heap levels in the order measured: memory can only be added, since freed Buffers need not
+// return their pages to the kernel.
+const HEAPS = [
+  ['small', 0],
+  ['256 MiB', 256 * MiB],
+  ['1 GiB', 1024 * MiB],
+];
+const THROUGHPUT_CASES = ['pidns raw', 'pidns init', 'child_process.spawn'];
+const IN_FLIGHT = [1, 8, 64];
+// The event-loop lag goal is judged at this concurrency: enough to keep the loop always busy.
+const LAG_IN_FLIGHT = 8;
+
+async function main() {
+  const quick = process.argv.includes('--quick');
+  const params = quick ? PARAMS.quick : PARAMS.full;
+  if (process.getuid() !== 0) throw new Error('run as root: every case creates a PID namespace');
+
+  const tools = ensureTools();
+  const floor = buildFloor();
+  const environment = describeEnvironment(tools);
+
+  // The pod that 'pidns join' enters: a sleeping pid 1, as a pause process would be.
+  const pod = await spawnInPidNamespace('/bin/sleep', ['100000'], { init: false, stdio: 'ignore' });
+  const cases = makeCases(tools, pod.pid);
+  const results = { quick, params, environment, caseCommands: CASE_COMMANDS, lagInFlight: LAG_IN_FLIGHT, latency: {}, heapState: {} };
+
+  log('checking that every case spawns what it claims');
+  results.verified = await verifyCases(cases, floor, pod.pid);
+
+  const held = [];
+  for (const [heap, bytes] of HEAPS) {
+    holdMemory(held, bytes);
+    results.heapState[heap] = memoryOf('self');
+    log(`latency, ${heap} heap (VmRSS ${(results.heapState[heap].vmRss / 1024).toFixed(0)} MiB)`);
+    results.latency[heap] = await latency(cases, floor, params, (done, total) => log(`  round ${done}/${total}`));
+
+    if (heap === 'small') {
+      log('throughput and event-loop lag');
+      results.idleLag = await idleLag(params.throughputMs);
+      results.throughput = [];
+      for (const name of THROUGHPUT_CASES) {
+        for (const inFlight of IN_FLIGHT) {
+          results.throughput.push({ case: name, inFlight, ...(await throughputWithLag(cases[name], inFlight, params.throughputMs)) });
+        }
+      }
+      log('init memory');
+      results.initMemory = await initMemory(tools);
+      log(`scale: ${params.scaleCount} namespaces`);
+      results.scale = await scale(params.scaleCount, (done, total) => log(`  ${done}/${total} started`));
+    }
+  }
+  held.length = 0;
+  pod.kill('SIGKILL');
+  await pod.exited;
+
+  const markdown = render(results, readAnalysis());
+  const target = quick ? path.join(OUT_DIR, 'BENCHMARKS.quick.md') : path.join(REPO, 'BENCHMARKS.md');
+  fs.writeFileSync(target, `${markdown}\n`);
+  fs.writeFileSync(path.join(OUT_DIR, quick ? 'results.quick.json' : 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${markdown}\n`);
+  log(`wrote ${path.relative(process.cwd(), target) || target}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

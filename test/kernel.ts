@@ -1,0 +1,84 @@
+// What the kernel says about processes, read from /proc, for assertions.
+import * as fs from 'fs';
+
+export function status(pid: number): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of fs.readFileSync(`/proc/${pid}/status`, 'latin1').split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+export function nsPidLine(pid: number): number[] {
+  return status(pid).get('NSpid')!.split(/\s+/).map(Number);
+}
+
+export function namespaceInode(pid: number | 'self'): number {
+  return fs.statSync(`/proc/${pid}/ns/pid`).ino;
+}
+
+export function exists(pid: number): boolean {
+  return fs.existsSync(`/proc/${pid}`);
+}
+
+/** Descriptors of a process, as "fd -> target". */
+export function descriptors(pid: number | 'self'): string[] {
+  return fs.readdirSync(`/proc/${pid}/fd`).map((fd) => {
+    try {
+      return `${fd} -> ${fs.readlinkSync(`/proc/${pid}/fd/${fd}`)}`;
+    } catch {
+      return `${fd} -> (gone)`;
+    }
+  });
+}
+
+/** Our descriptors, leaving out the one readdir itself used. */
+export function ownDescriptorCount(): number {
+  return descriptors('self').filter((d) => !d.endsWith('(gone)')).length;
+}
+
+/** Children of this process (every thread), with their state letter. */
+export function childrenOfSelf(): { pid: number; state: string }[] {
+  const pids: number[] = [];
+  for (const task of fs.readdirSync('/proc/self/task')) {
+    const text = fs.readFileSync(`/proc/self/task/${task}/children`, 'latin1').trim();
+    if (text) pids.push(...text.split(/\s+/).map(Number));
+  }
+  return pids.map((pid) => ({ pid, state: exists(pid) ? status(pid).get('State')!.charAt(0) : 'gone' }));
+}
+
+/** Every process on the system whose PID namespace is the given one. */
+export function membersOfNamespace(inode: number): number[] {
+  const members: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.statSync(`/proc/${entry}/ns/pid`).ino === inode) members.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return members;
+}
+
+/** Waits (without a busy loop) until check() is true or the time is up; returns the last result. */
+export async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+
+export function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (!stream) return resolve('');
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => (text += d));
+    stream.on('end', () => resolve(text));
+    stream.on('error', reject);
+  });
+}

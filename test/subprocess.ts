@@ -1,0 +1,35 @@
+// Running a script of ours in another Node process: as another user, with other limits, or to be
+// killed. Scripts require the compiled library from dist/ (npm test builds it first).
+import { spawn, spawnSync, type SpawnSyncReturns } from 'child_process';
+import * as path from 'path';
+
+export const fixture = (name: string): string => path.join(__dirname, 'fixtures', name);
+
+/** Runs `node fixtures/NAME args...`, optionally as nobody (setpriv drops every capability). */
+export function runFixture(name: string, args: string[] = [], options: { asNobody?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
+  const node = process.execPath;
+  const command = options.asNobody
+    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--', node, fixture(name), ...args]
+    : [node, fixture(name), ...args];
+  return spawnSync(command[0], command.slice(1), {
+    encoding: 'utf8',
+    env: { ...process.env, ...options.env },
+    timeout: options.timeoutMs ?? 20000,
+  });
+}
+
+/** Starts a fixture in the background and resolves with its first line of output (JSON). */
+export function startFixture(name: string, args: string[] = [], env?: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [fixture(name), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const firstLine = new Promise<Record<string, unknown>>((resolve, reject) => {
+    let text = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      text += d;
+      const nl = text.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(text.slice(0, nl)));
+    });
+    child.once('exit', (code) => reject(new Error(`fixture ${name} exited ${code} before reporting`)));
+  });
+  return { child, firstLine };
+}
