@@ -4,6 +4,7 @@
 // { stdout } when capture is true, so the same code path is timed and sanity-checked.
 const { spawn, execFile } = require('child_process');
 const { spawnInPidNamespace } = require('../dist');
+const { initPath } = require('../dist/native');
 
 function collect(stream) {
   return new Promise((resolve, reject) => {
@@ -62,15 +63,26 @@ const CASE_COMMANDS = {
   'unshare --pid --fork tini': "child_process.spawn('unshare', ['--pid', '--fork', 'tini', '--', '/bin/true'])",
   'bwrap --unshare-pid': "child_process.spawn('bwrap', ['--unshare-pid', '--dev-bind', '/', '/', '/bin/true'])",
   'C floor': 'bench/floor.c: clone(CLONE_NEWPID|CLONE_VM|CLONE_VFORK) + execve + waitpid',
+  'C floor, pidns-init': 'bench/floor.c running pidns-init -- /bin/true',
 };
 
 /**
- * Runs the C floor for `iterations` spawns of FILE ARGS; resolves with its per-iteration samples
- * in microseconds and whatever the spawned program printed.
+ * The floors: the C loop running /bin/true directly (what pidns raw does, without Node), and
+ * running it under pidns-init (what init mode does, without Node). Each maps to the argv prefix
+ * put before the program.
  */
-function floorRun(floor, iterations, file = '/bin/true', args = []) {
+const FLOORS = {
+  'C floor': [],
+  'C floor, pidns-init': [initPath, '--'],
+};
+
+/**
+ * Runs the C floor for `iterations` spawns of PREFIX FILE ARGS; resolves with its per-iteration
+ * samples in microseconds and whatever the spawned program printed.
+ */
+function floorRun(floor, prefix, iterations, file = '/bin/true', args = []) {
   return new Promise((resolve, reject) => {
-    execFile(floor, [String(iterations), '--samples', file, ...args], { maxBuffer: 64 * 2 ** 20 }, (err, stdout) => {
+    execFile(floor, [String(iterations), '--samples', ...prefix, file, ...args], { maxBuffer: 64 * 2 ** 20 }, (err, stdout) => {
       if (err) return reject(err);
       const lines = stdout.trimEnd().split('\n');
       const report = JSON.parse(lines.pop());
@@ -79,4 +91,4 @@ function floorRun(floor, iterations, file = '/bin/true', args = []) {
   });
 }
 
-module.exports = { CASE_COMMANDS, makeCases, floorRun };
+module.exports = { CASE_COMMANDS, FLOORS, makeCases, floorRun };

@@ -2,10 +2,13 @@
 // Timing: sequential latency in interleaved rounds, throughput at a fixed number in flight with
 // the event-loop lag seen meanwhile, and the memory the process is made to hold.
 const { monitorEventLoopDelay } = require('perf_hooks');
-const { floorRun } = require('./cases');
+const { FLOORS, floorRun } = require('./cases');
 
 const PAGE = 4096;
 const CHUNK = 64 * 2 ** 20;
+// The histogram records the full interval between ticks of a timer firing every RESOLUTION_MS,
+// so an idle loop shows RESOLUTION_MS; the lag is what exceeds it.
+const RESOLUTION_MS = 1;
 
 const nowUs = () => Number(process.hrtime.bigint()) / 1000;
 
@@ -45,8 +48,9 @@ async function timeSequential(run, count) {
  * first warms up every path.
  */
 async function latency(cases, floor, { rounds, perRound }, progress) {
-  const names = [...Object.keys(cases), 'C floor'];
-  const runOne = (name, count) => (name === 'C floor' ? floorRun(floor, count).then((r) => r.samplesUs) : timeSequential(cases[name], count));
+  const names = [...Object.keys(cases), ...Object.keys(FLOORS)];
+  const runOne = (name, count) =>
+    name in FLOORS ? floorRun(floor, FLOORS[name], count).then((r) => r.samplesUs) : timeSequential(cases[name], count);
   for (const name of names) await runOne(name, 2);
 
   const samples = Object.fromEntries(names.map((n) => [n, []]));
@@ -63,16 +67,29 @@ async function latency(cases, floor, { rounds, perRound }, progress) {
   return Object.fromEntries(names.map((n) => [n, summarize(samples[n], medians[n])]));
 }
 
+function lagOf(histogram) {
+  const lag = (ns) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
+  return { lagP50: lag(histogram.percentile(50)), lagP99: lag(histogram.percentile(99)), lagMax: lag(histogram.max), ticks: histogram.count };
+}
+
+/**
+ * Resolves once the histogram's timer has fired again. Its first tick only starts the clock, so
+ * this is awaited before a measurement; a stall is recorded at the tick after it, so also after.
+ */
+const afterLoopTurn = () => new Promise((resolve) => setTimeout(resolve, 2 * RESOLUTION_MS));
+
 /**
  * Keeps `inFlight` spawns of /bin/true running for `durationMs`; returns spawns per second and
- * the event-loop delay (ms) measured over the same period.
+ * the event-loop lag (ms) over the same period. A loop that never gets back to its timers while
+ * spawning yields few ticks, each as long as the stall.
  */
 async function throughputWithLag(run, inFlight, durationMs) {
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  histogram.enable();
+  await afterLoopTurn();
   let done = 0;
   const start = nowUs();
   const deadline = start + durationMs * 1000;
-  histogram.enable();
   const worker = async () => {
     while (nowUs() < deadline) {
       const status = await run('/bin/true', [], false);
@@ -81,23 +98,21 @@ async function throughputWithLag(run, inFlight, durationMs) {
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
-  histogram.disable();
   const seconds = (nowUs() - start) / 1e6;
-  return {
-    perSecond: done / seconds,
-    lagP50: histogram.percentile(50) / 1e6,
-    lagP99: histogram.percentile(99) / 1e6,
-    lagMax: histogram.max / 1e6,
-  };
+  await afterLoopTurn();
+  histogram.disable();
+  return { perSecond: done / seconds, ...lagOf(histogram) };
 }
 
 /** The lag of an idle loop, as the reference for the numbers above. */
 async function idleLag(durationMs) {
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
+  await afterLoopTurn();
   await new Promise((resolve) => setTimeout(resolve, durationMs));
+  await afterLoopTurn();
   histogram.disable();
-  return { lagP50: histogram.percentile(50) / 1e6, lagP99: histogram.percentile(99) / 1e6, lagMax: histogram.max / 1e6 };
+  return lagOf(histogram);
 }
 
 /**

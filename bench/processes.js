@@ -3,11 +3,14 @@
 // cost of many live namespaces.
 const fs = require('fs');
 const { spawnInPidNamespace } = require('../dist');
-const { floorRun } = require('./cases');
+const { FLOORS, floorRun } = require('./cases');
 
 const namespaceOf = (pid) => fs.statSync(`/proc/${pid}/ns/pid`).ino;
 
-/** Fields of /proc/PID/smaps_rollup (Rss, Pss, Private_*) and /proc/PID/status (VmRSS, ...), in kB. */
+/**
+ * Memory of a process in kB, from /proc/PID/status and /proc/PID/smaps_rollup. privateDirty is
+ * what every further instance costs: clean file pages are shared by all instances of a binary.
+ */
 function memoryOf(pid) {
   const fields = {};
   for (const file of ['status', 'smaps_rollup']) {
@@ -16,7 +19,7 @@ function memoryOf(pid) {
       if (m) fields[m[1]] = Number(m[2]);
     }
   }
-  return { vmRss: fields.VmRSS, pss: fields.Pss, private: fields.Private_Clean + fields.Private_Dirty, vmPte: fields.VmPTE };
+  return { vmRss: fields.VmRSS, pss: fields.Pss, privateDirty: fields.Private_Dirty, vmPte: fields.VmPTE };
 }
 
 /** Children of PID across all its threads (libuv may fork from any of them). */
@@ -64,8 +67,11 @@ async function verifyCases(cases, floor, pod) {
     'unshare --pid --fork tini': 2,
     'bwrap --unshare-pid': 2,
     'C floor': 1,
+    'C floor, pidns-init': 2,
   };
-  const runners = { ...cases, 'C floor': (file, args) => floorRun(floor, 1, file, args).then((r) => ({ code: 0, stdout: r.output })) };
+  const runners = { ...cases };
+  for (const [name, prefix] of Object.entries(FLOORS))
+    runners[name] = (file, args) => floorRun(floor, prefix, 1, file, args).then((r) => ({ code: 0, stdout: r.output }));
   const found = {};
   for (const [name, run] of Object.entries(runners)) {
     const { code, stdout } = await run('/bin/sh', ['-c', script], true);
@@ -136,13 +142,22 @@ async function initMemory(tools) {
 async function scale(count, progress) {
   const before = { descriptors: openDescriptors(), children: childrenOf(process.pid).length, rss: memoryOf('self').vmRss };
   const children = [];
+  const tenth = count / 10;
+  const tenthsMs = [];
   let half;
   const start = performance.now();
+  let tenthStart = start;
   for (let i = 0; i < count; i++) {
     children.push(await spawnInPidNamespace('/bin/sleep', ['1000'], { stdio: 'ignore' }));
     // Descriptors at the half-way mark too: two points show whether the cost per namespace is constant.
     if (i + 1 === count / 2) half = { descriptors: openDescriptors() };
-    if ((i + 1) % 100 === 0) progress?.(i + 1, count);
+    if ((i + 1) % tenth === 0) {
+      // The time of each tenth shows whether starting slows down as namespaces accumulate.
+      const now = performance.now();
+      tenthsMs.push(now - tenthStart);
+      tenthStart = now;
+      progress?.(i + 1, count);
+    }
   }
   const startMs = performance.now() - start;
 
@@ -163,12 +178,14 @@ async function scale(count, progress) {
     namespaces: namespaces.size,
     liveProcesses: live,
     startMs,
+    firstTenthUs: (tenthsMs[0] * 1000) / tenth,
+    lastTenthUs: (tenthsMs[tenthsMs.length - 1] * 1000) / tenth,
     killMs,
     before,
     half,
     during,
     after,
-    inits: { vmRss: sum('vmRss'), pss: sum('pss'), private: sum('private') },
+    inits: { vmRss: sum('vmRss'), pss: sum('pss'), privateDirty: sum('privateDirty') },
     leftInNamespaces: membersOf(namespaces).length,
   };
 }

@@ -33,6 +33,7 @@ function goals(r) {
   for (const name of ['pidns raw', 'pidns init', 'pidns join'])
     add(`${name}: 1 GiB held / small heap`, median(big, name) / median(small, name), 1.3);
   add('pidns-init VmRSS / tini VmRSS', r.initMemory['pidns-init'].vmRss / r.initMemory.tini.vmRss, 1.0);
+  add('pidns-init private dirty / tini private dirty', r.initMemory['pidns-init'].privateDirty / r.initMemory.tini.privateDirty, 1.0);
   for (const name of ['pidns raw', 'pidns init']) {
     const lag = r.throughput.find((t) => t.case === name && t.inFlight === r.lagInFlight);
     add(`p99 event-loop lag, ${name}, ${r.lagInFlight} in flight`, lag.lagP99, 10, (v) => `${ms(v)} ms`);
@@ -90,7 +91,8 @@ function render(r, analysis) {
     `Median microseconds from the spawn call until the exit is seen, one spawn at a time. ${r.params.rounds} rounds of ` +
       `${r.params.perRound} spawns per case, the cases taking turns within each round (the order rotates), after ` +
       'an untimed warm-up. "C floor" is bench/floor.c timing its own clone(CLONE_NEWPID|CLONE_VM|CLONE_VFORK) + ' +
-      'execve + waitpid loop, without Node. The heap columns are the same run with that much memory in Buffers ' +
+      'execve + waitpid loop, without Node; "C floor, pidns-init" is the same loop running `pidns-init -- /bin/true`, ' +
+      'the floor of init mode. The heap columns are the same run with that much memory in Buffers ' +
       'held by Node, every page touched.',
   );
   out.push('');
@@ -154,14 +156,16 @@ function render(r, analysis) {
   out.push('');
   out.push(
     `Spawns of /bin/true per second with a fixed number in flight for ${r.params.throughputMs / 1000} s each (small heap), ` +
-      'and the event-loop delay over the same period (perf_hooks.monitorEventLoopDelay, 1 ms resolution). ' +
-      `Idle loop for reference: p50 ${ms(r.idleLag.lagP50)} ms, p99 ${ms(r.idleLag.lagP99)} ms, max ${ms(r.idleLag.lagMax)} ms.`,
+      'and the event-loop lag over the same period: perf_hooks.monitorEventLoopDelay with a 1 ms timer, minus ' +
+      'those 1 ms. "ticks" is how often that timer got to run: a loop that is starved shows few ticks, each as ' +
+      `long as the stall. Idle loop for reference: p50 ${ms(r.idleLag.lagP50)} ms, p99 ${ms(r.idleLag.lagP99)} ms, ` +
+      `max ${ms(r.idleLag.lagMax)} ms.`,
   );
   out.push('');
   out.push(
     table(
-      ['case', 'in flight', 'spawns/s', 'lag p50 ms', 'lag p99 ms', 'lag max ms'],
-      r.throughput.map((t) => [t.case, String(t.inFlight), t.perSecond.toFixed(0), ms(t.lagP50), ms(t.lagP99), ms(t.lagMax)]),
+      ['case', 'in flight', 'spawns/s', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'ticks'],
+      r.throughput.map((t) => [t.case, String(t.inFlight), t.perSecond.toFixed(0), ms(t.lagP50), ms(t.lagP99), ms(t.lagMax), String(t.ticks)]),
     ),
   );
   out.push('');
@@ -170,15 +174,16 @@ function render(r, analysis) {
   out.push('');
   out.push(
     'Each init as pid 1 of its own PID namespace with `sleep 100` as its child, measured once it waits. ' +
-      'VmRSS from /proc/PID/status; PSS and private (clean + dirty) from /proc/PID/smaps_rollup. PSS splits ' +
-      'shared pages (libc) among every process mapping them, so it depends on what else runs; private memory is ' +
-      'what one more instance costs.',
+      'VmRSS from /proc/PID/status; PSS and private dirty from /proc/PID/smaps_rollup. PSS splits shared pages ' +
+      'among every process mapping them, so it depends on what else runs (a dynamically linked init shares libc ' +
+      'with everything; a static one shares its pages only with other instances of itself, see Scale). Private ' +
+      'dirty (heap, stack, written data) is what every further instance costs whatever is shared.',
   );
   out.push('');
   out.push(
     table(
-      ['init', 'VmRSS', 'PSS', 'private', 'binary'],
-      Object.entries(r.initMemory).map(([name, m]) => [name, kib(m.vmRss), kib(m.pss), kib(m.private), `${(m.binaryBytes / 1024).toFixed(0)} KiB`]),
+      ['init', 'VmRSS', 'PSS', 'private dirty', 'binary'],
+      Object.entries(r.initMemory).map(([name, m]) => [name, kib(m.vmRss), kib(m.pss), kib(m.privateDirty), `${(m.binaryBytes / 1024).toFixed(0)} KiB`]),
     ),
   );
   out.push('');
@@ -196,9 +201,11 @@ function render(r, analysis) {
       ['', 'value'],
       [
         ['time to start all', `${(s.startMs / 1000).toFixed(2)} s (${us((s.startMs * 1000) / s.count)} µs each)`],
+        ['per start: first tenth / last tenth', `${us(s.firstTenthUs)} µs / ${us(s.lastTenthUs)} µs`],
         ['live namespaces / processes in them', `${s.namespaces} / ${s.liveProcesses}`],
         ['Node VmRSS before / with all live / after', `${mib(s.before.rss)} / ${mib(s.during.rss)} / ${mib(s.after.rss)}`],
-        ['inits: total VmRSS / PSS / private', `${mib(s.inits.vmRss)} / ${mib(s.inits.pss)} / ${mib(s.inits.private)}`],
+        ['inits: total VmRSS / PSS / private dirty', `${mib(s.inits.vmRss)} / ${mib(s.inits.pss)} / ${mib(s.inits.privateDirty)}`],
+        ['inits: PSS per init', kib(Math.round(s.inits.pss / s.count))],
         ['descriptors Node holds: before / half started / all live / after', `${s.before.descriptors} / ${s.half.descriptors} / ${s.during.descriptors} / ${s.after.descriptors}`],
         ['children of Node: before / all live / after', `${s.before.children} / ${s.during.children} / ${s.after.children}`],
         ['time to kill all and see every exit', `${(s.killMs / 1000).toFixed(2)} s`],

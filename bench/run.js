@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 'use strict';
-// npm run bench [-- --quick]
+// npm run bench [-- --quick | --render]
 //
 // Compares pidns with the usual ways of running a program in a PID namespace, in one Node
 // process, and writes BENCHMARKS.md (a --quick run writes bench/out/BENCHMARKS.quick.md instead, so
 // a smoke test never replaces real numbers). Needs root: every case creates a PID namespace.
+// --render rewrites BENCHMARKS.md from the last full run's bench/out/results.json, e.g. after
+// editing bench/ANALYSIS.md, without measuring again.
 const fs = require('fs');
 const path = require('path');
 const { spawnInPidNamespace } = require('../dist');
@@ -32,7 +34,19 @@ const IN_FLIGHT = [1, 8, 64];
 // The event-loop lag goal is judged at this concurrency: enough to keep the loop always busy.
 const LAG_IN_FLIGHT = 8;
 
+function writeReport(results) {
+  const markdown = render(results, readAnalysis());
+  const target = results.quick ? path.join(OUT_DIR, 'BENCHMARKS.quick.md') : path.join(REPO, 'BENCHMARKS.md');
+  fs.writeFileSync(target, `${markdown}\n`);
+  process.stdout.write(`${markdown}\n`);
+  log(`wrote ${path.relative(process.cwd(), target) || target}`);
+}
+
 async function main() {
+  if (process.argv.includes('--render')) {
+    writeReport(JSON.parse(fs.readFileSync(path.join(OUT_DIR, 'results.json'), 'utf8')));
+    return;
+  }
   const quick = process.argv.includes('--quick');
   const params = quick ? PARAMS.quick : PARAMS.full;
   if (process.getuid() !== 0) throw new Error('run as root: every case creates a PID namespace');
@@ -75,12 +89,8 @@ async function main() {
   pod.kill('SIGKILL');
   await pod.exited;
 
-  const markdown = render(results, readAnalysis());
-  const target = quick ? path.join(OUT_DIR, 'BENCHMARKS.quick.md') : path.join(REPO, 'BENCHMARKS.md');
-  fs.writeFileSync(target, `${markdown}\n`);
   fs.writeFileSync(path.join(OUT_DIR, quick ? 'results.quick.json' : 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`${markdown}\n`);
-  log(`wrote ${path.relative(process.cwd(), target) || target}`);
+  writeReport(results);
 }
 
 main().catch((err) => {

@@ -1,7 +1,7 @@
 'use strict';
 // Everything the benchmark needs before it measures: the programs it compares against, the C
 // floor, and a description of the machine so the numbers can be read later.
-const { execFileSync } = require('child_process');
+const { execFileSync, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -60,14 +60,10 @@ function buildFloor() {
 }
 
 function firstLine(file, args) {
-  try {
-    // Some tools print their version on stderr.
-    const out = execFileSync(file, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return out.trim().split('\n')[0];
-  } catch (err) {
-    const text = `${err.stdout ?? ''}${err.stderr ?? ''}`.trim();
-    return text ? text.split('\n')[0] : 'unknown';
-  }
+  // Some tools print their version on stderr.
+  const result = spawnSync(file, args, { encoding: 'utf8' });
+  const text = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
+  return text ? text.split('\n')[0] : 'unknown';
 }
 
 function readOr(file, fallback) {

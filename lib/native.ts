@@ -42,6 +42,7 @@ export interface NativeBinding {
   pipe(): [number, number] | NativeFailure;
   namespaceType(fd: number): number;
   pidfdSupported(): boolean;
+  closeFd(fd: number): void;
   constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number; CLONE_NEWNS: number };
 }
 

@@ -7,19 +7,41 @@ for (const [name, number] of Object.entries(os.constants.signals)) {
   if (!byNumber.has(number)) byNumber.set(number, name as NodeJS.Signals);
 }
 
+// Real-time signals have no names in os.constants; they are named as kill -l does, from
+// SIGRTMIN (34: glibc keeps 32 and 33 for itself) to SIGRTMAX (64).
+const SIGRTMIN = 34;
+const SIGRTMAX = 64;
+const realTime = /^SIGRT(MIN|MAX)([+-]\d{1,2})?$/;
+
+function realTimeName(signo: number): NodeJS.Signals | null {
+  if (signo < 32 || signo > SIGRTMAX) return null;
+  if (signo === SIGRTMAX) return 'SIGRTMAX' as NodeJS.Signals;
+  const offset = signo - SIGRTMIN;
+  return (offset === 0 ? 'SIGRTMIN' : `SIGRTMIN${offset > 0 ? '+' : ''}${offset}`) as NodeJS.Signals;
+}
+
+function realTimeNumber(name: string): number | null {
+  const match = realTime.exec(name);
+  if (!match) return null;
+  const signo = (match[1] === 'MIN' ? SIGRTMIN : SIGRTMAX) + Number(match[2] ?? 0);
+  return signo >= 32 && signo <= SIGRTMAX ? signo : null;
+}
+
 export function signalName(signo: number): NodeJS.Signals | null {
-  return byNumber.get(signo) ?? null;
+  return byNumber.get(signo) ?? realTimeName(signo);
 }
 
 /** A signal name ('SIGTERM') or number to its number; TypeError ERR_UNKNOWN_SIGNAL otherwise. */
 export function signalNumber(signal: unknown, name = 'signal'): number {
   if (typeof signal === 'number') {
-    if (Number.isInteger(signal) && (signal === 0 || byNumber.has(signal))) return signal;
+    if (Number.isInteger(signal) && (signal === 0 || signalName(signal) !== null)) return signal;
     throw new PidnsArgumentError('ERR_UNKNOWN_SIGNAL', `Unknown signal: ${String(signal)}`);
   }
   if (typeof signal === 'string') {
     const number = (os.constants.signals as Record<string, number>)[signal];
     if (Object.prototype.hasOwnProperty.call(os.constants.signals, signal) && typeof number === 'number') return number;
+    const rt = realTimeNumber(signal);
+    if (rt !== null) return rt;
     throw new PidnsArgumentError('ERR_UNKNOWN_SIGNAL', `Unknown signal: ${signal.slice(0, 64)}`);
   }
   throw invalidType(name, 'of type string or number', signal);

@@ -199,8 +199,8 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
   try {
     stdio = prepareStdio(ctx.opts.stdio, ctx.action);
   } catch (err) {
-    fs.closeSync(nodeFd);
-    fs.closeSync(initFd);
+    native.closeFd(nodeFd);
+    native.closeFd(initFd);
     throw err;
   }
   const request = nativeOptions(ctx, stdio);
@@ -208,9 +208,9 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
   request.argv = initArgv(ctx, stdio.fdMap.length);
   request.fdMap = [...stdio.fdMap, initFd];
   const result = native.spawn(request);
-  fs.closeSync(initFd);
+  native.closeFd(initFd);
   if (isFailure(result)) {
-    fs.closeSync(nodeFd);
+    native.closeFd(nodeFd);
     releaseStdio(stdio, true);
     const failure = failureContext(ctx, result.syscall);
     if (result.syscall === 'execve') failure.path = initPath;
@@ -232,7 +232,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
         commandPid = pid;
         if (pidfd >= 0) {
           if (usePidfd) commandHandle = new native.ProcessHandle(pid, pidfd);
-          else fs.closeSync(pidfd);
+          else native.closeFd(pidfd);
         }
       } else if (type === MSG_STARTED && !child) {
         child = new PidNamespaceChild({
@@ -261,7 +261,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
         child._finish(decodeWaitStatus(commandStatus ?? initStatus));
         return;
       }
-      releaseStdio({ ...stdio, childOnly: [] }, true);
+      releaseStdio(stdio, true);
       if (execErrno) {
         reject(systemError(execErrno, 'execve', failureContext(ctx, 'execve')));
       } else {

@@ -12,23 +12,19 @@ export interface PreparedStdio {
   fdMap: number[];
   /** Our ends of 'pipe' entries, by child descriptor index. */
   parentEnds: (number | null)[];
-  /** Descriptors opened only to be passed to the child; closed after the spawn. */
+  /** Pipe ends only the child needs; closed after the spawn. */
   childOnly: number[];
+  /** /dev/null descriptors for 'ignore', opened through fs and closed through fs (a worker
+   * thread tracks what its fs calls opened). */
+  devNull: number[];
 }
 
 function closeAll(fds: (number | null)[]): void {
-  for (const fd of fds) {
-    if (fd === null) continue;
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed: nothing to release
-    }
-  }
+  for (const fd of fds) if (fd !== null) native.closeFd(fd);
 }
 
 export function prepareStdio(entries: StdioEntry[], action: string): PreparedStdio {
-  const prepared: PreparedStdio = { fdMap: [], parentEnds: [], childOnly: [] };
+  const prepared: PreparedStdio = { fdMap: [], parentEnds: [], childOnly: [], devNull: [] };
   try {
     entries.forEach((entry, i) => {
       const kind = entry ?? (i < 3 ? 'pipe' : 'ignore');
@@ -39,7 +35,7 @@ export function prepareStdio(entries: StdioEntry[], action: string): PreparedStd
         prepared.fdMap.push(i);
       } else if (kind === 'ignore') {
         const fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
-        prepared.childOnly.push(fd);
+        prepared.devNull.push(fd);
         prepared.fdMap.push(fd);
       } else {
         const pair = native.pipe();
@@ -62,6 +58,8 @@ export function prepareStdio(entries: StdioEntry[], action: string): PreparedStd
 export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
   closeAll(prepared.childOnly);
   prepared.childOnly = [];
+  for (const fd of prepared.devNull) fs.closeSync(fd);
+  prepared.devNull = [];
   if (failed) {
     closeAll(prepared.parentEnds);
     prepared.parentEnds = [];

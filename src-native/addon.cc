@@ -4,11 +4,24 @@
 #include <linux/sched.h>
 #include <sched.h>
 
+#include <vector>
+
 namespace pidns {
 
 Napi::Value ThrowType(Napi::Env env, const char *message) {
   Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
   return env.Undefined();
+}
+
+void CallFromLoop(Napi::Env env, const Napi::FunctionReference &fn, std::initializer_list<napi_value> args) {
+  if (fn.IsEmpty()) return;
+  napi_value global, result;
+  if (napi_get_global(env, &global) != napi_ok) return;
+  std::vector<napi_value> argv(args);
+  napi_status status = napi_make_callback(env, nullptr, global, fn.Value(), argv.size(), argv.data(), &result);
+  if (status != napi_pending_exception) return;
+  napi_value exception;
+  if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

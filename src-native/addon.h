@@ -8,6 +8,11 @@ namespace pidns {
 // Throws a TypeError into JS and returns undefined (C++ exceptions are disabled).
 Napi::Value ThrowType(Napi::Env env, const char *message);
 
+// Calls fn from a libuv callback (no JS on the stack). An exception it throws goes to
+// 'uncaughtException' as for any event callback; while a worker is being terminated it is
+// dropped. Never aborts.
+void CallFromLoop(Napi::Env env, const Napi::FunctionReference &fn, std::initializer_list<napi_value> args);
+
 Napi::Value Spawn(const Napi::CallbackInfo &info);
 Napi::Object InitProcessHandle(Napi::Env env, Napi::Object exports);
 Napi::Object InitControl(Napi::Env env, Napi::Object exports);

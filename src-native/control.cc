@@ -123,8 +123,8 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
       if (pidfd >= 0) close(pidfd);
       return;
     }
-    onMessage_.MakeCallback(env.Global(), {Napi::Number::New(env, type), Napi::Number::New(env, value),
-                                           Napi::Number::New(env, pid), Napi::Number::New(env, pidfd)});
+    CallFromLoop(env, onMessage_, {Napi::Number::New(env, type), Napi::Number::New(env, value),
+                                   Napi::Number::New(env, pid), Napi::Number::New(env, pidfd)});
   }
 
   // send(type, value) -> 0 or errno. Never blocks.

@@ -37,6 +37,14 @@ Napi::Value NamespaceType(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, type < 0 ? -errno : type);
 }
 
+// closeFd(fd): closes a descriptor this addon created. (fs.closeSync would warn inside a worker,
+// which tracks the descriptors its own fs calls opened.)
+Napi::Value CloseFd(const Napi::CallbackInfo &info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(info.Env(), "closeFd(fd)");
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
 // pidfdSupported() -> whether this kernel has pidfd_open (Linux 5.3 and later).
 Napi::Value PidfdSupported(const Napi::CallbackInfo &info) {
   int fd = pidns_pidfd_open(getpid());
@@ -50,6 +58,7 @@ Napi::Object InitDescriptors(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe));
   exports.Set("namespaceType", Napi::Function::New(env, NamespaceType));
   exports.Set("pidfdSupported", Napi::Function::New(env, PidfdSupported));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   return exports;
 }
 

@@ -118,8 +118,8 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     Napi::FunctionReference onExit = std::move(onExit_);
-    onExit.MakeCallback(env.Global(), {Napi::Number::New(env, status)});
     Napi::ObjectWrap<ProcessHandle>::Unref();
+    CallFromLoop(env, onExit, {Napi::Number::New(env, status)});
   }
 
   void StopWatching() {

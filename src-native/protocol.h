@@ -4,7 +4,8 @@
  * One AF_UNIX SOCK_SEQPACKET socket pair per init. Node keeps one end (close-on-exec); the
  * init gets the other as the descriptor named by `--control-fd N` and marks it close-on-exec at
  * once, so the command never holds it. Every message is one struct pidns_msg; message boundaries
- * are kept by SEQPACKET. EOF on the init's end means the Node process is gone.
+ * are kept by SEQPACKET. EOF on the init's end means the Node process is gone. Node sets
+ * SO_PASSCRED on its end before the init starts, or the kernel drops the credentials.
  */
 #ifndef PIDNS_PROTOCOL_H
 #define PIDNS_PROTOCOL_H
@@ -16,16 +17,19 @@ enum pidns_msg_type {
    * Carries SCM_CREDENTIALS (its pid, which the kernel translates into the receiver's namespace)
    * and, when pidfd_open works, SCM_RIGHTS with a pidfd of itself. value: its pid inside. */
   PIDNS_MSG_CHILD = 1,
-  /* init -> Node: the command was exec'd. value: its pid inside the namespace. */
+  /* init -> Node: the command was exec'd. value: its pid inside the namespace. With --pause: the
+   * init is ready (its signals are blocked), value 0. */
   PIDNS_MSG_STARTED = 2,
-  /* init -> Node: the command could not be exec'd. value: errno. The init then exits 127. */
+  /* init -> Node: the command could not be started. value: errno. The init then exits 127 for
+   * ENOENT, 126 otherwise. */
   PIDNS_MSG_EXEC_FAILED = 3,
   /* init -> Node: the command ended. value: its wait status exactly as waitpid() gave it. */
   PIDNS_MSG_EXITED = 4,
   /* init -> Node: answer to PIDNS_REQ_TERMINATE once the init has no child left. value: 0. */
   PIDNS_MSG_EMPTY = 5,
-  /* Node -> init: send SIGTERM to every other process of the namespace, then answer
-   * PIDNS_MSG_EMPTY when the init has no child left. value: unused. */
+  /* Node -> init: as pid 1, send SIGTERM to every other process of the namespace; then answer
+   * PIDNS_MSG_EMPTY when the init has no child left (members that joined with setns are children
+   * of whoever started them, not of the init). value: unused. */
   PIDNS_REQ_TERMINATE = 16,
 };
 

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { Worker } from 'worker_threads';
 import { spawnInPidNamespace } from '../lib';
-import { childrenOfSelf, collect, descriptors, namespaceInode, ownDescriptorCount, status } from './kernel';
+import { childrenOfSelf, collect, descriptors, eventually, namespaceInode, ownDescriptorCount, status } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
 
@@ -18,6 +18,9 @@ describeAsRoot('descriptor and signal hygiene', () => {
   test.each([false, true])('the child holds exactly 0, 1 and 2 (init: %s)', async (init) => {
     const child = await spawnInPidNamespace('sleep', ['30'], { init });
     try {
+      // The spawn resolves once execve has passed its point of no return; the kernel finishes the
+      // exec (closing close-on-exec descriptors, naming the task) a moment later.
+      await eventually(() => status(child.pid).get('Name') === 'sleep');
       expect(fs.readdirSync(`/proc/${child.pid}/fd`).sort()).toEqual(['0', '1', '2']);
       const targets = descriptors(child.pid).map((d) => d.split(' -> ')[1]);
       for (const t of targets) expect(t).toMatch(/^pipe:/);

@@ -174,22 +174,35 @@ beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-init-test-'));
 });
 
-afterEach(() => {
-  // Killing unshare kills the init through --kill-child and with it the namespace; a direct init
-  // leaves its descendants behind, so they are collected first.
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+afterEach(async () => {
+  // Descendants first, so that the launched process (the init, or unshare, whose --kill-child
+  // also ends the namespace) reaps them and is reaped by this process; killed the other way
+  // round they would be left as zombies of the host's init.
+  const running = started
+    .splice(0)
+    .filter((child) => child.exitCode === null && child.signalCode === null && child.pid !== undefined);
   const victims = strays.splice(0).flatMap((pid) => [...descendantsOf(pid), pid]);
-  for (const child of started.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      victims.push(...descendantsOf(child.pid), child.pid);
-    }
-  }
-  for (const pid of victims) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  for (const child of running) victims.push(...descendantsOf(child.pid!));
+  victims.forEach(killQuietly);
+  await Promise.all(
+    running.map(async (child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      if (child.exitCode === null && child.signalCode === null) {
+        if ((await Promise.race([exited, sleep(2000).then(() => 'late')])) === 'late') {
+          killQuietly(child.pid!);
+          await exited;
+        }
+      }
+    }),
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -535,6 +548,7 @@ describeAsRoot('pidns-init', () => {
 
       process.kill(initPid, 'SIGTERM');
       expect((await channel.running.outcome).code).toBe(128 + 15);
+      await waitFor(() => channel.records.length >= 3, 'the exit record');
       expect(channel.records.slice(2)).toEqual([[MSG_EXITED, 15]]);
     });
 
@@ -543,6 +557,8 @@ describeAsRoot('pidns-init', () => {
       const outcome = await channel.running.outcome;
       expect(outcome.code).toBe(127);
       expect(outcome.stderr).toBe('');
+      // The exit can be seen before the socket's last bytes are read.
+      await waitFor(() => channel.records.length >= 2, 'two records');
       expect(channel.records.map(([type]) => type)).toEqual([MSG_CHILD, MSG_EXEC_FAILED]);
       expect(channel.records[1][1]).toBe(os.constants.errno.ENOENT);
     });
@@ -553,6 +569,7 @@ describeAsRoot('pidns-init', () => {
       expect(channel.records[1]).toEqual([MSG_STARTED, 2]);
       channel.send(REQ_TERMINATE);
       expect((await channel.running.outcome).code).toBe(128 + 15);
+      await waitFor(() => channel.records.length >= 4, 'the exit and empty records');
       expect(channel.records.slice(2)).toEqual([
         [MSG_EXITED, 15],
         [MSG_EMPTY, 0],

@@ -1,6 +1,7 @@
 // A command as pid 1 of a new PID namespace (init: false): pids, namespace, status, streams.
 import { spawnInPidNamespace } from '../lib';
-import { collect, exists, namespaceInode, nsPidLine, status } from './kernel';
+import * as fs from 'fs';
+import { collect, eventually, exists, namespaceInode, nsPidLine, status } from './kernel';
 import { describeAsRoot } from './root';
 
 describeAsRoot('spawn into a new PID namespace without the init', () => {
@@ -21,7 +22,10 @@ describeAsRoot('spawn into a new PID namespace without the init', () => {
 
   test('resolves after exec: /proc shows the command, not Node', async () => {
     const child = await spawnInPidNamespace('sleep', ['30'], { init: false, stdio: 'ignore' });
-    expect(status(child.pid).get('Name')).toBe('sleep');
+    // Past the point of no return of execve the image is the command's; the name follows within
+    // the same system call.
+    expect(await eventually(() => status(child.pid).get('Name') === 'sleep', 1000)).toBe(true);
+    expect(fs.readlinkSync(`/proc/${child.pid}/exe`)).toBe(fs.realpathSync('/usr/bin/sleep'));
     child.kill('SIGKILL');
     await child.exited;
   });

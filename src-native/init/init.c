@@ -8,8 +8,8 @@
  *
  * Single-threaded and event driven: every signal is blocked and read from a signalfd, and poll()
  * waits on that and the control socket without a timeout, except while a teardown grace runs.
- * Run by hand (not pid 1) it becomes a child subreaper instead, and never signals anything but its
- * own command, since kill(-1) there would reach every process of the host.
+ * Run by hand (not pid 1) it becomes a child subreaper instead, and signals nothing but its command
+ * (or the command's group), since kill(-1) there would reach every process of the host.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +41,7 @@
 
 static const char usage_text[] =
     "usage: pidns-init [--control-fd N] [--signal-group] [--grace-ms MS] [--no-die-with-parent] "
-    "[--pause] [--] CMD [ARGS...]";
+    "[--argv0 NAME] [--pause] [--] CMD [ARGS...]";
 
 struct options {
   int control_fd; /* -1: none */
@@ -49,19 +49,20 @@ struct options {
   int grace_ms;
   bool die_with_parent;
   bool pause;
-  char **command; /* NULL with --pause */
+  const char *argv0; /* NULL: CMD itself */
+  char **command;    /* NULL with --pause */
 };
 
 struct init {
   struct options opt;
   bool is_pid1;
   int signal_fd;
-  int control_fd;        /* -1 when absent, or once the Node side is gone (--no-die-with-parent) */
-  pid_t command_pid;     /* 0 unless the command runs or is a zombie not yet reaped */
-  unsigned empty_wanted; /* PIDNS_REQ_TERMINATE requests not yet answered */
+  int control_fd;         /* -1 when absent, or once Node is gone (--no-die-with-parent) */
+  pid_t command_pid;      /* 0 unless the command runs or is a zombie not yet reaped */
+  unsigned empty_wanted;  /* PIDNS_REQ_TERMINATE requests not yet answered */
   bool tearing_down;
-  int exit_status;          /* valid while tearing down */
-  long long grace_end_ms;   /* CLOCK_MONOTONIC, valid while tearing down */
+  int exit_status;        /* valid while tearing down */
+  long long grace_end_ms; /* CLOCK_MONOTONIC, valid while tearing down */
 };
 
 __attribute__((format(printf, 1, 2))) static _Noreturn void usage_error(const char *format, ...) {
@@ -110,6 +111,10 @@ static struct options parse_options(int argc, char **argv) {
       opt.die_with_parent = false;
     else if (strcmp(arg, "--pause") == 0)
       opt.pause = true;
+    else if (strcmp(arg, "--argv0") == 0) {
+      opt.argv0 = argv[++i];
+      if (opt.argv0 == NULL) usage_error("--argv0 needs a value");
+    }
     else
       usage_error("unknown option %s", arg);
   }
@@ -219,7 +224,9 @@ static _Noreturn void run_command(const struct init *init, int exec_error_fd) {
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, NULL) == -1) report_exec_error(exec_error_fd);
   if (init->control_fd >= 0) send_child_message(init->control_fd);
-  execvp(init->opt.command[0], init->opt.command);
+  char *file = init->opt.command[0];
+  if (init->opt.argv0) init->opt.command[0] = (char *)init->opt.argv0;
+  execvp(file, init->opt.command);
   report_exec_error(exec_error_fd);
 }
 
@@ -405,10 +412,10 @@ int main(int argc, char **argv) {
   if (!init.is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
     start_failed(&init, "prctl(PR_SET_CHILD_SUBREAPER)", errno);
 
-  if (!init.opt.pause) {
-    init.command_pid = start_command(&init);
-    send_message(&init, PIDNS_MSG_STARTED, init.command_pid);
-  }
+  /* In pause mode STARTED (value 0) says the init is ready: its signals are blocked, so a SIGTERM
+   * from now on is read from the signalfd instead of acting by default. */
+  if (!init.opt.pause) init.command_pid = start_command(&init);
+  send_message(&init, PIDNS_MSG_STARTED, init.command_pid);
   release_stdio();
   run_event_loop(&init);
 }
