@@ -19,7 +19,7 @@ const { OUT_DIR, REPO, log, ensureTools, buildFloor, describeEnvironment } = req
 const MiB = 2 ** 20;
 
 const PARAMS = {
-  full: { rounds: 12, perRound: 25, throughputMs: 3000, scaleCount: 1000 },
+  full: { rounds: 20, perRound: 25, throughputMs: 3000, scaleCount: 1000 },
   quick: { rounds: 3, perRound: 5, throughputMs: 500, scaleCount: 100 },
 };
 // Heap levels in the order measured: memory can only be added, since freed Buffers need not

@@ -65,7 +65,14 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
     Napi::ObjectWrap<ControlChannel>::Ref();
   }
 
-  ~ControlChannel() override { Release(false); }
+  // Reached with the descriptor still open only when the environment ends (a worker thread
+  // exits) while the init runs. The descriptor is then left open on purpose: the init ties the
+  // namespace to the process, not to the thread that started it, and ends it when the process
+  // is gone and the kernel closes this last copy.
+  ~ControlChannel() override {
+    fd_ = -1;
+    Release();
+  }
 
  private:
   void Drain() {
@@ -153,9 +160,8 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
     return info.Env().Undefined();
   }
 
-  // Stops reading and closes the descriptor; drops the self-reference unless called from the
-  // destructor (which only runs once that reference is gone, or at environment teardown).
-  void Release(bool unref = true) {
+  // Stops reading, closes the descriptor and drops the self-reference taken while it was open.
+  void Release() {
     if (poll_) {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t *>(poll_),
@@ -166,7 +172,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
       close(fd_);
       fd_ = -1;
       onMessage_.Reset();
-      if (unref) Napi::ObjectWrap<ControlChannel>::Unref();
+      Napi::ObjectWrap<ControlChannel>::Unref();
     }
   }
 

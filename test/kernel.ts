@@ -62,6 +62,20 @@ export function membersOfNamespace(inode: number): number[] {
   return members;
 }
 
+/**
+ * Members that are still running. A zombie has exited; when its parent is gone it waits for
+ * the host's pid 1 to reap it, which some sandboxes' pid 1 never does.
+ */
+export function runningMembersOfNamespace(inode: number): number[] {
+  return membersOfNamespace(inode).filter((pid) => {
+    try {
+      return !status(pid).get('State')!.startsWith('Z');
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Waits (without a busy loop) until check() is true or the time is up; returns the last result. */
 export async function eventually(check: () => boolean, ms = 5000): Promise<boolean> {
   const deadline = Date.now() + ms;
