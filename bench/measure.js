@@ -129,4 +129,4 @@ function holdMemory(held, bytes) {
   }
 }
 
-module.exports = { percentile, latency, throughputWithLag, idleLag, holdMemory };
+module.exports = { latency, throughputWithLag, idleLag, holdMemory };

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import { isMainThread } from 'worker_threads';
 import { PidNamespaceChild, type ChildControl } from './child';
 import { PidnsSystemError, systemError } from './errors';
+import { startInit, type InitProcess } from './init-process';
 import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
 import { pidNamespaceId } from './proc';
@@ -176,14 +177,14 @@ function spawnJoined(ctx: Context): PidNamespaceChild {
   }
 }
 
-function initArgv(ctx: Context, controlFd: number): string[] {
+function initArgs(ctx: Context): string[] {
   const { opts } = ctx;
-  const argv = [initPath, '--control-fd', String(controlFd), '--argv0', opts.argv0];
-  if (opts.signalGroup) argv.push('--signal-group');
-  if (opts.teardownGraceMs > 0) argv.push('--grace-ms', String(opts.teardownGraceMs));
-  if (!opts.dieWithParent) argv.push('--no-die-with-parent');
-  argv.push('--', ctx.file, ...opts.args);
-  return argv;
+  const args = ['--argv0', opts.argv0];
+  if (opts.signalGroup) args.push('--signal-group');
+  if (opts.teardownGraceMs > 0) args.push('--grace-ms', String(opts.teardownGraceMs));
+  if (!opts.dieWithParent) args.push('--no-die-with-parent');
+  args.push('--', ctx.file, ...opts.args);
+  return args;
 }
 
 /**
@@ -192,34 +193,7 @@ function initArgv(ctx: Context, controlFd: number): string[] {
  * then whether execve worked, and finally the command's exact wait status.
  */
 function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
-  const pair = native.controlPair();
-  if (isFailure(pair)) throw systemError(pair.errno, pair.syscall, { action: ctx.action, spawnargs: ctx.spawnargs });
-  const [nodeFd, initFd] = pair;
-  let stdio: PreparedStdio;
-  try {
-    stdio = prepareStdio(ctx.opts.stdio, ctx.action);
-  } catch (err) {
-    native.closeFd(nodeFd);
-    native.closeFd(initFd);
-    throw err;
-  }
-  const request = nativeOptions(ctx, stdio);
-  request.file = initPath;
-  request.argv = initArgv(ctx, stdio.fdMap.length);
-  request.fdMap = [...stdio.fdMap, initFd];
-  const result = native.spawn(request);
-  native.closeFd(initFd);
-  if (isFailure(result)) {
-    native.closeFd(nodeFd);
-    releaseStdio(stdio, true);
-    const failure = failureContext(ctx, result.syscall);
-    if (result.syscall === 'execve') failure.path = initPath;
-    const err = systemError(result.errno, result.syscall, failure);
-    if (result.syscall === 'execve') err.hint = 'the bundled pidns-init could not be run: rebuild the package (npm rebuild pidns)';
-    throw err;
-  }
-  releaseStdio(stdio, false);
-
+  const stdio = prepareStdio(ctx.opts.stdio, ctx.action);
   return new Promise((resolve, reject) => {
     let commandPid = -1;
     let commandHandle: InstanceType<typeof native.ProcessHandle> | null = null;
@@ -227,55 +201,63 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
     let commandStatus: number | undefined;
     let child: PidNamespaceChild | null = null;
 
-    const channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd) => {
-      if (type === MSG_CHILD) {
-        commandPid = pid;
-        if (pidfd >= 0) {
-          if (usePidfd) commandHandle = new native.ProcessHandle(pid, pidfd);
-          else native.closeFd(pidfd);
-        }
-      } else if (type === MSG_STARTED && !child) {
-        child = new PidNamespaceChild({
-          pid: commandPid,
-          nsPid: value,
-          init: { pid: result.pid, nsPid: 1 },
-          namespaceId: pidNamespaceId(result.pid),
-          stdio: openStreams(stdio),
-          control,
-          spawnargs: ctx.spawnargs,
-          spawnfile: ctx.opts.command,
-        });
-        resolve(child);
-      } else if (type === MSG_EXEC_FAILED) {
-        execErrno = value;
-      } else if (type === MSG_EXITED) {
-        commandStatus = value;
-      }
-    });
-
-    const initHandle = new native.ProcessHandle(result.pid, result.pidfd, (initStatus) => {
-      channel.drain();
-      channel.close();
-      commandHandle?.close();
-      if (child) {
-        child._finish(decodeWaitStatus(commandStatus ?? initStatus));
-        return;
-      }
+    let init: InitProcess;
+    try {
+      init = startInit(nativeOptions(ctx, stdio), initArgs(ctx), {
+        onMessage(type, value, pid, pidfd) {
+          if (type === MSG_CHILD) {
+            commandPid = pid;
+            if (pidfd >= 0) {
+              if (usePidfd) commandHandle = new native.ProcessHandle(pid, pidfd);
+              else native.closeFd(pidfd);
+            }
+          } else if (type === MSG_STARTED && !child) {
+            child = new PidNamespaceChild({
+              pid: commandPid,
+              nsPid: value,
+              init: { pid: init.pid, nsPid: 1 },
+              namespaceId: pidNamespaceId(init.pid),
+              stdio: openStreams(stdio),
+              control,
+              spawnargs: ctx.spawnargs,
+              spawnfile: ctx.opts.command,
+            });
+            resolve(child);
+          } else if (type === MSG_EXEC_FAILED) {
+            execErrno = value;
+          } else if (type === MSG_EXITED) {
+            commandStatus = value;
+          }
+        },
+        onExit(initStatus) {
+          commandHandle?.close();
+          if (child) {
+            child._finish(decodeWaitStatus(commandStatus ?? initStatus));
+            return;
+          }
+          releaseStdio(stdio, true);
+          if (execErrno) {
+            reject(systemError(execErrno, 'execve', failureContext(ctx, 'execve')));
+            return;
+          }
+          const status = decodeWaitStatus(initStatus);
+          reject(new PidnsSystemError({
+            code: 'ERR_INIT_FAILED',
+            errno: -ESRCH,
+            syscall: 'spawn',
+            path: initPath,
+            spawnargs: ctx.spawnargs,
+            message: `${ctx.action}: the init ended before the command started (${status.signal ?? `exit ${status.code}`})`,
+          }));
+        },
+      }, (errno, syscall) => systemError(errno, syscall, failureContext(ctx, syscall)));
+    } catch (err) {
       releaseStdio(stdio, true);
-      if (execErrno) {
-        reject(systemError(execErrno, 'execve', failureContext(ctx, 'execve')));
-      } else {
-        const status = decodeWaitStatus(initStatus);
-        reject(new PidnsSystemError({
-          code: 'ERR_INIT_FAILED',
-          errno: -ESRCH,
-          syscall: 'spawn',
-          path: initPath,
-          spawnargs: ctx.spawnargs,
-          message: `${ctx.action}: the init ended before the command started (${status.signal ?? `exit ${status.code}`})`,
-        }));
-      }
-    });
+      reject(err);
+      return;
+    }
+    releaseStdio(stdio, false);
+    const initHandle = init.handle;
 
     const control: ChildControl = {
       signal(signo) {

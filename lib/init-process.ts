@@ -1,0 +1,63 @@
+// Starting the bundled init as pid 1 of a new PID namespace, with its control channel.
+import type { PidnsSystemError } from './errors';
+import { initPath, isFailure, native, type NativeControlChannel, type NativeProcessHandle, type NativeSpawnOptions } from './native';
+
+export interface InitListener {
+  /** A message from the init (protocol.ts). pidfd, when not -1, is the listener's to close. */
+  onMessage(type: number, value: number, pid: number, pidfd: number): void;
+  /** The init has been reaped; every message it sent was delivered before this. */
+  onExit(waitStatus: number): void;
+}
+
+export interface InitProcess {
+  pid: number;
+  handle: NativeProcessHandle;
+  channel: NativeControlChannel;
+}
+
+/**
+ * Clones and execs the init. `request` describes the child as for any spawn (stdio in fdMap,
+ * cwd, ids, env); the control channel is added as the next descriptor and `--control-fd` names it
+ * ahead of `initArgs`. Throws what `refusal` makes of a failed system call.
+ */
+export function startInit(
+  request: NativeSpawnOptions,
+  initArgs: string[],
+  listener: InitListener,
+  refusal: (errno: number, syscall: string) => PidnsSystemError,
+): InitProcess {
+  const pair = native.controlPair();
+  if (isFailure(pair)) throw refusal(pair.errno, pair.syscall);
+  const [nodeFd, initFd] = pair;
+  const controlFd = request.fdMap.length;
+  const result = native.spawn({
+    ...request,
+    file: initPath,
+    argv: [initPath, '--control-fd', String(controlFd), ...initArgs],
+    fdMap: [...request.fdMap, initFd],
+    newPidNamespace: true,
+    joinFd: -1,
+    pdeathsig: 0,
+  });
+  native.closeFd(initFd);
+  if (isFailure(result)) {
+    native.closeFd(nodeFd);
+    const err = refusal(result.errno, result.syscall);
+    if (result.syscall === 'execve') {
+      // The init itself could not be run: the installation is broken, not the command.
+      err.path = initPath;
+      err.hint = 'the bundled pidns-init could not be run: rebuild the package (npm rebuild pidns)';
+      err.message = `cannot run ${initPath}: ${err.code} (${err.hint})`;
+    }
+    throw err;
+  }
+  const channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd) => listener.onMessage(type, value, pid, pidfd));
+  const handle = new native.ProcessHandle(result.pid, result.pidfd, (status) => {
+    // The exit and the last messages can arrive in either order on the loop; read what is queued
+    // first, so the listener always has the whole report.
+    channel.drain();
+    channel.close();
+    listener.onExit(status);
+  });
+  return { pid: result.pid, handle, channel };
+}
