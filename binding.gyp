@@ -34,10 +34,15 @@
     },
     {
       "target_name": "pidns-init",
-      "type": "executable",
-      "sources": ["src-native/init/init.c"],
-      "cflags": ["-Os"],
-      "ldflags": ["-static-pie"]
+      "type": "none",
+      "actions": [
+        {
+          "action_name": "build_pidns_init",
+          "inputs": ["src-native/init/init.c", "src-native/protocol.h", "src-native/init/build.sh"],
+          "outputs": ["<(PRODUCT_DIR)/pidns-init"],
+          "action": ["sh", "src-native/init/build.sh", "<(PRODUCT_DIR)/pidns-init", "<(pidns_sanitize)"]
+        }
+      ]
     }
   ]
 }

@@ -190,22 +190,35 @@ static void fill_standard_fds(const struct init *init) {
   }
 }
 
+/* The system call itself: libc's sigaction refuses the signals it reserves for its own use (32 to
+ * 34 with musl), yet an ignored one would still be inherited by the command. */
+static int reset_disposition(int sig) {
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+  } act = {.handler = SIG_DFL};
+  return (int)syscall(SYS_rt_sigaction, sig, &act, NULL, sizeof act.mask);
+}
+
 static void setup_signals(struct init *init) {
-  sigset_t all;
-  sigfillset(&all);
-  if (sigprocmask(SIG_SETMASK, &all, NULL) == -1) start_failed(init, "sigprocmask", errno);
+  /* Every signal, as the kernel numbers them: libc's sigfillset leaves out the ones it reserves
+   * (32 to 34 with musl), and those would then act by default, which for pid 1 means dropped. */
+  unsigned long all = ~0UL;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof all) == -1)
+    start_failed(init, "sigprocmask", errno);
 
   /* Dispositions survive fork and an ignored one survives exec (Node ignores SIGPIPE), so reset
    * them here, once, for the command's sake; an inherited SIG_IGN for SIGCHLD would also make the
    * kernel reap children before the init could read their status. Blocked signals still queue
    * for the signalfd whatever their disposition. */
-  struct sigaction dfl = {.sa_handler = SIG_DFL};
   for (int sig = 1; sig < NSIG; sig++) {
-    /* EINVAL: SIGKILL, SIGSTOP and the signals libc reserves, which need no reset. */
-    if (sigaction(sig, &dfl, NULL) == -1 && errno != EINVAL) start_failed(init, "sigaction", errno);
+    /* EINVAL: SIGKILL and SIGSTOP, which cannot be changed. */
+    if (reset_disposition(sig) == -1 && errno != EINVAL) start_failed(init, "sigaction", errno);
   }
 
-  init->signal_fd = signalfd(-1, &all, SFD_NONBLOCK | SFD_CLOEXEC);
+  init->signal_fd = (int)syscall(SYS_signalfd4, -1, &all, sizeof all, SFD_NONBLOCK | SFD_CLOEXEC);
   if (init->signal_fd == -1) start_failed(init, "signalfd", errno);
 }
 
@@ -220,9 +233,9 @@ static _Noreturn void report_exec_error(int exec_error_fd) {
  * descriptor of the init is close-on-exec, so the command gets only what the init inherited. */
 static _Noreturn void run_command(const struct init *init, int exec_error_fd) {
   if (init->opt.signal_group && setpgid(0, 0) == -1) report_exec_error(exec_error_fd);
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, NULL) == -1) report_exec_error(exec_error_fd);
+  unsigned long none = 0;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none) == -1)
+    report_exec_error(exec_error_fd);
   if (init->control_fd >= 0) send_child_message(init->control_fd);
   char *file = init->opt.command[0];
   if (init->opt.argv0) init->opt.command[0] = (char *)init->opt.argv0;
