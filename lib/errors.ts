@@ -156,3 +156,24 @@ export function systemError(errno: number, syscall: string, ctx: FailureContext)
     hint: hintFor(errno, syscall, ctx),
   });
 }
+
+/** A call that the state of a namespace does not allow (closing one that is not ours, ...). */
+export class PidnsStateError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'Error';
+  }
+}
+
+/** The error for any use of a namespace whose pid 1 has exited. */
+export function namespaceEnded(action: string, namespaceId: number, syscall = 'setns'): PidnsSystemError {
+  return new PidnsSystemError({
+    code: 'ERR_NAMESPACE_ENDED',
+    errno: -E.ESRCH,
+    syscall,
+    message: `${action}: the namespace has ended (pid namespace ${namespaceId})`,
+    hint: 'its pid 1 has exited, so nothing can join it any more',
+  });
+}

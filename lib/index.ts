@@ -3,3 +3,5 @@ export { PidNamespaceChild, type ExitStatus, type InitInfo } from './child';
 export type { SpawnOptions, StdioOption, StdioEntry } from './options';
 export { nsPids, pidNamespaceId } from './proc';
 export { PidnsSystemError } from './errors';
+export { PidNamespace, type PidNamespaceOptions, type CloseOptions, type MemberSpawnOptions } from './namespace';
+export type { NamespaceMember } from './proc';

@@ -10,8 +10,11 @@ export type StdioOption = StdioName | StdioEntry[];
 export interface SpawnOptions {
   /** Default true: the bundled init is pid 1 and the command pid 2. false: the command is pid 1. */
   init?: boolean;
-  /** Enter this PID namespace instead of creating one: a pid, or a path such as '/proc/PID/ns/pid'. */
-  join?: number | string | { readonly namespacePath: string };
+  /**
+   * Enter this PID namespace instead of creating one: a pid, a path such as '/proc/PID/ns/pid',
+   * or a PidNamespace.
+   */
+  join?: number | string | JoinTarget;
   stdio?: StdioOption;
   env?: NodeJS.ProcessEnv;
   cwd?: string | URL;
@@ -30,11 +33,18 @@ export interface SpawnOptions {
   teardownGraceMs?: number;
 }
 
+/** What a PidNamespace offers to be joined: where its namespace file is, and which it must be. */
+export interface JoinTarget {
+  readonly id: number;
+  readonly namespacePath: string;
+}
+
 export interface NormalizedOptions {
   command: string;
   args: string[];
   init: boolean;
-  join: { kind: 'pid'; pid: number } | { kind: 'path'; path: string } | null;
+  /** expectedId: the namespace inode the path must lead to (a PidNamespace), else it has ended. */
+  join: { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number } | null;
   stdio: StdioEntry[];
   env: string[];
   envPath: string | undefined;
@@ -123,8 +133,11 @@ function checkJoin(value: unknown): NormalizedOptions['join'] {
   if (value === undefined || value === null) return null;
   if (typeof value === 'number') return { kind: 'pid', pid: checkInteger('options.join', value, 1, MAX_PID) };
   if (typeof value === 'string') return { kind: 'path', path: checkString('options.join', value, false) };
-  if (typeof value === 'object' && typeof (value as { namespacePath?: unknown }).namespacePath === 'string') {
-    return { kind: 'path', path: checkString('options.join.namespacePath', (value as { namespacePath: string }).namespacePath, false) };
+  if (typeof value === 'object') {
+    const target = value as Partial<JoinTarget>;
+    if (typeof target.namespacePath === 'string' && typeof target.id === 'number') {
+      return { kind: 'path', path: checkString('options.join.namespacePath', target.namespacePath, false), expectedId: target.id };
+    }
   }
   throw invalidType('options.join', 'a pid number, a namespace file path or a PidNamespace', value);
 }

@@ -56,3 +56,45 @@ export function pidNamespaceId(pid: number): number {
     throw gone(err, pid, 'pidNamespaceId');
   }
 }
+
+/** A process of a PID namespace, with its pids in the caller's view and inside. */
+export interface NamespaceMember {
+  /** Its pid in the caller's PID namespace. */
+  pid: number;
+  /** Its pid in its own (innermost) PID namespace. */
+  nsPid: number;
+  /** Its parent's pid in the caller's view (0 when the parent is outside the caller's view). */
+  ppid: number;
+  /** Its command line, or its name in brackets when it has none (a zombie). */
+  command: string;
+}
+
+function readMember(pid: number): NamespaceMember | null {
+  try {
+    const status = readStatus(pid);
+    const chain = (status.get('NSpid') ?? String(pid)).split(/\s+/).map(Number);
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    const command = cmdline.length > 0 ? cmdline.replace(/\0+$/, '').split('\0').join(' ') : `[${status.get('Name') ?? ''}]`;
+    return { pid, nsPid: chain[chain.length - 1], ppid: Number(status.get('PPid') ?? 0), command };
+  } catch {
+    return null; // it exited while we read it
+  }
+}
+
+/** Every process whose PID namespace has the given inode, ordered by nsPid. */
+export function namespaceMembers(namespaceId: number): NamespaceMember[] {
+  const members: NamespaceMember[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    let inode: number;
+    try {
+      inode = fs.statSync(`/proc/${entry}/ns/pid`).ino;
+    } catch {
+      continue;
+    }
+    if (inode !== namespaceId) continue;
+    const member = readMember(Number(entry));
+    if (member) members.push(member);
+  }
+  return members.sort((a, b) => a.nsPid - b.nsPid);
+}

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import { isMainThread } from 'worker_threads';
 import { PidNamespaceChild, type ChildControl } from './child';
-import { PidnsSystemError, systemError } from './errors';
+import { namespaceEnded, PidnsSystemError, systemError } from './errors';
 import { startInit, type InitProcess } from './init-process';
 import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
@@ -19,6 +19,7 @@ if (!usePidfd) native.startFallbackWatch();
 
 const SIGKILL = signalNumber('SIGKILL');
 const SIGSTOP = signalNumber('SIGSTOP');
+const ENOENT = 2;
 const ESRCH = 3;
 const EINVAL = 22;
 const ENOSYS = 38;
@@ -138,32 +139,41 @@ function spawnDirect(ctx: Context, joinFd: number, joinPath?: string): PidNamesp
 function openJoinTarget(ctx: Context): { fd: number; path: string } {
   const join = ctx.opts.join!;
   const path = join.kind === 'pid' ? `/proc/${join.pid}/ns/pid` : join.path;
-  const fail = (errno: number, syscall: string) =>
-    systemError(errno, syscall, { action: `${ctx.action}: join ${path}`, path, spawnargs: ctx.spawnargs, joining: true });
+  const expectedId = join.kind === 'path' ? join.expectedId : undefined;
+  const action = `${ctx.action}: join ${path}`;
+  const fail = (errno: number, syscall: string) => {
+    // A PidNamespace whose pid 1 is gone no longer has a namespace file to open.
+    if (expectedId !== undefined && (errno === ENOENT || errno === ESRCH)) return namespaceEnded(ctx.action, expectedId);
+    return systemError(errno, syscall, { action, path, spawnargs: ctx.spawnargs, joining: true });
+  };
+  const errnoOf = (err: unknown) => -((err as NodeJS.ErrnoException).errno ?? -EINVAL);
   let expected: fs.Stats;
   try {
     // A namespace file is a regular file of nsfs; anything else (a FIFO would block open) is
     // refused before it is opened.
     expected = fs.statSync(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (join.kind === 'pid' && code === 'ENOENT') throw fail(ESRCH, 'open');
-    throw fail(-((err as NodeJS.ErrnoException).errno ?? -EINVAL), 'stat');
+    const errno = errnoOf(err);
+    throw fail(join.kind === 'pid' && errno === ENOENT ? ESRCH : errno, 'stat');
   }
   if (!expected.isFile()) throw fail(EINVAL, 'setns');
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (join.kind === 'pid' && code === 'ENOENT') throw fail(ESRCH, 'open');
-    throw fail(-((err as NodeJS.ErrnoException).errno ?? -EINVAL), 'open');
+    const errno = errnoOf(err);
+    throw fail(join.kind === 'pid' && errno === ENOENT ? ESRCH : errno, 'open');
   }
   const opened = fs.fstatSync(fd);
   const type = native.namespaceType(fd);
   if (opened.ino !== expected.ino || opened.dev !== expected.dev || type !== native.constants.CLONE_NEWPID) {
     fs.closeSync(fd);
     throw fail(EINVAL, 'setns');
+  }
+  if (expectedId !== undefined && opened.ino !== expectedId) {
+    // The pid behind the path was recycled by a process of another namespace.
+    fs.closeSync(fd);
+    throw namespaceEnded(ctx.action, expectedId);
   }
   return { fd, path };
 }

@@ -20,5 +20,8 @@ describeAsRoot('Node running inside a PID namespace', () => {
     expect(report.underInit.init.kernel).toEqual([report.underInit.init.api.pid, 1]);
     expect(report.raw.nsPid).toBe(1);
     expect(report.joined.nsPid).toBe(2);
+    expect(report.pod.initKernel).toEqual([report.pod.init.pid, 1]);
+    expect(report.pod.member.kernel).toEqual([report.pod.member.pid, report.pod.member.nsPid]);
+    expect(report.pod.member.nsPid).toBe(2);
   });
 });

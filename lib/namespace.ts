@@ -1,0 +1,206 @@
+// PidNamespace: one PID namespace shared by many processes (a pod), with a pause-style pid 1.
+import { PidNamespaceChild, type InitInfo } from './child';
+import { invalidType, invalidValue, namespaceEnded, outOfRange, PidnsStateError, systemError } from './errors';
+import { startInit, type InitProcess } from './init-process';
+import { native } from './native';
+import type { SpawnOptions } from './options';
+import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
+import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
+import { decodeWaitStatus, signalNumber } from './signals';
+import { spawnInPidNamespace, usePidfd } from './spawn';
+import { prepareStdio, releaseStdio } from './stdio';
+
+export interface PidNamespaceOptions {
+  /** Default true: the namespace ends when the Node process ends. */
+  dieWithParent?: boolean;
+}
+
+export interface CloseOptions {
+  /** How long members get after SIGTERM before pid 1 ends and the kernel kills the rest. */
+  graceMs?: number;
+}
+
+/** Options for ns.spawn(): those of spawnInPidNamespace() except init and join. */
+export type MemberSpawnOptions = Omit<SpawnOptions, 'init' | 'join'>;
+
+const DEFAULT_GRACE_MS = 5000;
+const SIGKILL = signalNumber('SIGKILL');
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/**
+ * A PID namespace that several processes share, like the containers of a pod.
+ *
+ * `PidNamespace.create()` starts one whose pid 1 is the bundled init in pause mode: it only reaps
+ * orphans and waits, so one member ending never ends the pod. `PidNamespace.fromPid()` wraps the
+ * namespace of any running process (one made by another tool, a container) to join and list it.
+ */
+export class PidNamespace implements AsyncDisposable {
+  /** The namespace's inode number (/proc/PID/ns/pid), which identifies it while it exists. */
+  readonly id: number;
+  /** Its pid 1 in the caller's view, or null when none is visible. */
+  readonly init: InitInfo | null;
+
+  readonly #owned: InitProcess | null;
+  /** A pid whose namespace file leads to this namespace (fromPid). */
+  readonly #referencePid: number;
+  readonly #members = new Set<PidNamespaceChild>();
+  #ended = false;
+  #initExited = deferred();
+  #empty = deferred();
+  #closing: Promise<void> | null = null;
+
+  private constructor(id: number, init: InitInfo | null, owned: InitProcess | null, referencePid: number) {
+    this.id = id;
+    this.init = init;
+    this.#owned = owned;
+    this.#referencePid = referencePid;
+  }
+
+  /** Starts a new PID namespace whose pid 1 is the bundled init in pause mode. */
+  static create(options: PidNamespaceOptions = {}): Promise<PidNamespace> {
+    if (typeof options !== 'object' || options === null) return Promise.reject(invalidType('options', 'of type object', options));
+    const dieWithParent = options.dieWithParent ?? true;
+    if (typeof dieWithParent !== 'boolean') return Promise.reject(invalidType('options.dieWithParent', 'of type boolean', dieWithParent));
+
+    return new Promise((resolve, reject) => {
+      const action = 'PidNamespace.create';
+      let stdio;
+      try {
+        stdio = prepareStdio(['ignore', 'ignore', 'ignore'], action);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      let ns: PidNamespace | null = null;
+      let init: InitProcess;
+      try {
+        init = startInit(
+          { file: '', argv: [], envp: [], cwd: '/', uid: -1, gid: -1, fdMap: stdio.fdMap, newPidNamespace: true, joinFd: -1, pdeathsig: 0, usePidfd },
+          dieWithParent ? ['--pause'] : ['--pause', '--no-die-with-parent'],
+          {
+            onMessage(type, _value, _pid, pidfd) {
+              if (pidfd >= 0) native.closeFd(pidfd);
+              if (type === MSG_STARTED && !ns) {
+                ns = new PidNamespace(pidNamespaceId(init.pid), { pid: init.pid, nsPid: 1 }, init, init.pid);
+                resolve(ns);
+              } else if (type === MSG_EMPTY) {
+                if (ns) ns.#empty.resolve();
+              }
+            },
+            onExit(status) {
+              if (ns) {
+                ns.#ended = true;
+                ns.#initExited.resolve();
+                return;
+              }
+              const { code, signal } = decodeWaitStatus(status);
+              reject(systemError(3, 'spawn', { action: `${action}: the init ended before it was ready (${signal ?? `exit ${code}`})` }));
+            },
+          },
+          (errno, syscall) => systemError(errno, syscall, { action }),
+        );
+      } catch (err) {
+        releaseStdio(stdio, true);
+        reject(err);
+        return;
+      }
+      releaseStdio(stdio, false);
+    });
+  }
+
+  /**
+   * Wraps the PID namespace of a running process. Such a namespace can be joined and listed, but
+   * not closed: its pid 1 belongs to whoever started it.
+   * @throws ESRCH when no process has that pid.
+   */
+  static fromPid(pid: number): PidNamespace {
+    const id = pidNamespaceId(pid);
+    const first = namespaceMembers(id)[0];
+    const init = first && first.nsPid === 1 ? { pid: first.pid, nsPid: 1 as const } : null;
+    return new PidNamespace(id, init, null, pid);
+  }
+
+  /** A path to this namespace's file (/proc/PID/ns/pid of one of its processes). */
+  get namespacePath(): string {
+    for (const pid of [this.#referencePid, this.init?.pid]) {
+      if (pid === undefined) continue;
+      try {
+        if (pidNamespaceId(pid) === this.id) return `/proc/${pid}/ns/pid`;
+      } catch {
+        // gone: try another
+      }
+    }
+    const member = namespaceMembers(this.id)[0];
+    return `/proc/${member ? member.pid : this.#referencePid}/ns/pid`;
+  }
+
+  /** True once pid 1 of a namespace we created has exited, or close() has begun. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Starts a member: the command joins this namespace (it is a child of the Node process and
+   * gets the next free pid inside). Rejects with ERR_NAMESPACE_ENDED once the namespace has ended.
+   */
+  async spawn(command: string, args?: readonly string[] | MemberSpawnOptions, options?: MemberSpawnOptions): Promise<PidNamespaceChild> {
+    let argList: readonly string[] | undefined;
+    let opts: unknown = options;
+    if (args !== undefined && args !== null && !Array.isArray(args) && options === undefined) opts = args;
+    else argList = args as readonly string[] | undefined;
+    if (opts === undefined || opts === null) opts = {};
+    if (typeof opts !== 'object') throw invalidType('options', 'of type object', opts);
+    for (const key of ['init', 'join'] as const) {
+      if ((opts as Record<string, unknown>)[key] !== undefined) throw invalidValue(`options.${key}`, (opts as Record<string, unknown>)[key], 'is set by the namespace');
+    }
+    if (this.#ended) throw namespaceEnded(`spawn ${String(command)}`, this.id);
+    const child = await spawnInPidNamespace(command, argList, { ...(opts as SpawnOptions), init: false, join: this });
+    this.#members.add(child);
+    void child.exited.then(() => this.#members.delete(child));
+    return child;
+  }
+
+  /** Every process in the namespace, pid 1 included, read from /proc. */
+  processes(): NamespaceMember[] {
+    return namespaceMembers(this.id);
+  }
+
+  /**
+   * Ends the namespace: SIGTERM to every member, up to graceMs for them to go, then pid 1 ends
+   * and the kernel kills whatever is left. Resolves when no process of the namespace remains.
+   * Refused for a namespace from fromPid(), whose pid 1 is not ours.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (!this.#owned) {
+      return Promise.reject(new PidnsStateError('ERR_NAMESPACE_NOT_OWNED', `PidNamespace.close: namespace ${this.id} was not created by this PidNamespace (fromPid); end it through its own pid 1`));
+    }
+    if (this.#closing) return this.#closing;
+    const graceMs = options?.graceMs ?? DEFAULT_GRACE_MS;
+    if (typeof graceMs !== 'number') return Promise.reject(invalidType('options.graceMs', 'of type number', graceMs));
+    if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > 0x7fffffff) return Promise.reject(outOfRange('options.graceMs', 'an integer >= 0 and <= 2147483647', graceMs));
+    const init = this.#owned;
+    this.#closing = (async () => {
+      this.#ended = true;
+      if (init.channel.send(REQ_TERMINATE, 0) === 0) {
+        // Early end of the grace: the init has no child left and every member we started is gone.
+        const everyoneGone = Promise.all([this.#empty.promise, ...[...this.#members].map((m) => m.exited)]);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([everyoneGone, this.#initExited.promise, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+        clearTimeout(timer);
+      }
+      init.handle.signal(SIGKILL);
+      await this.#initExited.promise;
+      await Promise.all([...this.#members].map((m) => m.exited));
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#owned ? this.close() : Promise.resolve();
+  }
+}
