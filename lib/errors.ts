@@ -1,5 +1,6 @@
 // Errors: typed argument errors raised before anything is spawned, and SystemError-shaped errors
 // for kernel refusals, each with a hint that says what to do.
+import * as fs from 'fs';
 import * as os from 'os';
 import * as util from 'util';
 
@@ -75,6 +76,28 @@ export interface FailureContext {
   path?: string;
   spawnargs?: string[];
   joining?: boolean;
+  /** A new user namespace was being created. */
+  userNamespace?: boolean;
+}
+
+/** A limit under /proc/sys/user, as the caller's user namespace sees it, or null if unreadable. */
+function userLimit(name: string): number | null {
+  try {
+    return Number(fs.readFileSync(`/proc/sys/user/${name}`, 'utf8').trim());
+  } catch {
+    return null;
+  }
+}
+
+/** Which namespace limit most likely refused the clone, and what to change. */
+function namespaceLimitHint(userNamespace: boolean): string {
+  const names = userNamespace ? ['max_user_namespaces', 'max_pid_namespaces'] : ['max_pid_namespaces'];
+  if (userNamespace) names.push('max_mnt_namespaces');
+  const limits = names.map((name) => ({ name, value: userLimit(name) }));
+  const zero = limits.find((l) => l.value === 0);
+  if (zero) return `user.${zero.name} is 0 here, which forbids new namespaces: raise /proc/sys/user/${zero.name} (sysctl user.${zero.name}=N)`;
+  const shown = limits.map((l) => `user.${l.name}=${l.value ?? '?'}`).join(', ');
+  return `a namespace limit is reached (${shown}; each counts every namespace of this user, in this user namespace and its ancestors): end other namespaces or raise the limit in /proc/sys/user`;
 }
 
 function errnoName(errno: number): string {
@@ -98,6 +121,11 @@ const E = os.constants.errno;
 function hintFor(errno: number, syscall: string, ctx: FailureContext): string | undefined {
   switch (errno) {
     case E.EPERM:
+      if (syscall === 'clone' && ctx.userNamespace)
+        return 'this kernel does not let this user create user namespaces: enable them (sysctl kernel.unprivileged_userns_clone=1 on Debian, kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu) or run as root';
+      if (syscall === 'uid_map')
+        return 'an id map other than your own uid and gid needs CAP_SETUID/CAP_SETGID: map only your own ids, or run as root';
+      if (syscall === 'mount') return 'mounting /proc was refused: the PID namespace must belong to the user namespace doing it';
       if (syscall === 'clone' || syscall === 'setns')
         return 'creating or joining a PID namespace needs CAP_SYS_ADMIN: run as root, or pass userNamespace: true';
       if (syscall === 'setuid' || syscall === 'setgid' || syscall === 'setgroups')
@@ -118,7 +146,9 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext): string | 
     case E.ESRCH:
       return 'no process has that pid (it may have exited)';
     case E.ENOSPC:
-      return 'the PID namespace limit is reached: raise /proc/sys/user/max_pid_namespaces or end other namespaces';
+      return namespaceLimitHint(Boolean(ctx.userNamespace));
+    case 87 /* EUSERS */:
+      return 'user namespaces nest at most 32 deep';
     case E.EAGAIN:
       return 'the process limit is reached (RLIMIT_NPROC, kernel.pid_max or a pids cgroup limit)';
     case E.EMFILE:

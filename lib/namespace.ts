@@ -3,7 +3,7 @@ import { PidNamespaceChild, type InitInfo } from './child';
 import { invalidType, invalidValue, namespaceEnded, outOfRange, PidnsStateError, systemError } from './errors';
 import { startInit, type InitProcess } from './init-process';
 import { native } from './native';
-import type { SpawnOptions } from './options';
+import { checkUserNamespace, type SpawnOptions } from './options';
 import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';
@@ -13,6 +13,10 @@ import { prepareStdio, releaseStdio } from './stdio';
 export interface PidNamespaceOptions {
   /** Default true: the namespace ends when the Node process ends. */
   dieWithParent?: boolean;
+  /** Members get a private /proc of the pod's namespace, so they see each other with ps. */
+  mountProc?: boolean;
+  /** A user namespace for the pod (no privilege needed); members enter it too. */
+  userNamespace?: SpawnOptions['userNamespace'];
 }
 
 export interface CloseOptions {
@@ -49,13 +53,15 @@ export class PidNamespace implements AsyncDisposable {
   /** A pid whose namespace file leads to this namespace (fromPid). */
   readonly #referencePid: number;
   readonly #members = new Set<PidNamespaceChild>();
+  readonly #features: { mountProc: boolean; userNamespace: boolean };
   #ended = false;
   #initExited = deferred();
   #empty = deferred();
   #closing: Promise<void> | null = null;
 
-  private constructor(id: number, init: InitInfo | null, owned: InitProcess | null, referencePid: number) {
+  private constructor(id: number, init: InitInfo | null, owned: InitProcess | null, referencePid: number, features = { mountProc: false, userNamespace: false }) {
     this.id = id;
+    this.#features = features;
     this.init = init;
     this.#owned = owned;
     this.#referencePid = referencePid;
@@ -66,6 +72,14 @@ export class PidNamespace implements AsyncDisposable {
     if (typeof options !== 'object' || options === null) return Promise.reject(invalidType('options', 'of type object', options));
     const dieWithParent = options.dieWithParent ?? true;
     if (typeof dieWithParent !== 'boolean') return Promise.reject(invalidType('options.dieWithParent', 'of type boolean', dieWithParent));
+    const mountProc = options.mountProc ?? false;
+    if (typeof mountProc !== 'boolean') return Promise.reject(invalidType('options.mountProc', 'of type boolean', mountProc));
+    let userNamespace: ReturnType<typeof checkUserNamespace>;
+    try {
+      userNamespace = checkUserNamespace(options.userNamespace);
+    } catch (err) {
+      return Promise.reject(err);
+    }
 
     return new Promise((resolve, reject) => {
       const action = 'PidNamespace.create';
@@ -80,13 +94,31 @@ export class PidNamespace implements AsyncDisposable {
       let init: InitProcess;
       try {
         init = startInit(
-          { file: '', argv: [], envp: [], cwd: '/', uid: -1, gid: -1, fdMap: stdio.fdMap, newPidNamespace: true, joinFd: -1, pdeathsig: 0, usePidfd },
+          {
+            file: '',
+            argv: [],
+            envp: [],
+            cwd: '/',
+            uid: -1,
+            gid: -1,
+            fdMap: stdio.fdMap,
+            newPidNamespace: true,
+            joinFd: -1,
+            joinUserFd: -1,
+            pdeathsig: 0,
+            usePidfd,
+            mountProc,
+            newUserNamespace: userNamespace !== null,
+            uidMap: userNamespace?.uidMap ?? '',
+            gidMap: userNamespace?.gidMap ?? '',
+            denySetgroups: userNamespace?.denySetgroups ?? false,
+          },
           dieWithParent ? ['--pause'] : ['--pause', '--no-die-with-parent'],
           {
             onMessage(type, _value, _pid, pidfd) {
               if (pidfd >= 0) native.closeFd(pidfd);
               if (type === MSG_STARTED && !ns) {
-                ns = new PidNamespace(pidNamespaceId(init.pid), { pid: init.pid, nsPid: 1 }, init, init.pid);
+                ns = new PidNamespace(pidNamespaceId(init.pid), { pid: init.pid, nsPid: 1 }, init, init.pid, { mountProc, userNamespace: userNamespace !== null });
                 resolve(ns);
               } else if (type === MSG_EMPTY) {
                 if (ns) ns.#empty.resolve();
@@ -102,7 +134,7 @@ export class PidNamespace implements AsyncDisposable {
               reject(systemError(3, 'spawn', { action: `${action}: the init ended before it was ready (${signal ?? `exit ${code}`})` }));
             },
           },
-          (errno, syscall) => systemError(errno, syscall, { action }),
+          (errno, syscall) => systemError(errno, syscall, { action, userNamespace: userNamespace !== null }),
         );
       } catch (err) {
         releaseStdio(stdio, true);
@@ -139,6 +171,11 @@ export class PidNamespace implements AsyncDisposable {
     return `/proc/${member ? member.pid : this.#referencePid}/ns/pid`;
   }
 
+  /** The user namespace members enter before the PID namespace (a pod with userNamespace). */
+  get userNamespacePath(): string | null {
+    return this.#features.userNamespace && this.init ? `/proc/${this.init.pid}/ns/user` : null;
+  }
+
   /** True once pid 1 of a namespace we created has exited, or close() has begun. */
   get ended(): boolean {
     return this.#ended;
@@ -159,7 +196,7 @@ export class PidNamespace implements AsyncDisposable {
       if ((opts as Record<string, unknown>)[key] !== undefined) throw invalidValue(`options.${key}`, (opts as Record<string, unknown>)[key], 'is set by the namespace');
     }
     if (this.#ended) throw namespaceEnded(`spawn ${String(command)}`, this.id);
-    const child = await spawnInPidNamespace(command, argList, { ...(opts as SpawnOptions), init: false, join: this });
+    const child = await spawnInPidNamespace(command, argList, { mountProc: this.#features.mountProc, ...(opts as SpawnOptions), init: false, join: this });
     this.#members.add(child);
     void child.exited.then(() => this.#members.delete(child));
     return child;

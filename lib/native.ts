@@ -14,8 +14,17 @@ export interface NativeSpawnOptions {
   fdMap: number[];
   newPidNamespace: boolean;
   joinFd: number;
+  /** A user namespace to enter before joinFd's PID namespace, or -1. */
+  joinUserFd: number;
   pdeathsig: number;
   usePidfd: boolean;
+  /** A new mount namespace with private propagation and a /proc of the child's PID namespace. */
+  mountProc: boolean;
+  /** New user and PID namespaces, with these maps written from outside before the child goes on. */
+  newUserNamespace: boolean;
+  uidMap: string;
+  gidMap: string;
+  denySetgroups: boolean;
 }
 
 export interface NativeSpawnResult { pid: number; pidfd: number; nsPid: number }

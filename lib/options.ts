@@ -7,6 +7,20 @@ export type StdioName = 'pipe' | 'inherit' | 'ignore';
 export type StdioEntry = StdioName | number | null | undefined;
 export type StdioOption = StdioName | StdioEntry[];
 
+/** One range of an id map, as in the OCI runtime spec: `size` ids from `hostId` appear as `containerId` on. */
+export interface IdMapping {
+  containerId: number;
+  hostId: number;
+  size: number;
+}
+
+export interface UserNamespaceOptions {
+  /** Default: the caller's uid appears as 0 inside. */
+  uidMap?: readonly IdMapping[];
+  /** Default: the caller's gid appears as 0 inside. */
+  gidMap?: readonly IdMapping[];
+}
+
 export interface SpawnOptions {
   /** Default true: the bundled init is pid 1 and the command pid 2. false: the command is pid 1. */
   init?: boolean;
@@ -31,12 +45,21 @@ export interface SpawnOptions {
   signalGroup?: boolean;
   /** Under the init: after the command ends, others get SIGTERM and this long before SIGKILL. */
   teardownGraceMs?: number;
+  /** A new mount namespace (propagation made private) with a /proc of the command's PID namespace. */
+  mountProc?: boolean;
+  /**
+   * Create a user namespace together with the PID namespace, so no privilege is needed.
+   * true maps the caller's uid and gid to 0 inside (like `unshare -r`).
+   */
+  userNamespace?: boolean | UserNamespaceOptions;
 }
 
 /** What a PidNamespace offers to be joined: where its namespace file is, and which it must be. */
 export interface JoinTarget {
   readonly id: number;
   readonly namespacePath: string;
+  /** The user namespace that owns it, when it is one the joiner must enter too (a rootless pod). */
+  readonly userNamespacePath?: string | null;
 }
 
 export interface NormalizedOptions {
@@ -44,7 +67,7 @@ export interface NormalizedOptions {
   args: string[];
   init: boolean;
   /** expectedId: the namespace inode the path must lead to (a PidNamespace), else it has ended. */
-  join: { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number } | null;
+  join: { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number; userPath?: string } | null;
   stdio: StdioEntry[];
   env: string[];
   envPath: string | undefined;
@@ -58,6 +81,9 @@ export interface NormalizedOptions {
   dieWithParent: boolean;
   signalGroup: boolean;
   teardownGraceMs: number;
+  mountProc: boolean;
+  /** The maps as the kernel reads them from /proc/PID/uid_map, or null for no user namespace. */
+  userNamespace: { uidMap: string; gidMap: string; denySetgroups: boolean } | null;
 }
 
 const MAX_STDIO = 1024;
@@ -136,10 +162,43 @@ function checkJoin(value: unknown): NormalizedOptions['join'] {
   if (typeof value === 'object') {
     const target = value as Partial<JoinTarget>;
     if (typeof target.namespacePath === 'string' && typeof target.id === 'number') {
-      return { kind: 'path', path: checkString('options.join.namespacePath', target.namespacePath, false), expectedId: target.id };
+      const path = checkString('options.join.namespacePath', target.namespacePath, false);
+      const userPath = typeof target.userNamespacePath === 'string' ? target.userNamespacePath : undefined;
+      return { kind: 'path', path, expectedId: target.id, userPath };
     }
   }
   throw invalidType('options.join', 'a pid number, a namespace file path or a PidNamespace', value);
+}
+
+function checkMap(name: string, value: unknown, callerId: number): string {
+  if (value === undefined) return `0 ${callerId} 1\n`;
+  if (!Array.isArray(value)) throw invalidType(name, 'an array of { containerId, hostId, size }', value);
+  if (value.length === 0 || value.length > 340) throw outOfRange(`${name}.length`, '>= 1 and <= 340', value.length);
+  return value
+    .map((entry: unknown, i: number) => {
+      if (typeof entry !== 'object' || entry === null) throw invalidType(`${name}[${i}]`, 'an object { containerId, hostId, size }', entry);
+      const e = entry as Record<string, unknown>;
+      const containerId = checkInteger(`${name}[${i}].containerId`, e.containerId, 0, MAX_ID);
+      const hostId = checkInteger(`${name}[${i}].hostId`, e.hostId, 0, MAX_ID);
+      const size = checkInteger(`${name}[${i}].size`, e.size, 1, MAX_ID + 1);
+      return `${containerId} ${hostId} ${size}\n`;
+    })
+    .join('');
+}
+
+/** The caller's own ids mapped to 0 work for anyone; other maps need CAP_SETUID/CAP_SETGID. */
+export function checkUserNamespace(value: unknown): NormalizedOptions['userNamespace'] {
+  if (value === undefined || value === false) return null;
+  if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw invalidType('options.userNamespace', 'a boolean or { uidMap, gidMap }', value);
+  }
+  const maps = value === true ? {} : (value as Record<string, unknown>);
+  const uid = process.geteuid!();
+  const gid = process.getegid!();
+  const uidMap = checkMap('options.userNamespace.uidMap', maps.uidMap, uid);
+  const gidMap = checkMap('options.userNamespace.gidMap', maps.gidMap, gid);
+  // Without CAP_SETGID the kernel takes a gid map only once setgroups is denied.
+  return { uidMap, gidMap, denySetgroups: uid !== 0 };
 }
 
 export function normalizeSpawnArguments(command: unknown, args: unknown, options: unknown): NormalizedOptions {
@@ -163,6 +222,9 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   const join = checkJoin(o.join);
   const init = checkBoolean('options.init', o.init, join === null);
   if (init && join !== null) throw invalidValue('options.init', o.init, 'cannot be true with options.join (the joined namespace has its own pid 1)');
+  if (join !== null && o.userNamespace !== undefined && o.userNamespace !== false) {
+    throw invalidValue('options.userNamespace', o.userNamespace, 'cannot be used with options.join (a joined namespace keeps its own user namespace)');
+  }
   const { env, path } = checkEnv(o.env);
   const signal = o.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
@@ -187,5 +249,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent, true),
     signalGroup: checkBoolean('options.signalGroup', o.signalGroup, false),
     teardownGraceMs,
+    mountProc: checkBoolean('options.mountProc', o.mountProc, false),
+    userNamespace: checkUserNamespace(o.userNamespace),
   };
 }

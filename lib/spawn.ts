@@ -58,7 +58,7 @@ export async function spawnInPidNamespace(command: string, args?: readonly strin
   let child: PidNamespaceChild;
   if (opts.join) child = spawnJoined(ctx);
   else if (opts.init) child = await spawnUnderInit(ctx);
-  else child = spawnDirect(ctx, -1);
+  else child = spawnDirect(ctx);
   armKillers(child, opts);
   return child;
 }
@@ -95,22 +95,30 @@ function nativeOptions(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
     fdMap: stdio.fdMap,
     newPidNamespace: true,
     joinFd: -1,
+    joinUserFd: -1,
     pdeathsig: 0,
     usePidfd,
+    mountProc: opts.mountProc,
+    newUserNamespace: opts.userNamespace !== null,
+    uidMap: opts.userNamespace?.uidMap ?? '',
+    gidMap: opts.userNamespace?.gidMap ?? '',
+    denySetgroups: opts.userNamespace?.denySetgroups ?? false,
   };
 }
 
 function failureContext(ctx: Context, syscall: string, joinPath?: string) {
   const path = syscall === 'chdir' ? ctx.opts.cwd ?? undefined : syscall === 'setns' ? joinPath : ctx.opts.command;
-  return { action: ctx.action, path, spawnargs: ctx.spawnargs, joining: joinPath !== undefined };
+  return { action: ctx.action, path, spawnargs: ctx.spawnargs, joining: joinPath !== undefined, userNamespace: ctx.opts.userNamespace !== null };
 }
 
 /** The command is exec'd by our child itself: pid 1 of a new namespace, or a joiner. */
-function spawnDirect(ctx: Context, joinFd: number, joinPath?: string): PidNamespaceChild {
+function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
+  const joinPath = join?.path;
   const stdio = prepareStdio(ctx.opts.stdio, ctx.action);
   const request = nativeOptions(ctx, stdio);
-  request.newPidNamespace = joinFd < 0;
-  request.joinFd = joinFd;
+  request.newPidNamespace = !join;
+  request.joinFd = join ? join.fd : -1;
+  request.joinUserFd = join?.userFd ?? -1;
   // PR_SET_PDEATHSIG follows the thread that forked, so it is only the process's lifetime on
   // the main thread. Under the init the control channel does this for every thread.
   request.pdeathsig = ctx.opts.dieWithParent && isMainThread ? SIGKILL : 0;
@@ -135,8 +143,43 @@ function spawnDirect(ctx: Context, joinFd: number, joinPath?: string): PidNamesp
   return child;
 }
 
+interface JoinFds {
+  fd: number;
+  path: string;
+  /** The owning user namespace to enter first (a rootless pod), or -1. */
+  userFd: number;
+}
+
+/** Opens a namespace file, refusing anything that is not a namespace of the given type. */
+function openNamespaceFile(path: string, type: number, fail: (errno: number, syscall: string) => Error, pidGone: boolean): number {
+  const errnoOf = (err: unknown) => -((err as NodeJS.ErrnoException).errno ?? -EINVAL);
+  let expected: fs.Stats;
+  try {
+    // A namespace file is a regular file of nsfs; anything else (a FIFO would block open) is
+    // refused before it is opened.
+    expected = fs.statSync(path);
+  } catch (err) {
+    const errno = errnoOf(err);
+    throw fail(pidGone && errno === ENOENT ? ESRCH : errno, 'stat');
+  }
+  if (!expected.isFile()) throw fail(EINVAL, 'setns');
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+  } catch (err) {
+    const errno = errnoOf(err);
+    throw fail(pidGone && errno === ENOENT ? ESRCH : errno, 'open');
+  }
+  const opened = fs.fstatSync(fd);
+  if (opened.ino !== expected.ino || opened.dev !== expected.dev || native.namespaceType(fd) !== type) {
+    fs.closeSync(fd);
+    throw fail(EINVAL, 'setns');
+  }
+  return fd;
+}
+
 /** Opens the namespace to join, refusing anything that is not a PID namespace. */
-function openJoinTarget(ctx: Context): { fd: number; path: string } {
+function openJoinTarget(ctx: Context): JoinFds {
   const join = ctx.opts.join!;
   const path = join.kind === 'pid' ? `/proc/${join.pid}/ns/pid` : join.path;
   const expectedId = join.kind === 'path' ? join.expectedId : undefined;
@@ -146,44 +189,31 @@ function openJoinTarget(ctx: Context): { fd: number; path: string } {
     if (expectedId !== undefined && (errno === ENOENT || errno === ESRCH)) return namespaceEnded(ctx.action, expectedId);
     return systemError(errno, syscall, { action, path, spawnargs: ctx.spawnargs, joining: true });
   };
-  const errnoOf = (err: unknown) => -((err as NodeJS.ErrnoException).errno ?? -EINVAL);
-  let expected: fs.Stats;
-  try {
-    // A namespace file is a regular file of nsfs; anything else (a FIFO would block open) is
-    // refused before it is opened.
-    expected = fs.statSync(path);
-  } catch (err) {
-    const errno = errnoOf(err);
-    throw fail(join.kind === 'pid' && errno === ENOENT ? ESRCH : errno, 'stat');
-  }
-  if (!expected.isFile()) throw fail(EINVAL, 'setns');
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
-  } catch (err) {
-    const errno = errnoOf(err);
-    throw fail(join.kind === 'pid' && errno === ENOENT ? ESRCH : errno, 'open');
-  }
-  const opened = fs.fstatSync(fd);
-  const type = native.namespaceType(fd);
-  if (opened.ino !== expected.ino || opened.dev !== expected.dev || type !== native.constants.CLONE_NEWPID) {
-    fs.closeSync(fd);
-    throw fail(EINVAL, 'setns');
-  }
-  if (expectedId !== undefined && opened.ino !== expectedId) {
+  const fd = openNamespaceFile(path, native.constants.CLONE_NEWPID, fail, join.kind === 'pid');
+  if (expectedId !== undefined && fs.fstatSync(fd).ino !== expectedId) {
     // The pid behind the path was recycled by a process of another namespace.
     fs.closeSync(fd);
     throw namespaceEnded(ctx.action, expectedId);
   }
-  return { fd, path };
+  let userFd = -1;
+  if (join.kind === 'path' && join.userPath) {
+    try {
+      userFd = openNamespaceFile(join.userPath, native.constants.CLONE_NEWUSER, fail, false);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+  return { fd, path, userFd };
 }
 
 function spawnJoined(ctx: Context): PidNamespaceChild {
   const target = openJoinTarget(ctx);
   try {
-    return spawnDirect(ctx, target.fd, target.path);
+    return spawnDirect(ctx, target);
   } finally {
     fs.closeSync(target.fd);
+    if (target.userFd >= 0) fs.closeSync(target.userFd);
   }
 }
 

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -60,10 +61,18 @@ static int install_descriptors(const struct pidns_child *c, int *moved) {
   return 0;
 }
 
+/* A /proc that shows the new PID namespace. Propagation is made private first, so that neither
+ * this mount nor the unmount of the old /proc under it reaches the host. */
+static int mount_private_proc(void) {
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
+  return mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
 static void exec_child(struct pidns_child *c) {
   int moved[c->fd_count > 0 ? c->fd_count : 1];
 
   c->inner_pid = (pid_t)syscall(SYS_getpid);
+  if (c->mount_proc && mount_private_proc() < 0) report_and_exit(c, PIDNS_STEP_MOUNT, errno);
   if (c->pdeathsig && prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0)
     report_and_exit(c, PIDNS_STEP_PDEATHSIG, errno);
   if (install_descriptors(c, moved) < 0) report_and_exit(c, PIDNS_STEP_DUP2, errno);
@@ -92,10 +101,87 @@ static int grandchild_main(void *arg) {
   return 127;
 }
 
+/* Indexes of pidns_child.user_pipes. */
+#define GO 0
+#define DONE 1
+
+static int user_grandchild_main(void *arg) {
+  struct pidns_child *c = (struct pidns_child *)arg;
+  char byte;
+  close(c->user_pipes[GO][1]);
+  close(c->user_pipes[DONE][0]);
+  ssize_t n;
+  do {
+    n = read(c->user_pipes[GO][0], &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) _exit(127); /* the first child reported why */
+  close(c->user_pipes[GO][0]);
+  exec_child(c);
+  return 127;
+}
+
+static char *format_pid_path(char *buf, pid_t pid, const char *leaf) {
+  char digits[16];
+  int n = 0;
+  do {
+    digits[n++] = (char)('0' + pid % 10);
+    pid /= 10;
+  } while (pid > 0);
+  char *p = buf;
+  for (const char *s = "/proc/"; *s;) *p++ = *s++;
+  while (n > 0) *p++ = digits[--n];
+  *p++ = '/';
+  while (*leaf) *p++ = *leaf++;
+  *p = '\0';
+  return buf;
+}
+
+static int write_proc_file(pid_t pid, const char *leaf, const char *text) {
+  char path[64];
+  int fd = open(format_pid_path(path, pid, leaf), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = 0;
+  while (text[len]) len++;
+  ssize_t n = write(fd, text, len);
+  int err = errno;
+  close(fd);
+  errno = err;
+  return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Runs concurrently with the process it created (both on Node's memory, each on its own stack,
+ * touching different fields). errno is shared too, so this side only makes calls that succeed
+ * while the other may still be reading it: the blocking reads happen while the other side is
+ * parked in a read of its own. */
+static void start_in_new_user_namespace(struct pidns_child *c, int flags) {
+  if (pipe2(c->user_pipes[GO], O_CLOEXEC) < 0 || pipe2(c->user_pipes[DONE], O_CLOEXEC) < 0)
+    report_and_exit(c, PIDNS_STEP_PIPE, errno);
+  pid_t pid = clone(user_grandchild_main, c->grandchild_stack_top,
+                    flags | CLONE_VM | CLONE_PARENT | CLONE_NEWUSER | SIGCHLD, c);
+  if (pid < 0) report_and_exit(c, PIDNS_STEP_CLONE, errno);
+  c->exec_pid = pid;
+  close(c->user_pipes[GO][0]);
+  close(c->user_pipes[DONE][1]);
+  if (c->deny_setgroups && write_proc_file(pid, "setgroups", "deny") < 0)
+    report_and_exit(c, PIDNS_STEP_ID_MAP, errno);
+  if (write_proc_file(pid, "uid_map", c->uid_map) < 0) report_and_exit(c, PIDNS_STEP_ID_MAP, errno);
+  if (write_proc_file(pid, "gid_map", c->gid_map) < 0) report_and_exit(c, PIDNS_STEP_ID_MAP, errno);
+  char go = 1;
+  if (write(c->user_pipes[GO][1], &go, 1) != 1) report_and_exit(c, PIDNS_STEP_PIPE, errno);
+  close(c->user_pipes[GO][1]);
+  /* Node's memory must not change under that process until it has exec'd or exited. */
+  char ignored;
+  while (read(c->user_pipes[DONE][0], &ignored, 1) < 0 && errno == EINTR) {
+  }
+  _exit(0);
+}
+
 int pidns_child_main(void *arg) {
   struct pidns_child *c = (struct pidns_child *)arg;
 
   if (reset_signals() < 0) report_and_exit(c, PIDNS_STEP_SIGNALS, errno);
+  int mount_flag = c->mount_proc ? CLONE_NEWNS : 0;
+  if (c->new_user_namespace) start_in_new_user_namespace(c, CLONE_NEWPID | mount_flag);
   if (c->join_fd < 0) {
     exec_child(c);
     return 127;
@@ -103,11 +189,14 @@ int pidns_child_main(void *arg) {
 
   /* setns(CLONE_NEWPID) only changes where this process's children go; the process that execs
    * must be forked after it. CLONE_PARENT makes it Node's child, so Node reaps it like any
-   * other; CLONE_VFORK keeps this process alive until it has exec'd or failed. */
+   * other; CLONE_VFORK keeps this process alive until it has exec'd or failed. The user
+   * namespace comes first: it grants the capabilities the other setns calls check. */
+  if (c->join_user_fd >= 0 && pidns_setns(c->join_user_fd, CLONE_NEWUSER) < 0)
+    report_and_exit(c, PIDNS_STEP_SETNS_USER, errno);
   if (pidns_setns(c->join_fd, CLONE_NEWPID) < 0) report_and_exit(c, PIDNS_STEP_SETNS, errno);
   pid_t pid = clone(grandchild_main, c->grandchild_stack_top,
-                    CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, c);
+                    CLONE_VM | CLONE_VFORK | CLONE_PARENT | mount_flag | SIGCHLD, c);
   if (pid < 0) report_and_exit(c, PIDNS_STEP_CLONE, errno);
-  c->joined_pid = pid;
+  c->exec_pid = pid;
   _exit(0);
 }

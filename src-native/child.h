@@ -5,7 +5,7 @@
  * thread is suspended. Everything it reads is prepared before the clone and lives in struct
  * pidns_child; it allocates nothing, takes no lock, touches no stdio and throws nothing, and only
  * makes the system calls in kernel.h plus async-signal-safe libc calls that are single system
- * calls (dup2, close, chdir, fcntl, prctl, open, write, execve, _exit).
+ * calls (dup2, close, chdir, fcntl, prctl, open, read, write, mount, execve, _exit).
  */
 #ifndef PIDNS_CHILD_H
 #define PIDNS_CHILD_H
@@ -30,6 +30,10 @@ enum pidns_child_step {
   PIDNS_STEP_SETUID,
   PIDNS_STEP_PDEATHSIG,
   PIDNS_STEP_EXECVE,
+  PIDNS_STEP_SETNS_USER,
+  PIDNS_STEP_ID_MAP,
+  PIDNS_STEP_MOUNT,
+  PIDNS_STEP_PIPE,
 };
 
 struct pidns_child_error {
@@ -50,16 +54,31 @@ struct pidns_child {
   int fd_count;
   int error_fd;          /* write end of the O_CLOEXEC error pipe */
   int pdeathsig;         /* 0: none */
+  int mount_proc;        /* make mounts private and mount a /proc of the new PID namespace */
 
-  /* Joining: the child enters join_fd's PID namespace, then forks the process that execs with
-   * CLONE_PARENT, so that it becomes a child of Node in the joined namespace. */
+  /* Joining: enter join_fd's PID namespace (and join_user_fd's user namespace first, when >= 0),
+   * then fork the process that execs. */
   int join_fd;           /* -1: not joining */
+  int join_user_fd;      /* -1: stay in Node's user namespace */
+
+  /* A new user namespace: the first child forks the process that execs into new user, PID (and
+   * mount) namespaces, writes its id maps from outside (the only place a privileged map can be
+   * written from), then lets it go on. */
+  int new_user_namespace;
+  const char *uid_map;   /* "inside outside count\n" lines, as /proc/PID/uid_map takes them */
+  const char *gid_map;
+  int deny_setgroups;    /* write "deny" to /proc/PID/setgroups first (unprivileged gid maps) */
+  /* Between the first child and the process in the new user namespace. GO: the id maps are
+   * written (one byte) or not (end of file: give up). DONE: end of file once that process has
+   * exec'd or exited. */
+  int user_pipes[2][2];
+
   char *grandchild_stack_top;
 
-  /* Written by the child for the parent (shared memory: the parent reads them after the vfork
+  /* Written by the children for the parent (shared memory: the parent reads them after the vfork
    * completes). */
-  volatile pid_t joined_pid;    /* the exec'ing process, in Node's view (joining only) */
-  volatile pid_t inner_pid;     /* getpid() of the exec'ing process, inside its namespace */
+  volatile pid_t exec_pid;   /* the exec'ing process when it is not the clone's own child */
+  volatile pid_t inner_pid;  /* getpid() of the exec'ing process, inside its namespace */
 };
 
 /* The function passed to clone(). Never returns on success (execve), else _exit(127). */

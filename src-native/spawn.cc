@@ -31,6 +31,10 @@ const char *StepName(int step) {
     case PIDNS_STEP_SETUID: return "setuid";
     case PIDNS_STEP_PDEATHSIG: return "prctl";
     case PIDNS_STEP_EXECVE: return "execve";
+    case PIDNS_STEP_SETNS_USER: return "setns";
+    case PIDNS_STEP_ID_MAP: return "uid_map";
+    case PIDNS_STEP_MOUNT: return "mount";
+    case PIDNS_STEP_PIPE: return "pipe2";
     default: return "spawn";
   }
 }
@@ -104,6 +108,14 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
 
   bool newPidNamespace = o.Get("newPidNamespace").ToBoolean();
   bool usePidfd = o.Get("usePidfd").ToBoolean();
+  bool newUserNamespace = o.Get("newUserNamespace").ToBoolean();
+  std::string uidMap, gidMap;
+  if (newUserNamespace) {
+    if (!o.Get("uidMap").IsString() || !o.Get("gidMap").IsString())
+      return ThrowType(env, "spawn: uidMap and gidMap must be strings");
+    uidMap = o.Get("uidMap").As<Napi::String>().Utf8Value();
+    gidMap = o.Get("gidMap").As<Napi::String>().Utf8Value();
+  }
 
   struct pidns_child child = {};
   child.file = file.c_str();
@@ -116,6 +128,12 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.fd_count = static_cast<int>(fdMap.size());
   child.pdeathsig = IntField(o, "pdeathsig", 0);
   child.join_fd = IntField(o, "joinFd", -1);
+  child.join_user_fd = IntField(o, "joinUserFd", -1);
+  child.mount_proc = o.Get("mountProc").ToBoolean();
+  child.new_user_namespace = newUserNamespace;
+  child.uid_map = uidMap.c_str();
+  child.gid_map = gidMap.c_str();
+  child.deny_setgroups = o.Get("denySetgroups").ToBoolean();
 
   int errorPipe[2];
   if (pipe2(errorPipe, O_CLOEXEC | O_NONBLOCK) < 0) return Failure(env, errno, "pipe2");
@@ -126,10 +144,14 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   alignas(16) char stacks[2][32 * 1024];
   child.grandchild_stack_top = stacks[1] + sizeof stacks[1];
 
+  // Joining and new user namespaces go through a first child that stays in Node's namespaces and
+  // forks the process that execs (child.c); otherwise the clone itself makes the namespaces.
+  bool direct = child.join_fd < 0 && !newUserNamespace;
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
-  if (newPidNamespace) flags |= CLONE_NEWPID;
+  if (direct && newPidNamespace) flags |= CLONE_NEWPID;
+  if (direct && child.mount_proc) flags |= CLONE_NEWNS;
   int pidfd = -1;
-  if (usePidfd && child.join_fd < 0) flags |= CLONE_PIDFD;
+  if (usePidfd && direct) flags |= CLONE_PIDFD;
 
   // With every signal blocked no handler of Node's can run in the child before it has reset
   // the dispositions; the child empties its mask just before execve.
@@ -153,12 +175,12 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   close(errorPipe[0]);
   bool failed = n == static_cast<ssize_t>(sizeof report);
 
-  if (child.join_fd >= 0) {
-    // pid is the short-lived process that entered the namespace; it has exited.
+  if (!direct) {
+    // pid is the short-lived first child; it has exited.
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    pid = child.joined_pid;
+    pid = child.exec_pid;
     if (failed) {
       if (pid > 0) {
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

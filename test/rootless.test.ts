@@ -1,0 +1,91 @@
+// Without root: a user namespace created with the PID namespace. Run as nobody from the root
+// test run, with every capability dropped.
+import { spawnSync } from 'child_process';
+import { describeAsRoot } from './root';
+import { fixture, runFixture } from './subprocess';
+
+function report(command: string, args: string[], options: object, asNobody = true) {
+  const run = runFixture('run-report.js', [JSON.stringify([command, args, options])], { asNobody });
+  expect(run.stderr).toBe('');
+  return JSON.parse(run.stdout);
+}
+
+const whoAmI = ['-c', 'id -u; id -g; cat /proc/self/uid_map; echo $$'];
+
+describeAsRoot('rootless (as nobody, userNamespace: true)', () => {
+  test('without userNamespace nobody gets EPERM with the hint to use it', () => {
+    const r = report('true', [], {});
+    expect(r.error).toMatchObject({ code: 'EPERM', syscall: 'clone' });
+  });
+
+  test('under the init: uid and gid 0 inside, mapped to nobody; the command is pid 2', () => {
+    const r = report('sh', whoAmI, { userNamespace: true });
+    expect(r.error).toBeUndefined();
+    const [uid, gid, map, pid] = r.stdout.trim().split('\n');
+    expect([uid, gid]).toEqual(['0', '0']);
+    expect(map.trim().split(/\s+/)).toEqual(['0', '65534', '1']);
+    expect(pid).toBe('2');
+    expect(r.nsPid).toBe(2);
+    expect(r.init).toMatchObject({ nsPid: 1 });
+    expect(r.exited).toEqual({ code: 0, signal: null });
+  });
+
+  test('without the init: the command is pid 1, uid 0 inside', () => {
+    const r = report('sh', whoAmI, { userNamespace: true, init: false });
+    const [uid, , , pid] = r.stdout.trim().split('\n');
+    expect(uid).toBe('0');
+    expect(pid).toBe('1');
+    expect(r.nsPid).toBe(1);
+  });
+
+  test('explicit maps of your own ids work; a map needing privilege is refused with a hint', () => {
+    const own = report('sh', ['-c', 'id -u; id -g'], { userNamespace: { uidMap: [{ containerId: 1000, hostId: 65534, size: 1 }], gidMap: [{ containerId: 1000, hostId: 65534, size: 1 }] } });
+    expect(own.stdout).toBe('1000\n1000\n');
+    const wide = report('true', [], { userNamespace: { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] } });
+    expect(wide.error).toMatchObject({ code: 'EPERM', syscall: 'uid_map' });
+    expect(wide.error.message).toMatch(/map only your own ids/);
+  });
+
+  test('mountProc: ps inside shows only the namespace', () => {
+    const r = report('sh', ['-c', 'ps -e -o pid='], { userNamespace: true, mountProc: true });
+    expect(r.stdout.trim().split(/\s+/).map(Number).slice(0, 2)).toEqual([1, 2]);
+    expect(r.stdout.trim().split('\n').length).toBe(3); // init, sh, ps
+  });
+
+  test('a pod with two members in the same namespace that see each other', () => {
+    const run = runFixture('pod-report.js', [JSON.stringify({ userNamespace: true, mountProc: true })], { asNobody: true });
+    expect(run.stderr).toBe('');
+    const pod = JSON.parse(run.stdout);
+    expect(pod.error).toBeUndefined();
+    expect(pod.members.map((m: { namespaceId: number }) => m.namespaceId)).toEqual([pod.id, pod.id]);
+    expect(pod.members.map((m: { nsPid: number }) => m.nsPid)).toEqual([2, 3]);
+    const [uid, ...seen] = pod.members[1].stdout.trim().split('\n');
+    expect(uid).toBe('0');
+    const seenPids = seen.map((line: string) => Number(line.trim().split(/\s+/)[0]));
+    expect(seenPids).toEqual(expect.arrayContaining([1, 2, 3]));
+    expect(pod.processes.map((p: { nsPid: number }) => p.nsPid)).toEqual([1, 2]); // the second member has ended
+    expect(pod.left).toBe(0);
+  });
+});
+
+describeAsRoot('namespace limits give errors that name the limit', () => {
+  // The limits are per user namespace: set to 0 inside one made for the test, the host's stay.
+  function underLimit(limit: string, options: object) {
+    const script = `echo 0 > /proc/sys/user/${limit} && exec "$0" "$1" "$2"`;
+    const run = spawnSync('unshare', ['--user', '--map-root-user', 'sh', '-c', script, process.execPath, fixture('run-report.js'), JSON.stringify(['true', [], options])], { encoding: 'utf8', timeout: 20000 });
+    expect(run.stderr).toBe('');
+    return JSON.parse(run.stdout);
+  }
+
+  test('user.max_user_namespaces = 0', () => {
+    const r = underLimit('max_user_namespaces', { userNamespace: true });
+    expect(r.error).toMatchObject({ code: 'ENOSPC', syscall: 'clone' });
+    expect(r.error.message).toMatch(/user\.max_user_namespaces is 0/);
+  });
+
+  test('user.max_pid_namespaces = 0', () => {
+    const r = underLimit('max_pid_namespaces', {});
+    expect(r.error).toMatchObject({ code: 'ENOSPC', syscall: 'clone' });
+    expect(r.error.message).toMatch(/user\.max_pid_namespaces is 0/);
+  });
+});
