@@ -3,7 +3,7 @@ import { PidNamespaceChild, type InitInfo } from './child';
 import { invalidType, invalidValue, namespaceEnded, outOfRange, PidnsStateError, systemError } from './errors';
 import { startInit, type InitProcess } from './init-process';
 import { native } from './native';
-import { checkUserNamespace, type SpawnOptions } from './options';
+import { checkUserNamespace, mapsRoot, type SpawnOptions } from './options';
 import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';
@@ -26,6 +26,14 @@ export interface CloseOptions {
 
 /** Options for ns.spawn(): those of spawnInPidNamespace() except init and join. */
 export type MemberSpawnOptions = Omit<SpawnOptions, 'init' | 'join'>;
+
+/** What a created pod's members inherit: its /proc, its user namespace and who is root there. */
+interface PodFeatures {
+  mountProc: boolean;
+  userNamespace: boolean;
+  rootUid: boolean;
+  rootGid: boolean;
+}
 
 const DEFAULT_GRACE_MS = 5000;
 const SIGKILL = signalNumber('SIGKILL');
@@ -53,13 +61,13 @@ export class PidNamespace implements AsyncDisposable {
   /** A pid whose namespace file leads to this namespace (fromPid). */
   readonly #referencePid: number;
   readonly #members = new Set<PidNamespaceChild>();
-  readonly #features: { mountProc: boolean; userNamespace: boolean };
+  readonly #features: PodFeatures;
   #ended = false;
   #initExited = deferred();
   #empty = deferred();
   #closing: Promise<void> | null = null;
 
-  private constructor(id: number, init: InitInfo | null, owned: InitProcess | null, referencePid: number, features = { mountProc: false, userNamespace: false }) {
+  private constructor(id: number, init: InitInfo | null, owned: InitProcess | null, referencePid: number, features: PodFeatures = { mountProc: false, userNamespace: false, rootUid: false, rootGid: false }) {
     this.id = id;
     this.#features = features;
     this.init = init;
@@ -99,8 +107,8 @@ export class PidNamespace implements AsyncDisposable {
             argv: [],
             envp: [],
             cwd: '/',
-            uid: -1,
-            gid: -1,
+            uid: mapsRoot(userNamespace?.uidMap) ? 0 : -1,
+            gid: mapsRoot(userNamespace?.gidMap) ? 0 : -1,
             fdMap: stdio.fdMap,
             newPidNamespace: true,
             joinFd: -1,
@@ -118,7 +126,12 @@ export class PidNamespace implements AsyncDisposable {
             onMessage(type, _value, _pid, pidfd) {
               if (pidfd >= 0) native.closeFd(pidfd);
               if (type === MSG_STARTED && !ns) {
-                ns = new PidNamespace(pidNamespaceId(init.pid), { pid: init.pid, nsPid: 1 }, init, init.pid, { mountProc, userNamespace: userNamespace !== null });
+                ns = new PidNamespace(pidNamespaceId(init.pid), { pid: init.pid, nsPid: 1 }, init, init.pid, {
+                  mountProc,
+                  userNamespace: userNamespace !== null,
+                  rootUid: mapsRoot(userNamespace?.uidMap),
+                  rootGid: mapsRoot(userNamespace?.gidMap),
+                });
                 resolve(ns);
               } else if (type === MSG_EMPTY) {
                 if (ns) ns.#empty.resolve();
@@ -196,7 +209,11 @@ export class PidNamespace implements AsyncDisposable {
       if ((opts as Record<string, unknown>)[key] !== undefined) throw invalidValue(`options.${key}`, (opts as Record<string, unknown>)[key], 'is set by the namespace');
     }
     if (this.#ended) throw namespaceEnded(`spawn ${String(command)}`, this.id);
-    const child = await spawnInPidNamespace(command, argList, { mountProc: this.#features.mountProc, ...(opts as SpawnOptions), init: false, join: this });
+    const inherited: SpawnOptions = { mountProc: this.#features.mountProc };
+    // Members entering the pod's user namespace run as its root, as the pid 1 does.
+    if (this.#features.rootUid) inherited.uid = 0;
+    if (this.#features.rootGid) inherited.gid = 0;
+    const child = await spawnInPidNamespace(command, argList, { ...inherited, ...(opts as SpawnOptions), init: false, join: this });
     this.#members.add(child);
     void child.exited.then(() => this.#members.delete(child));
     return child;

@@ -201,6 +201,11 @@ export function checkUserNamespace(value: unknown): NormalizedOptions['userNames
   return { uidMap, gidMap, denySetgroups: uid !== 0 };
 }
 
+/** Whether an id map (as /proc/PID/uid_map takes it) gives the namespace a root. */
+export function mapsRoot(map: string | undefined): boolean {
+  return map !== undefined && map.split('\n').some((line) => line.startsWith('0 '));
+}
+
 export function normalizeSpawnArguments(command: unknown, args: unknown, options: unknown): NormalizedOptions {
   checkString('command', command, false);
   let argList: unknown[] = [];
@@ -226,6 +231,8 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     throw invalidValue('options.userNamespace', o.userNamespace, 'cannot be used with options.join (a joined namespace keeps its own user namespace)');
   }
   const { env, path } = checkEnv(o.env);
+  const userNamespace = checkUserNamespace(o.userNamespace);
+
   const signal = o.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
   const timeout = o.timeout === undefined ? 0 : checkInteger('options.timeout', o.timeout, 0, 0x7fffffff);
@@ -241,8 +248,10 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     envPath: path,
     cwd: checkCwd(o.cwd),
     argv0: o.argv0 === undefined ? (command as string) : checkString('options.argv0', o.argv0),
-    uid: o.uid === undefined ? -1 : checkInteger('options.uid', o.uid, 0, MAX_ID),
-    gid: o.gid === undefined ? -1 : checkInteger('options.gid', o.gid, 0, MAX_ID),
+    // In a new user namespace the command runs as root there when the map has a root: with a map
+    // that leaves out the caller's own id, it would otherwise be the overflow id (nobody).
+    uid: o.uid === undefined ? (mapsRoot(userNamespace?.uidMap) ? 0 : -1) : checkInteger('options.uid', o.uid, 0, MAX_ID),
+    gid: o.gid === undefined ? (mapsRoot(userNamespace?.gidMap) ? 0 : -1) : checkInteger('options.gid', o.gid, 0, MAX_ID),
     signal: signal as AbortSignal | undefined,
     timeout,
     killSignal: o.killSignal === undefined ? signalNumber('SIGTERM') : signalNumber(o.killSignal, 'options.killSignal'),
@@ -250,6 +259,6 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     signalGroup: checkBoolean('options.signalGroup', o.signalGroup, false),
     teardownGraceMs,
     mountProc: checkBoolean('options.mountProc', o.mountProc, false),
-    userNamespace: checkUserNamespace(o.userNamespace),
+    userNamespace,
   };
 }

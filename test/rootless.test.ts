@@ -1,6 +1,9 @@
 // Without root: a user namespace created with the PID namespace. Run as nobody from the root
 // test run, with every capability dropped.
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import { PidNamespace } from '../lib';
+import { collect, status } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture, runFixture } from './subprocess';
 
@@ -10,7 +13,7 @@ function report(command: string, args: string[], options: object, asNobody = tru
   return JSON.parse(run.stdout);
 }
 
-const whoAmI = ['-c', 'id -u; id -g; cat /proc/self/uid_map; echo $$'];
+const whoAmI = ['-c', 'id -u; id -g; cat /proc/self/uid_map; echo $$; cat /proc/self/setgroups'];
 
 describeAsRoot('rootless (as nobody, userNamespace: true)', () => {
   test('without userNamespace nobody gets EPERM with the hint to use it', () => {
@@ -21,10 +24,11 @@ describeAsRoot('rootless (as nobody, userNamespace: true)', () => {
   test('under the init: uid and gid 0 inside, mapped to nobody; the command is pid 2', () => {
     const r = report('sh', whoAmI, { userNamespace: true });
     expect(r.error).toBeUndefined();
-    const [uid, gid, map, pid] = r.stdout.trim().split('\n');
+    const [uid, gid, map, pid, setgroups] = r.stdout.trim().split('\n');
     expect([uid, gid]).toEqual(['0', '0']);
     expect(map.trim().split(/\s+/)).toEqual(['0', '65534', '1']);
     expect(pid).toBe('2');
+    expect(setgroups).toBe('deny'); // the kernel takes an unprivileged gid map only so
     expect(r.nsPid).toBe(2);
     expect(r.init).toMatchObject({ nsPid: 1 });
     expect(r.exited).toEqual({ code: 0, signal: null });
@@ -65,6 +69,24 @@ describeAsRoot('rootless (as nobody, userNamespace: true)', () => {
     expect(seenPids).toEqual(expect.arrayContaining([1, 2, 3]));
     expect(pod.processes.map((p: { nsPid: number }) => p.nsPid)).toEqual([1, 2]); // the second member has ended
     expect(pod.left).toBe(0);
+  });
+});
+
+describeAsRoot('user namespaces as root', () => {
+  test('a wide map needs the privilege root has; setgroups stays allowed', () => {
+    const maps = { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }], gidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] };
+    const r = report('sh', ['-c', 'cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; id -u'], { userNamespace: maps }, false);
+    const lines = r.stdout.trim().split('\n').map((l: string) => l.trim().split(/\s+/).join(' '));
+    expect(lines).toEqual(['0 100000 65536', '0 100000 65536', 'allow', '0']);
+  });
+
+  test('a pod with a wide map: pid 1 and members are root inside, uid 100000 outside', async () => {
+    const maps = { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }], gidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] };
+    await using ns = await PidNamespace.create({ userNamespace: maps, mountProc: true });
+    const member = await ns.spawn('sh', ['-c', 'id -u; ps -e -o user= | sort -u']);
+    expect(await collect(member.stdout)).toBe('0\nroot\n');
+    expect(status(ns.init!.pid).get('Uid')!.split(/\s+/)).toEqual(['100000', '100000', '100000', '100000']);
+    expect(fs.readlinkSync(`/proc/${member.pid}/ns/user`)).toBe(fs.readlinkSync(`/proc/${ns.init!.pid}/ns/user`));
   });
 });
 

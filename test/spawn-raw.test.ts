@@ -117,7 +117,7 @@ describeAsRoot('spawn into a new PID namespace without the init', () => {
     const timer = setInterval(() => ticks++, 10);
     await child.exited;
     clearInterval(timer);
-    expect(ticks).toBeGreaterThan(20);
+    expect(ticks).toBeGreaterThan(10); // about 50 when idle; a blocked loop would give 0 or 1
   });
 
   test('timeout and AbortSignal send killSignal', async () => {
