@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +77,14 @@ int IntField(const Napi::Object &o, const char *name, int fallback) {
   return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
 }
 
+// uid and gid go up to 2^32-2, beyond an int32.
+long IdField(const Napi::Object &o, const char *name) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsNumber()) return -1;
+  int64_t id = v.As<Napi::Number>().Int64Value();
+  return id >= 0 && id <= 0xfffffffeLL ? static_cast<long>(id) : -1;
+}
+
 }  // namespace
 
 // Returns { pid, pidfd, nsPid } or { errno, syscall }. Throws TypeError only for a malformed
@@ -122,8 +131,8 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.argv = argv.get();
   child.envp = envp.get();
   child.cwd = hasCwd ? cwd.c_str() : nullptr;
-  child.uid = IntField(o, "uid", -1);
-  child.gid = IntField(o, "gid", -1);
+  child.uid = IdField(o, "uid");
+  child.gid = IdField(o, "gid");
   child.fd_map = fdMap.data();
   child.fd_count = static_cast<int>(fdMap.size());
   child.pdeathsig = IntField(o, "pdeathsig", 0);
@@ -155,12 +164,13 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
 
   // With every signal blocked no handler of Node's can run in the child before it has reset
   // the dispositions; the child empties its mask just before execve.
+  // (The system call itself: libc's sigfillset leaves out the signals libc keeps for itself.)
   sigset_t all, saved;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  memset(&all, 0xff, sizeof all);
+  pidns_sigmask_set(&all, &saved);
   pid_t pid = clone(pidns_child_main, stacks[0] + sizeof stacks[0], flags, &child, &pidfd);
   int cloneErrno = errno;
-  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  pidns_sigmask_set(&saved, nullptr);
   close(errorPipe[1]);
 
   if (pid < 0) {

@@ -95,6 +95,14 @@ describeAsRoot('spawn into a new PID namespace without the init', () => {
     await child.exited;
   });
 
+  test('the largest uid and gid (2^32 - 2) are applied, not truncated', async () => {
+    const child = await spawnInPidNamespace('sleep', ['30'], { init: false, stdio: 'ignore', uid: 4294967294, gid: 4294967294 });
+    expect(status(child.pid).get('Uid')!.split(/\s+/)[0]).toBe('4294967294');
+    expect(status(child.pid).get('Gid')!.split(/\s+/)[0]).toBe('4294967294');
+    child.kill('SIGKILL');
+    await child.exited;
+  });
+
   test('stdio inherit and ignore, and an explicit descriptor', async () => {
     const fs = await import('fs');
     const path = `/tmp/pidns-stdio-${process.pid}`;
