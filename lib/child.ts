@@ -6,6 +6,7 @@ import { signalNumber, type ExitStatus } from './signals';
 
 export type { ExitStatus } from './signals';
 
+/** The init that is pid 1 of a namespace. */
 export interface InitInfo {
   /** The init's pid in the caller's view. */
   pid: number;
@@ -32,6 +33,11 @@ export interface ChildFields {
   spawnfile: string;
 }
 
+/**
+ * A command started by spawnInPidNamespace() or PidNamespace.spawn(). Emits 'exit' (code, signal)
+ * once the command has ended (under the init: once its namespace has ended too) and 'close' when
+ * its output streams have closed as well.
+ */
 export class PidNamespaceChild extends EventEmitter {
   /** The command's pid in the caller's PID namespace. */
   readonly pid: number;
@@ -41,15 +47,23 @@ export class PidNamespaceChild extends EventEmitter {
   readonly init: InitInfo | null;
   /** The inode number of the command's PID namespace (/proc/PID/ns/pid). */
   readonly namespaceId: number;
+  /** Writes to the command's stdin ('pipe'), else null. */
   readonly stdin: Writable | null;
+  /** The command's stdout ('pipe'), else null. */
   readonly stdout: Readable | null;
+  /** The command's stderr ('pipe'), else null. */
   readonly stderr: Readable | null;
+  /** Every 'pipe' entry of options.stdio by descriptor number; null for the others. */
   readonly stdio: (Readable | Writable | null)[];
+  /** The command and its arguments, as given. */
   readonly spawnargs: string[];
+  /** The command, as given. */
   readonly spawnfile: string;
   /** Resolves once the command has ended and, under the init, its namespace with it. Never rejects. */
   readonly exited: Promise<ExitStatus>;
+  /** The exit code once the command has exited normally, else null. */
   exitCode: number | null = null;
+  /** The signal that ended the command, else null. */
   signalCode: NodeJS.Signals | null = null;
   /** True once kill() has delivered a signal. */
   killed = false;
@@ -59,6 +73,7 @@ export class PidNamespaceChild extends EventEmitter {
   #resolveExited!: (status: ExitStatus) => void;
   #openStreams = 0;
 
+  /** @internal */
   constructor(fields: ChildFields) {
     super();
     this.pid = fields.pid;
@@ -109,6 +124,7 @@ export class PidNamespaceChild extends EventEmitter {
     this.#control.unref();
   }
 
+  /** Undoes unref(): Node's event loop stays alive until the command ends. */
   ref(): void {
     this.#control.ref();
   }

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as util from 'util';
 
+/** A wrong argument type or value (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_UNKNOWN_SIGNAL). */
 export class PidnsArgumentError extends TypeError {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -13,6 +14,7 @@ export class PidnsArgumentError extends TypeError {
   }
 }
 
+/** A number out of range (ERR_OUT_OF_RANGE). */
 export class PidnsRangeError extends RangeError {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -51,11 +53,17 @@ export function outOfRange(name: string, range: string, actual: unknown): PidnsR
 
 /** Shaped like Node's SystemError: code, errno (negative), syscall, path, spawnargs. */
 export class PidnsSystemError extends Error {
+  /** The errno name ('ENOENT'), or one of pidns's own codes ('ERR_NAMESPACE_ENDED'). */
   code: string;
+  /** The negative errno, as Node reports it. */
   errno: number;
+  /** The system call that failed ('execve', 'clone', 'setns', ...). */
   syscall: string;
+  /** The file concerned: the command, the cwd, or the namespace file. */
   path?: string;
+  /** The command and its arguments. */
   spawnargs?: string[];
+  /** What to do about it (also at the end of the message). */
   hint?: string;
 
   constructor(fields: { code: string; errno: number; syscall: string; message: string; path?: string; spawnargs?: string[]; hint?: string }) {

@@ -1,6 +1,6 @@
 export { spawnInPidNamespace } from './spawn';
 export { PidNamespaceChild, type ExitStatus, type InitInfo } from './child';
-export type { SpawnOptions, StdioOption, StdioEntry } from './options';
+export type { SpawnOptions, StdioOption, StdioEntry, StdioName, UserNamespaceOptions, IdMapping, JoinTarget } from './options';
 export { nsPids, pidNamespaceId } from './proc';
 export { PidnsSystemError } from './errors';
 export { PidNamespace, type PidNamespaceOptions, type CloseOptions, type MemberSpawnOptions } from './namespace';

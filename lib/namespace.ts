@@ -10,6 +10,7 @@ import { decodeWaitStatus, signalNumber } from './signals';
 import { spawnInPidNamespace, usePidfd } from './spawn';
 import { prepareStdio, releaseStdio } from './stdio';
 
+/** Options of PidNamespace.create(). */
 export interface PidNamespaceOptions {
   /** Default true: the namespace ends when the Node process ends. */
   dieWithParent?: boolean;
@@ -19,6 +20,7 @@ export interface PidNamespaceOptions {
   userNamespace?: SpawnOptions['userNamespace'];
 }
 
+/** Options of PidNamespace.close(). */
 export interface CloseOptions {
   /** How long members get after SIGTERM before pid 1 ends and the kernel kills the rest. */
   graceMs?: number;
@@ -254,6 +256,7 @@ export class PidNamespace implements AsyncDisposable {
     return this.#closing;
   }
 
+  /** close() with the default grace, for `await using` (a namespace from fromPid() is left alone). */
   [Symbol.asyncDispose](): Promise<void> {
     return this.#owned ? this.close() : Promise.resolve();
   }

@@ -3,8 +3,12 @@
 import { invalidType, invalidValue, outOfRange } from './errors';
 import { signalNumber } from './signals';
 
+/** 'pipe': a stream in Node; 'inherit': Node's own descriptor; 'ignore': /dev/null. */
 export type StdioName = 'pipe' | 'inherit' | 'ignore';
+/** One descriptor of the child: a name, one of our descriptor numbers, or null/undefined
+ * ('pipe' for 0-2, 'ignore' above). */
 export type StdioEntry = StdioName | number | null | undefined;
+/** The child's descriptors 0..N-1, as in child_process.spawn. */
 export type StdioOption = StdioName | StdioEntry[];
 
 /** One range of an id map, as in the OCI runtime spec: `size` ids from `hostId` appear as `containerId` on. */
@@ -21,6 +25,7 @@ export interface UserNamespaceOptions {
   gidMap?: readonly IdMapping[];
 }
 
+/** Options of spawnInPidNamespace(). */
 export interface SpawnOptions {
   /** Default true: the bundled init is pid 1 and the command pid 2. false: the command is pid 1. */
   init?: boolean;
@@ -29,15 +34,23 @@ export interface SpawnOptions {
    * or a PidNamespace.
    */
   join?: number | string | JoinTarget;
+  /** Default 'pipe'. */
   stdio?: StdioOption;
+  /** The command's whole environment (default process.env); values must be strings. */
   env?: NodeJS.ProcessEnv;
+  /** The command's working directory (default: ours). */
   cwd?: string | URL;
+  /** argv[0] of the command (default: command as given). */
   argv0?: string;
+  /** Run as this uid (inside the user namespace, with userNamespace). */
   uid?: number;
+  /** Run as this gid; supplementary groups are dropped when uid or gid is set. */
   gid?: number;
+  /** Aborting sends killSignal to the command; already aborted: nothing is started. */
   signal?: AbortSignal;
   /** Milliseconds after which killSignal is sent. */
   timeout?: number;
+  /** The signal for timeout and signal (default 'SIGTERM'). */
   killSignal?: NodeJS.Signals | number;
   /** Default true: the namespace ends when the Node process ends. */
   dieWithParent?: boolean;

@@ -47,6 +47,7 @@ export function signalNumber(signal: unknown, name = 'signal'): number {
   throw invalidType(name, 'of type string or number', signal);
 }
 
+/** How a command ended: exactly one of code and signal is set (both null if unknown). */
 export interface ExitStatus {
   /** The exit code, or null when a signal ended the process. */
   code: number | null;
