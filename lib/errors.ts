@@ -108,19 +108,25 @@ function namespaceLimitHint(userNamespace: boolean): string {
   return `a namespace limit is reached (${shown}; each counts every namespace of this user, in this user namespace and its ancestors): end other namespaces or raise the limit in /proc/sys/user`;
 }
 
+const errnoNames = new Map<number, string>();
+for (const [name, number] of Object.entries(os.constants.errno)) if (!errnoNames.has(number)) errnoNames.set(number, name);
+if (!errnoNames.has(87)) errnoNames.set(87, 'EUSERS'); // user namespaces nested too deep; not in os.constants
+
+// Texts libuv has no entry for (it only knows the errors its own calls return).
+const extraTexts: Record<string, string> = {
+  ENOEXEC: 'exec format error',
+  EUSERS: 'too many users',
+  ECHILD: 'no child processes',
+};
+
 function errnoName(errno: number): string {
-  try {
-    return util.getSystemErrorName(-Math.abs(errno));
-  } catch {
-    return `E${errno}`;
-  }
+  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
 }
 
 function errnoText(errno: number): string {
   const name = errnoName(errno);
-  const map = util.getSystemErrorMap?.();
-  const entry = map?.get(-Math.abs(errno));
-  return entry ? entry[1] : name;
+  const entry = util.getSystemErrorMap?.().get(-Math.abs(errno));
+  return entry ? entry[1] : extraTexts[name] ?? name;
 }
 
 const E = os.constants.errno;

@@ -1,11 +1,14 @@
 // Kernel refusals become SystemError-shaped errors, and nothing is left behind.
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { spawnInPidNamespace } from '../lib';
 import { childrenOfSelf, ownDescriptorCount } from './kernel';
 import { describeAsRoot } from './root';
 import { runFixture } from './subprocess';
 
 describeAsRoot('refusals', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-errors-'));
   let fdsBefore: number;
   beforeEach(() => {
     fdsBefore = ownDescriptorCount();
@@ -27,6 +30,23 @@ describeAsRoot('refusals', () => {
 
   test.each([true, false])('EACCES for a file that is not executable (init: %s)', async (init) => {
     await expect(spawnInPidNamespace('/etc/passwd', [], { init })).rejects.toMatchObject({ code: 'EACCES', errno: -13, syscall: 'execve' });
+  });
+
+  // Files that PATH lookup accepts (they exist and are executable) but execve refuses: the error
+  // comes from inside the new namespace, from the child or from the init.
+  test.each([true, false])('ENOENT for a script whose interpreter is missing (init: %s)', async (init) => {
+    const script = path.join(tmp, 'missing-interpreter');
+    fs.writeFileSync(script, '#!/nonexistent/interpreter\n', { mode: 0o755 });
+    const err = await spawnInPidNamespace(script, [], { init }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'execve', path: script });
+  });
+
+  test.each([true, false])('ENOEXEC for an executable file of no known format (init: %s)', async (init) => {
+    const file = path.join(tmp, 'not-a-program');
+    fs.writeFileSync(file, 'just text, no #! line\n', { mode: 0o755 });
+    const err = await spawnInPidNamespace(file, [], { init }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'ENOEXEC', syscall: 'execve', path: file });
+    expect(err.message).toMatch(/#! line/);
   });
 
   test('ENOENT for a cwd that does not exist names chdir', async () => {

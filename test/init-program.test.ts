@@ -2,9 +2,9 @@
 // namespace under util-linux unshare. Assertions read what the kernel says (/proc, exit statuses).
 import { ChildProcess, spawn, SpawnOptions } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { native } from '../lib/native';
 import { describeAsRoot } from './root';
 
 const INIT = path.resolve(__dirname, '../build/Release/pidns-init');
@@ -483,11 +483,9 @@ describeAsRoot('pidns-init', () => {
     expect(outcome.stderr).toContain(message);
   });
 
-  // Node cannot make the SOCK_SEQPACKET pair pidns uses, but an extra 'pipe' in stdio is an
-  // AF_UNIX stream socket pair: enough to read the init's records in order and to close the
-  // channel. The credentials and pidfd of PIDNS_MSG_CHILD are checked end to end by the addon's
-  // tests.
-  describe('control channel (over a stream socket)', () => {
+  // The channel as the library makes it: a SOCK_SEQPACKET pair from the addon, read on Node's
+  // loop with the credentials and descriptors the messages carry.
+  describe('control channel', () => {
     interface Channel {
       running: Running;
       records: Array<[number, number]>;
@@ -496,30 +494,22 @@ describeAsRoot('pidns-init', () => {
     }
 
     function launchWithChannel(argv: readonly string[]): Channel {
-      const running = launch(argv, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-      const socket = running.child.stdio[3] as net.Socket;
+      const pair = native.controlPair();
+      if (!Array.isArray(pair)) throw new Error(`socketpair: errno ${pair.errno}`);
+      const [nodeFd, initFd] = pair;
+      const running = launch(argv, { stdio: ['ignore', 'pipe', 'pipe', initFd] });
+      native.closeFd(initFd);
       const records: Array<[number, number]> = [];
-      let pending = Buffer.alloc(0);
-      const le = os.endianness() === 'LE';
-      socket.on('data', (chunk: Buffer) => {
-        pending = Buffer.concat([pending, chunk]);
-        for (; pending.length >= 8; pending = pending.subarray(8)) {
-          const type = le ? pending.readUInt32LE(0) : pending.readUInt32BE(0);
-          const value = le ? pending.readInt32LE(4) : pending.readInt32BE(4);
-          records.push([type, value]);
-        }
+      const channel = new native.ControlChannel(nodeFd, (type, value, _pid, pidfd) => {
+        if (pidfd >= 0) native.closeFd(pidfd);
+        if (type !== 0) records.push([type, value]);
       });
-      socket.on('error', () => undefined);
+      void running.outcome.then(() => channel.drain());
       return {
         running,
         records,
-        send(type) {
-          const record = Buffer.alloc(8);
-          if (le) record.writeUInt32LE(type, 0);
-          else record.writeUInt32BE(type, 0);
-          socket.write(record);
-        },
-        close: () => socket.destroy(),
+        send: (type) => void channel.send(type, 0),
+        close: () => channel.close(),
       };
     }
 

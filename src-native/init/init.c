@@ -239,7 +239,12 @@ static _Noreturn void run_command(const struct init *init, int exec_error_fd) {
   if (init->control_fd >= 0) send_child_message(init->control_fd);
   char *file = init->opt.command[0];
   if (init->opt.argv0) init->opt.command[0] = (char *)init->opt.argv0;
-  execvp(file, init->opt.command);
+  /* execvp would run a file without a #! line through /bin/sh (ENOEXEC); a path is exec'd as it
+   * is, so that a command fails the same way with or without the init. */
+  if (strchr(file, '/'))
+    execv(file, init->opt.command);
+  else
+    execvp(file, init->opt.command);
   report_exec_error(exec_error_fd);
 }
 
