@@ -7,7 +7,7 @@ import { checkUserNamespace, mapsRoot, type SpawnOptions } from './options';
 import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';
-import { spawnInPidNamespace, usePidfd } from './spawn';
+import { spawnInPidNamespace, spawnRequest } from './spawn';
 import { prepareStdio, releaseStdio } from './stdio';
 
 /** Options of PidNamespace.create(). */
@@ -104,7 +104,7 @@ export class PidNamespace implements AsyncDisposable {
       let init: InitProcess;
       try {
         init = startInit(
-          {
+          spawnRequest({
             file: '',
             argv: [],
             envp: [],
@@ -112,17 +112,9 @@ export class PidNamespace implements AsyncDisposable {
             uid: mapsRoot(userNamespace?.uidMap) ? 0 : -1,
             gid: mapsRoot(userNamespace?.gidMap) ? 0 : -1,
             fdMap: stdio.fdMap,
-            newPidNamespace: true,
-            joinFd: -1,
-            joinUserFd: -1,
-            pdeathsig: 0,
-            usePidfd,
             mountProc,
-            newUserNamespace: userNamespace !== null,
-            uidMap: userNamespace?.uidMap ?? '',
-            gidMap: userNamespace?.gidMap ?? '',
-            denySetgroups: userNamespace?.denySetgroups ?? false,
-          },
+            userNamespace,
+          }),
           dieWithParent ? ['--pause'] : ['--pause', '--no-die-with-parent'],
           {
             onMessage(type, _value, _pid, pidfd) {

@@ -83,9 +83,36 @@ function armKillers(child: PidNamespaceChild, opts: NormalizedOptions): void {
   }
 }
 
+/** What the addon needs to start a process in new namespaces; joining fills in the join fields. */
+export function spawnRequest(fields: {
+  file: string;
+  argv: string[];
+  envp: string[];
+  cwd: string | null;
+  uid: number;
+  gid: number;
+  fdMap: number[];
+  mountProc: boolean;
+  userNamespace: NormalizedOptions['userNamespace'];
+}): NativeSpawnOptions {
+  const { userNamespace, ...rest } = fields;
+  return {
+    ...rest,
+    newPidNamespace: true,
+    joinFd: -1,
+    joinUserFd: -1,
+    pdeathsig: 0,
+    usePidfd,
+    newUserNamespace: userNamespace !== null,
+    uidMap: userNamespace?.uidMap ?? '',
+    gidMap: userNamespace?.gidMap ?? '',
+    denySetgroups: userNamespace?.denySetgroups ?? false,
+  };
+}
+
 function nativeOptions(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
   const { opts } = ctx;
-  return {
+  return spawnRequest({
     file: ctx.file,
     argv: [opts.argv0, ...opts.args],
     envp: opts.env,
@@ -93,17 +120,9 @@ function nativeOptions(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
     uid: opts.uid,
     gid: opts.gid,
     fdMap: stdio.fdMap,
-    newPidNamespace: true,
-    joinFd: -1,
-    joinUserFd: -1,
-    pdeathsig: 0,
-    usePidfd,
     mountProc: opts.mountProc,
-    newUserNamespace: opts.userNamespace !== null,
-    uidMap: opts.userNamespace?.uidMap ?? '',
-    gidMap: opts.userNamespace?.gidMap ?? '',
-    denySetgroups: opts.userNamespace?.denySetgroups ?? false,
-  };
+    userNamespace: opts.userNamespace,
+  });
 }
 
 function failureContext(ctx: Context, syscall: string, joinPath?: string) {
