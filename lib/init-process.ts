@@ -1,6 +1,10 @@
 // Starting the bundled init as pid 1 of a new PID namespace, with its control channel.
+import * as os from 'os';
 import type { PidnsSystemError } from './errors';
+import { pidNamespaceId } from './proc';
 import { initPath, isFailure, native, type NativeControlChannel, type NativeProcessHandle, type NativeSpawnOptions } from './native';
+
+const { ENOENT, EACCES, ENOEXEC } = os.constants.errno;
 
 export interface InitListener {
   /** A message from the init (protocol.ts). pidfd, when not -1, is the listener's to close. */
@@ -11,6 +15,8 @@ export interface InitListener {
 
 export interface InitProcess {
   pid: number;
+  /** Read right after the clone, while the init is certainly there to read it from. */
+  namespaceId: number;
   handle: NativeProcessHandle;
   channel: NativeControlChannel;
 }
@@ -43,7 +49,7 @@ export function startInit(
   if (isFailure(result)) {
     native.closeFd(nodeFd);
     const err = refusal(result.errno, result.syscall);
-    if (result.syscall === 'execve') {
+    if (result.syscall === 'execve' && [ENOENT, EACCES, ENOEXEC].includes(result.errno)) {
       // The init itself could not be run: the installation is broken, not the command.
       err.path = initPath;
       err.hint = 'the bundled pidns-init could not be run: rebuild the package (npm rebuild pidns)';
@@ -51,6 +57,8 @@ export function startInit(
     }
     throw err;
   }
+  // Unreaped, the init stays in /proc until its exit has been handled below.
+  const namespaceId = pidNamespaceId(result.pid);
   const channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd) => listener.onMessage(type, value, pid, pidfd));
   const handle = new native.ProcessHandle(result.pid, result.pidfd, (status) => {
     // The exit and the last messages can arrive in either order on the loop; read what is queued
@@ -59,5 +67,5 @@ export function startInit(
     channel.close();
     listener.onExit(status);
   });
-  return { pid: result.pid, handle, channel };
+  return { pid: result.pid, namespaceId, handle, channel };
 }

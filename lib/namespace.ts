@@ -3,7 +3,7 @@ import { PidNamespaceChild, type InitInfo } from './child';
 import { invalidType, invalidValue, namespaceEnded, outOfRange, PidnsStateError, systemError } from './errors';
 import { startInit, type InitProcess } from './init-process';
 import { native } from './native';
-import { checkUserNamespace, mapsRoot, type SpawnOptions } from './options';
+import { checkUserNamespace, mapsRoot, ownProperties, type SpawnOptions } from './options';
 import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';
@@ -78,18 +78,14 @@ export class PidNamespace implements AsyncDisposable {
   }
 
   /** Starts a new PID namespace whose pid 1 is the bundled init in pause mode. */
-  static create(options: PidNamespaceOptions = {}): Promise<PidNamespace> {
-    if (typeof options !== 'object' || options === null) return Promise.reject(invalidType('options', 'of type object', options));
+  static async create(options: PidNamespaceOptions = {}): Promise<PidNamespace> {
+    if (typeof options !== 'object' || options === null) throw invalidType('options', 'of type object', options);
+    options = ownProperties(options) as PidNamespaceOptions;
     const dieWithParent = options.dieWithParent ?? true;
-    if (typeof dieWithParent !== 'boolean') return Promise.reject(invalidType('options.dieWithParent', 'of type boolean', dieWithParent));
+    if (typeof dieWithParent !== 'boolean') throw invalidType('options.dieWithParent', 'of type boolean', dieWithParent);
     const mountProc = options.mountProc ?? false;
-    if (typeof mountProc !== 'boolean') return Promise.reject(invalidType('options.mountProc', 'of type boolean', mountProc));
-    let userNamespace: ReturnType<typeof checkUserNamespace>;
-    try {
-      userNamespace = checkUserNamespace(options.userNamespace);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    if (typeof mountProc !== 'boolean') throw invalidType('options.mountProc', 'of type boolean', mountProc);
+    const userNamespace = checkUserNamespace(options.userNamespace);
 
     return new Promise((resolve, reject) => {
       const action = 'PidNamespace.create';
@@ -120,7 +116,7 @@ export class PidNamespace implements AsyncDisposable {
             onMessage(type, _value, _pid, pidfd) {
               if (pidfd >= 0) native.closeFd(pidfd);
               if (type === MSG_STARTED && !ns) {
-                ns = new PidNamespace(pidNamespaceId(init.pid), { pid: init.pid, nsPid: 1 }, init, init.pid, {
+                ns = new PidNamespace(init.namespaceId, { pid: init.pid, nsPid: 1 }, init, init.pid, {
                   mountProc,
                   userNamespace: userNamespace !== null,
                   rootUid: mapsRoot(userNamespace?.uidMap),
@@ -223,14 +219,18 @@ export class PidNamespace implements AsyncDisposable {
    * and the kernel kills whatever is left. Resolves when no process of the namespace remains.
    * Refused for a namespace from fromPid(), whose pid 1 is not ours.
    */
-  close(options: CloseOptions = {}): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (!this.#owned) {
-      return Promise.reject(new PidnsStateError('ERR_NAMESPACE_NOT_OWNED', `PidNamespace.close: namespace ${this.id} was not created by this PidNamespace (fromPid); end it through its own pid 1`));
+      throw new PidnsStateError(
+        'ERR_NAMESPACE_NOT_OWNED',
+        `PidNamespace.close: namespace ${this.id} was not created by this PidNamespace (fromPid); end it through its own pid 1`,
+      );
     }
     if (this.#closing) return this.#closing;
-    const graceMs = options?.graceMs ?? DEFAULT_GRACE_MS;
-    if (typeof graceMs !== 'number') return Promise.reject(invalidType('options.graceMs', 'of type number', graceMs));
-    if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > 0x7fffffff) return Promise.reject(outOfRange('options.graceMs', 'an integer >= 0 and <= 2147483647', graceMs));
+    if (typeof options !== 'object' || options === null) throw invalidType('options', 'of type object', options);
+    const graceMs = ownProperties(options).graceMs ?? DEFAULT_GRACE_MS;
+    if (typeof graceMs !== 'number') throw invalidType('options.graceMs', 'of type number', graceMs);
+    if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > 0x7fffffff) throw outOfRange('options.graceMs', 'an integer >= 0 and <= 2147483647', graceMs);
     const init = this.#owned;
     this.#closing = (async () => {
       this.#ended = true;

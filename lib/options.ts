@@ -103,6 +103,14 @@ const MAX_STDIO = 1024;
 const MAX_ID = 0xfffffffe;
 const MAX_PID = 0x400000; // PID_MAX_LIMIT on 64-bit kernels
 
+/**
+ * The caller's own properties only, read once: a property inherited from a polluted
+ * Object.prototype must not become an option.
+ */
+export function ownProperties(value: object): Record<string, unknown> {
+  return Object.assign(Object.create(null) as Record<string, unknown>, value);
+}
+
 function checkString(name: string, value: unknown, allowEmpty = true): string {
   if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
   if (!allowEmpty && value.length === 0) throw invalidValue(name, value, 'must be a non-empty string');
@@ -190,7 +198,7 @@ function checkMap(name: string, value: unknown, callerId: number): string {
   return value
     .map((entry: unknown, i: number) => {
       if (typeof entry !== 'object' || entry === null) throw invalidType(`${name}[${i}]`, 'an object { containerId, hostId, size }', entry);
-      const e = entry as Record<string, unknown>;
+      const e = ownProperties(entry);
       const containerId = checkInteger(`${name}[${i}].containerId`, e.containerId, 0, MAX_ID);
       const hostId = checkInteger(`${name}[${i}].hostId`, e.hostId, 0, MAX_ID);
       const size = checkInteger(`${name}[${i}].size`, e.size, 1, MAX_ID + 1);
@@ -205,7 +213,7 @@ export function checkUserNamespace(value: unknown): NormalizedOptions['userNames
   if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     throw invalidType('options.userNamespace', 'a boolean or { uidMap, gidMap }', value);
   }
-  const maps = value === true ? {} : (value as Record<string, unknown>);
+  const maps = value === true ? {} : ownProperties(value as object);
   const uid = process.geteuid!();
   const gid = process.getegid!();
   const uidMap = checkMap('options.userNamespace.uidMap', maps.uidMap, uid);
@@ -235,7 +243,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   const argStrings = argList.map((a, i) => checkString(`args[${i}]`, a));
   if (opts === undefined || opts === null) opts = {};
   if (typeof opts !== 'object' || Array.isArray(opts)) throw invalidType('options', 'of type object', opts);
-  const o = opts as Record<string, unknown>;
+  const o = ownProperties(opts as object);
 
   const join = checkJoin(o.join);
   const init = checkBoolean('options.init', o.init, join === null);

@@ -242,8 +242,8 @@ function initArgs(ctx: Context): string[] {
   if (opts.signalGroup) args.push('--signal-group');
   if (opts.teardownGraceMs > 0) args.push('--grace-ms', String(opts.teardownGraceMs));
   if (!opts.dieWithParent) args.push('--no-die-with-parent');
-  args.push('--', ctx.file, ...opts.args);
-  return args;
+  // concat, not push(...): a spread of a huge argument list would overflow the call stack.
+  return args.concat('--', ctx.file, opts.args);
 }
 
 /**
@@ -265,6 +265,12 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
       init = startInit(nativeOptions(ctx, stdio), initArgs(ctx), {
         onMessage(type, value, pid, pidfd) {
           if (type === MSG_CHILD) {
+            // Sent once, by the command's process before execve; a second one (which only code
+            // running inside with the init's own descriptor could send) replaces nothing.
+            if (commandPid !== -1) {
+              if (pidfd >= 0) native.closeFd(pidfd);
+              return;
+            }
             commandPid = pid;
             if (pidfd >= 0) {
               if (usePidfd) commandHandle = new native.ProcessHandle(pid, pidfd);
@@ -275,7 +281,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
               pid: commandPid,
               nsPid: value,
               init: { pid: init.pid, nsPid: 1 },
-              namespaceId: pidNamespaceId(init.pid),
+              namespaceId: init.namespaceId,
               stdio: openStreams(stdio),
               control,
               spawnargs: ctx.spawnargs,

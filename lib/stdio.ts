@@ -34,7 +34,12 @@ export function prepareStdio(entries: StdioEntry[], action: string): PreparedStd
       } else if (kind === 'inherit') {
         prepared.fdMap.push(i);
       } else if (kind === 'ignore') {
-        const fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
+        let fd: number;
+        try {
+          fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
+        } catch (err) {
+          throw systemError(-((err as NodeJS.ErrnoException).errno ?? -5), 'open', { action, path: '/dev/null' });
+        }
         prepared.devNull.push(fd);
         prepared.fdMap.push(fd);
       } else {
@@ -70,7 +75,8 @@ export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
 export function openStreams(prepared: PreparedStdio): (Readable | Writable | null)[] {
   return prepared.parentEnds.map((fd, i) => {
     if (fd === null) return null;
-    const socket = new net.Socket({ fd, readable: i !== 0, writable: i === 0 });
-    return socket;
+    // manualStart: nothing is read until the caller reads, so output (and its end) waits for a
+    // listener attached after the spawn's promise has settled.
+    return new net.Socket({ fd, readable: i !== 0, writable: i === 0, manualStart: true } as net.SocketConstructorOpts);
   });
 }

@@ -13,7 +13,7 @@
 
 /* Rules for this file: see child.h. In short: raw system calls only, no allocation, no locks. */
 
-static void report_and_exit(const struct pidns_child *c, int step, int err) {
+PIDNS_CHILD_CODE static void report_and_exit(const struct pidns_child *c, int step, int err) {
   struct pidns_child_error e;
   e.step = step;
   e.err = err;
@@ -24,7 +24,7 @@ static void report_and_exit(const struct pidns_child *c, int step, int err) {
   _exit(127);
 }
 
-static int reset_signals(void) {
+PIDNS_CHILD_CODE static int reset_signals(void) {
   /* Node ignores SIGPIPE and installs handlers; an ignored disposition survives execve, so every
    * signal goes back to its default. The mask stays full until just before execve so that no
    * handler of Node's runs on this stack meanwhile. */
@@ -37,7 +37,7 @@ static int reset_signals(void) {
 
 /* Puts fd_map[i] at descriptor i. A source below fd_count could be overwritten by an earlier
  * dup2, so every source is first copied to a descriptor at or above fd_count. */
-static int install_descriptors(const struct pidns_child *c, int *moved) {
+PIDNS_CHILD_CODE static int install_descriptors(const struct pidns_child *c, int *moved) {
   for (int i = 0; i < c->fd_count; i++) {
     moved[i] = -1;
     if (c->fd_map[i] < 0) continue;
@@ -63,18 +63,16 @@ static int install_descriptors(const struct pidns_child *c, int *moved) {
 
 /* A /proc that shows the new PID namespace. Propagation is made private first, so that neither
  * this mount nor the unmount of the old /proc under it reaches the host. */
-static int mount_private_proc(void) {
+PIDNS_CHILD_CODE static int mount_private_proc(void) {
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
   return mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-static void exec_child(struct pidns_child *c) {
+PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   int moved[c->fd_count > 0 ? c->fd_count : 1];
 
   c->inner_pid = (pid_t)syscall(SYS_getpid);
   if (c->mount_proc && mount_private_proc() < 0) report_and_exit(c, PIDNS_STEP_MOUNT, errno);
-  if (c->pdeathsig && prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0)
-    report_and_exit(c, PIDNS_STEP_PDEATHSIG, errno);
   if (install_descriptors(c, moved) < 0) report_and_exit(c, PIDNS_STEP_DUP2, errno);
   if (c->cwd && chdir(c->cwd) < 0) report_and_exit(c, PIDNS_STEP_CHDIR, errno);
   if (c->uid >= 0 || c->gid >= 0) {
@@ -88,6 +86,9 @@ static void exec_child(struct pidns_child *c) {
     report_and_exit(c, PIDNS_STEP_SETGID, errno);
   if (c->uid >= 0 && pidns_setresuid((uid_t)c->uid) < 0)
     report_and_exit(c, PIDNS_STEP_SETUID, errno);
+  /* After the ids: the kernel clears the parent-death signal when they change. */
+  if (c->pdeathsig && prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0)
+    report_and_exit(c, PIDNS_STEP_PDEATHSIG, errno);
 
   sigset_t empty;
   sigemptyset(&empty);
@@ -96,7 +97,7 @@ static void exec_child(struct pidns_child *c) {
   report_and_exit(c, PIDNS_STEP_EXECVE, errno);
 }
 
-static int grandchild_main(void *arg) {
+PIDNS_CHILD_CODE static int grandchild_main(void *arg) {
   exec_child((struct pidns_child *)arg);
   return 127;
 }
@@ -105,7 +106,7 @@ static int grandchild_main(void *arg) {
 #define GO 0
 #define DONE 1
 
-static int user_grandchild_main(void *arg) {
+PIDNS_CHILD_CODE static int user_grandchild_main(void *arg) {
   struct pidns_child *c = (struct pidns_child *)arg;
   char byte;
   close(c->user_pipes[GO][1]);
@@ -136,7 +137,7 @@ static char *format_pid_path(char *buf, pid_t pid, const char *leaf) {
   return buf;
 }
 
-static int write_proc_file(pid_t pid, const char *leaf, const char *text) {
+PIDNS_CHILD_CODE static int write_proc_file(pid_t pid, const char *leaf, const char *text) {
   char path[64];
   int fd = open(format_pid_path(path, pid, leaf), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -153,7 +154,7 @@ static int write_proc_file(pid_t pid, const char *leaf, const char *text) {
  * touching different fields). errno is shared too, so this side only makes calls that succeed
  * while the other may still be reading it: the blocking reads happen while the other side is
  * parked in a read of its own. */
-static void start_in_new_user_namespace(struct pidns_child *c, int flags) {
+PIDNS_CHILD_CODE static void start_in_new_user_namespace(struct pidns_child *c, int flags) {
   if (pipe2(c->user_pipes[GO], O_CLOEXEC) < 0 || pipe2(c->user_pipes[DONE], O_CLOEXEC) < 0)
     report_and_exit(c, PIDNS_STEP_PIPE, errno);
   pid_t pid = clone(user_grandchild_main, c->grandchild_stack_top,
@@ -176,7 +177,7 @@ static void start_in_new_user_namespace(struct pidns_child *c, int flags) {
   _exit(0);
 }
 
-int pidns_child_main(void *arg) {
+PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
   struct pidns_child *c = (struct pidns_child *)arg;
 
   if (reset_signals() < 0) report_and_exit(c, PIDNS_STEP_SIGNALS, errno);

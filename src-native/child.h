@@ -17,6 +17,15 @@
 extern "C" {
 #endif
 
+/* Code that runs in the child, on Node's memory, and never returns to its caller: sanitizer
+ * instrumentation there would poison Node's stack (the frames are never unwound) and its reports
+ * would need the allocator the child must not use. */
+#if defined(__GNUC__)
+#define PIDNS_CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
+#else
+#define PIDNS_CHILD_CODE
+#endif
+
 /* Which step failed; sent with errno through the error pipe. */
 enum pidns_child_step {
   PIDNS_STEP_NONE = 0,
@@ -82,7 +91,7 @@ struct pidns_child {
 };
 
 /* The function passed to clone(). Never returns on success (execve), else _exit(127). */
-int pidns_child_main(void *arg);
+PIDNS_CHILD_CODE int pidns_child_main(void *arg);
 
 #ifdef __cplusplus
 }

@@ -20,21 +20,21 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-int pidns_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+PIDNS_RAW int pidns_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
-int pidns_pidfd_send_signal(int pidfd, int sig) {
+PIDNS_RAW int pidns_pidfd_send_signal(int pidfd, int sig) {
   return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
-int pidns_setns(int fd, int nstype) { return (int)syscall(SYS_setns, fd, nstype); }
+PIDNS_RAW int pidns_setns(int fd, int nstype) { return (int)syscall(SYS_setns, fd, nstype); }
 
-int pidns_setresuid(uid_t uid) { return (int)syscall(SYS_setresuid, uid, uid, uid); }
+PIDNS_RAW int pidns_setresuid(uid_t uid) { return (int)syscall(SYS_setresuid, uid, uid, uid); }
 
-int pidns_setresgid(gid_t gid) { return (int)syscall(SYS_setresgid, gid, gid, gid); }
+PIDNS_RAW int pidns_setresgid(gid_t gid) { return (int)syscall(SYS_setresgid, gid, gid, gid); }
 
-int pidns_setgroups_empty(void) { return (int)syscall(SYS_setgroups, 0, NULL); }
+PIDNS_RAW int pidns_setgroups_empty(void) { return (int)syscall(SYS_setgroups, 0, NULL); }
 
-int pidns_close_range_cloexec(unsigned int first) {
+PIDNS_RAW int pidns_close_range_cloexec(unsigned int first) {
   return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
 }
 
@@ -46,15 +46,15 @@ struct kernel_sigaction {
   unsigned long mask;
 };
 
-int pidns_sigaction_default(int sig) {
+PIDNS_RAW int pidns_sigaction_default(int sig) {
   struct kernel_sigaction act;
   memset(&act, 0, sizeof act);
   act.handler = SIG_DFL;
   return (int)syscall(SYS_rt_sigaction, sig, &act, NULL, sizeof act.mask);
 }
 
-int pidns_sigmask_set(const sigset_t *set, sigset_t *old) {
+PIDNS_RAW int pidns_sigmask_set(const sigset_t *set, sigset_t *old) {
   return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, sizeof(unsigned long));
 }
 
-int pidns_namespace_type(int fd) { return ioctl(fd, NS_GET_NSTYPE); }
+PIDNS_RAW int pidns_namespace_type(int fd) { return ioctl(fd, NS_GET_NSTYPE); }

@@ -15,6 +15,13 @@
 extern "C" {
 #endif
 
+/* Called from the child too: no sanitizer instrumentation (see child.h). */
+#if defined(__GNUC__)
+#define PIDNS_RAW __attribute__((no_sanitize("address", "undefined")))
+#else
+#define PIDNS_RAW
+#endif
+
 int pidns_pidfd_open(pid_t pid);
 int pidns_pidfd_send_signal(int pidfd, int sig);
 int pidns_setns(int fd, int nstype);

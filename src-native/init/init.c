@@ -427,7 +427,7 @@ int main(int argc, char **argv) {
 
   fill_standard_fds(&init);
   setup_signals(&init);
-  if (!init.is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1) == -1)
+  if (!init.is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
     start_failed(&init, "prctl(PR_SET_CHILD_SUBREAPER)", errno);
 
   /* In pause mode STARTED (value 0) says the init is ready: its signals are blocked, so a SIGTERM
