@@ -2,7 +2,7 @@
 # Builds the addon and the init with AddressSanitizer + UBSan in a scratch copy of the tree (so the
 # build/ that everyone else uses is never touched), then runs the jest suite against that build.
 #
-#   npm run test:sanitize                      # whole suite, pidfd mode
+#   npm run test:sanitize                      # the suite (see below for what is left out), pidfd mode
 #   PIDNS_NO_PIDFD=1 npm run test:sanitize     # the fallback exit watcher
 #   npm run test:sanitize -- test/load.test.ts # extra arguments go to jest
 #
@@ -31,9 +31,10 @@
 # UBSAN_OPTIONS: print_stacktrace=1 halt_on_error=1 for the same reason.
 #
 # The vfork child (clone(CLONE_VM|CLONE_VFORK), src-native/child.c) runs on Node's memory with
-# Node's thread suspended. It is built with ASan like the rest, and it only touches memory that
-# Spawn() prepared; ASan's shadow is shared with the parent, so its checks stay valid there. The
-# child makes no allocation, so ASan's allocator (which takes locks) is never entered from it.
+# Node's thread suspended and never returns to its caller, so its functions carry
+# no_sanitize("address", "undefined") (PIDNS_CHILD_CODE, PIDNS_RAW): instrumented frames there
+# would leave Node's stack poisoned, and a report would need the allocator the child must not use.
+# Everything else in the addon is instrumented.
 # The init is built with -fsanitize=address,undefined by build.sh and runs as a separate program;
 # its reports go to the init's stderr, which the tests usually point at a pipe or /dev/null, so
 # log_path sends them to files as well, and this script fails if any appear.
@@ -45,6 +46,7 @@ start=$(date +%s)
 
 echo "== copying the tree to $scratch"
 mkdir -p "$scratch"
+chmod 755 "$scratch" # the tests run fixtures as nobody
 # Tracked files plus the ones not yet committed (others edit the tree), without build output.
 (cd "$here" && { git ls-files; git ls-files --others --exclude-standard; } | sort -u |
   grep -v -e '^build/' -e '^dist/' -e '^node_modules/' |
@@ -75,6 +77,10 @@ echo "== running jest under ASan+UBSan (LD_PRELOAD=$libasan)"
 export LD_PRELOAD="$libasan${libubsan:+:$libubsan}"
 export ASAN_OPTIONS="detect_leaks=0:handle_segv=0:allow_user_segv_handler=1:detect_stack_use_after_return=0:use_sigaltstack=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0:abort_on_error=1:halt_on_error=1:exitcode=66:log_path=$logs/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
+# With no arguments the suites that run ps, id and the like inside new namespaces are left out: the
+# preloaded runtime goes into those programs too, and ps under it hangs reading a fresh /proc. They
+# exercise the same native paths as the suites that do run.
+if [ $# -eq 0 ]; then set -- --testPathIgnorePatterns 'mount-proc|rootless|cli'; fi
 status=0
 npx jest --ci "$@" || status=$?
 unset LD_PRELOAD
