@@ -20,6 +20,8 @@ export interface NativeSpawnOptions {
   usePidfd: boolean;
   /** A new mount namespace with private propagation and a /proc of the child's PID namespace. */
   mountProc: boolean;
+  /** PR_SET_NO_NEW_PRIVS before execve. */
+  noNewPrivileges: boolean;
   /** New user and PID namespaces, with these maps written from outside before the child goes on. */
   newUserNamespace: boolean;
   uidMap: string;

@@ -61,6 +61,12 @@ export interface SpawnOptions {
   /** A new mount namespace (propagation made private) with a /proc of the command's PID namespace. */
   mountProc?: boolean;
   /**
+   * Set no_new_privs (prctl PR_SET_NO_NEW_PRIVS) before execve: set-uid and set-gid programs and
+   * file capabilities can no longer raise the privileges of the command or anything it starts.
+   * Under the init it applies to the init and the command alike. Default false.
+   */
+  noNewPrivileges?: boolean;
+  /**
    * Create a user namespace together with the PID namespace, so no privilege is needed.
    * true maps the caller's uid and gid to 0 inside (like `unshare -r`).
    */
@@ -95,6 +101,7 @@ export interface NormalizedOptions {
   signalGroup: boolean;
   teardownGraceMs: number;
   mountProc: boolean;
+  noNewPrivileges: boolean;
   /** The maps as the kernel reads them from /proc/PID/uid_map, or null for no user namespace. */
   userNamespace: { uidMap: string; gidMap: string; denySetgroups: boolean } | null;
 }
@@ -280,6 +287,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     signalGroup: checkBoolean('options.signalGroup', o.signalGroup, false),
     teardownGraceMs,
     mountProc: checkBoolean('options.mountProc', o.mountProc, false),
+    noNewPrivileges: checkBoolean('options.noNewPrivileges', o.noNewPrivileges, false),
     userNamespace,
   };
 }

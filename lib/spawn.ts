@@ -93,11 +93,13 @@ export function spawnRequest(fields: {
   gid: number;
   fdMap: number[];
   mountProc: boolean;
+  noNewPrivileges?: boolean;
   userNamespace: NormalizedOptions['userNamespace'];
 }): NativeSpawnOptions {
-  const { userNamespace, ...rest } = fields;
+  const { userNamespace, noNewPrivileges, ...rest } = fields;
   return {
     ...rest,
+    noNewPrivileges: noNewPrivileges ?? false,
     newPidNamespace: true,
     joinFd: -1,
     joinUserFd: -1,
@@ -121,6 +123,7 @@ function nativeOptions(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
     gid: opts.gid,
     fdMap: stdio.fdMap,
     mountProc: opts.mountProc,
+    noNewPrivileges: opts.noNewPrivileges,
     userNamespace: opts.userNamespace,
   });
 }

@@ -86,6 +86,8 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
     report_and_exit(c, PIDNS_STEP_SETGID, errno);
   if (c->uid >= 0 && pidns_setresuid((uid_t)c->uid) < 0)
     report_and_exit(c, PIDNS_STEP_SETUID, errno);
+  if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    report_and_exit(c, PIDNS_STEP_NO_NEW_PRIVS, errno);
   /* After the ids: the kernel clears the parent-death signal when they change. */
   if (c->pdeathsig && prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0)
     report_and_exit(c, PIDNS_STEP_PDEATHSIG, errno);

@@ -43,6 +43,7 @@ enum pidns_child_step {
   PIDNS_STEP_ID_MAP,
   PIDNS_STEP_MOUNT,
   PIDNS_STEP_PIPE,
+  PIDNS_STEP_NO_NEW_PRIVS,
 };
 
 struct pidns_child_error {
@@ -64,6 +65,7 @@ struct pidns_child {
   int error_fd;          /* write end of the O_CLOEXEC error pipe */
   int pdeathsig;         /* 0: none */
   int mount_proc;        /* make mounts private and mount a /proc of the new PID namespace */
+  int no_new_privs;      /* PR_SET_NO_NEW_PRIVS: execve can never grant privileges again */
 
   /* Joining: enter join_fd's PID namespace (and join_user_fd's user namespace first, when >= 0),
    * then fork the process that execs. */

@@ -36,6 +36,7 @@ const char *StepName(int step) {
     case PIDNS_STEP_ID_MAP: return "uid_map";
     case PIDNS_STEP_MOUNT: return "mount";
     case PIDNS_STEP_PIPE: return "pipe2";
+    case PIDNS_STEP_NO_NEW_PRIVS: return "prctl";
     default: return "spawn";
   }
 }
@@ -139,6 +140,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.join_fd = IntField(o, "joinFd", -1);
   child.join_user_fd = IntField(o, "joinUserFd", -1);
   child.mount_proc = o.Get("mountProc").ToBoolean();
+  child.no_new_privs = o.Get("noNewPrivileges").ToBoolean();
   child.new_user_namespace = newUserNamespace;
   child.uid_map = uidMap.c_str();
   child.gid_map = gidMap.c_str();

@@ -53,7 +53,8 @@ describeAsRoot('PidNamespace pods', () => {
   test('processes() lists every process of the namespace, pid 1 included, as /proc does', async () => {
     await using ns = await PidNamespace.create();
     const a = await ns.spawn('sh', ['-c', 'sleep 30 & exec sleep 31'], { stdio: 'ignore' });
-    await eventually(() => ns.processes().length === 3);
+    // Until sh has exec'd, its command line is still the shell's.
+    await eventually(() => ns.processes().some((p) => p.command === 'sleep 31') && ns.processes().length === 3);
     const listed = ns.processes();
     expect(listed.map((p) => p.pid).sort()).toEqual(membersOfNamespace(ns.id).sort());
     expect(listed[0]).toEqual({ pid: ns.init!.pid, nsPid: 1, ppid: process.pid, command: expect.stringContaining('pidns-init') });

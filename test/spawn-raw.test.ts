@@ -103,6 +103,18 @@ describeAsRoot('spawn into a new PID namespace without the init', () => {
     await child.exited;
   });
 
+  test.each([false, true])('noNewPrivileges sets no_new_privs for the command, and only when asked (init: %s)', async (init) => {
+    const plain = await spawnInPidNamespace('sleep', ['30'], { init, stdio: 'ignore' });
+    const locked = await spawnInPidNamespace('sleep', ['30'], { init, stdio: 'ignore', noNewPrivileges: true });
+    expect(status(plain.pid).get('NoNewPrivs')).toBe('0');
+    expect(status(locked.pid).get('NoNewPrivs')).toBe('1');
+    if (init) expect(status(locked.init!.pid).get('NoNewPrivs')).toBe('1');
+    for (const c of [plain, locked]) {
+      c.kill('SIGKILL');
+      await c.exited;
+    }
+  });
+
   test('stdio inherit and ignore, and an explicit descriptor', async () => {
     const fs = await import('fs');
     const path = `/tmp/pidns-stdio-${process.pid}`;

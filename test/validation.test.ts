@@ -43,6 +43,11 @@ const cases: Case[] = [
   ['signal not an AbortSignal', 'true', [], { signal: {} }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
   ['dieWithParent not boolean', 'true', [], { dieWithParent: 1 }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
   ['signalGroup not boolean', 'true', [], { signalGroup: 'no' }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['noNewPrivileges not boolean', 'true', [], { noNewPrivileges: 'yes' }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['mountProc not boolean', 'true', [], { mountProc: 1 }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['userNamespace not an object', 'true', [], { userNamespace: 'yes' }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['userNamespace map entry out of range', 'true', [], { userNamespace: { uidMap: [{ containerId: -1, hostId: 0, size: 1 }] } }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+  ['userNamespace with join', 'true', [], { userNamespace: true, join: 1 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
   ['teardownGraceMs negative', 'true', [], { teardownGraceMs: -3 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
 ];
 
