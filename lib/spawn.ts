@@ -172,28 +172,36 @@ interface JoinFds {
   userFd: number;
 }
 
-/** Opens a namespace file, refusing anything that is not a namespace of the given type. */
+/** O_PATH (Linux): a descriptor that names a file without opening it. Not in fs.constants. */
+const O_PATH = 0o10000000;
+
+/**
+ * Opens a namespace file, refusing anything that is not a namespace of the given type. The path
+ * is resolved once, to an O_PATH descriptor, which opens nothing (a device or a FIFO there has no
+ * side effect and cannot block); only a regular file is then opened, through that descriptor, so
+ * the file checked is the file opened even if the path changes meanwhile.
+ */
 function openNamespaceFile(path: string, type: number, fail: (errno: number, syscall: string) => Error, pidGone: boolean): number {
   const errnoOf = (err: unknown) => -((err as NodeJS.ErrnoException).errno ?? -EINVAL);
-  let expected: fs.Stats;
+  let pathFd: number;
   try {
-    // A namespace file is a regular file of nsfs; anything else (a FIFO would block open) is
-    // refused before it is opened.
-    expected = fs.statSync(path);
-  } catch (err) {
-    const errno = errnoOf(err);
-    throw fail(pidGone && errno === ENOENT ? ESRCH : errno, 'stat');
-  }
-  if (!expected.isFile()) throw fail(EINVAL, 'setns');
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    pathFd = fs.openSync(path, O_PATH);
   } catch (err) {
     const errno = errnoOf(err);
     throw fail(pidGone && errno === ENOENT ? ESRCH : errno, 'open');
   }
-  const opened = fs.fstatSync(fd);
-  if (opened.ino !== expected.ino || opened.dev !== expected.dev || native.namespaceType(fd) !== type) {
+  let fd: number;
+  try {
+    if (!fs.fstatSync(pathFd).isFile()) throw fail(EINVAL, 'setns');
+    try {
+      fd = fs.openSync(`/proc/self/fd/${pathFd}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    } catch (err) {
+      throw fail(errnoOf(err), 'open');
+    }
+  } finally {
+    fs.closeSync(pathFd);
+  }
+  if (native.namespaceType(fd) !== type) {
     fs.closeSync(fd);
     throw fail(EINVAL, 'setns');
   }
