@@ -305,7 +305,8 @@ describeAsRoot('pidns run: signals', () => {
   test('SIGTERM to pidns ends the command, and pidns exits 143', async () => {
     const run = start(['run', '--status-fd', '3', '--', 'sleep', '30']);
     const spawned = await run.firstEvent;
-    expect(status(spawned.pid as number).get('Name')).toBe('sleep');
+    // Named by the kernel a moment after the exec that the spawn event follows.
+    expect(await eventually(() => status(spawned.pid as number).get('Name') === 'sleep')).toBe(true);
     run.process.kill('SIGTERM');
     const result = await run.finished;
     expect(result.code).toBe(143);

@@ -413,8 +413,9 @@ describeAsRoot('pidns-init', () => {
       const running = launch(initArgv(true, [...args, 'sh', command]));
       const initPid = await initPidOf(running, true);
       await waitForFile('background-ready');
+      // The background `sleep 1000` is a forked shell until it has exec'd.
+      await waitFor(() => descendantsOf(initPid).some((pid) => readFile(`/proc/${pid}/cmdline`) === 'sleep\x001000\x00'), 'the background sleep');
       const left = descendantsOf(initPid);
-      expect(left.some((pid) => readFile(`/proc/${pid}/cmdline`) === 'sleep\x001000\x00')).toBe(true);
       const startedAt = Date.now();
       fs.writeFileSync(path.join(dir, 'go'), '');
       const outcome = await running.outcome;

@@ -72,7 +72,7 @@ describeAsRoot('PidNamespace pods', () => {
     const m = await ns.spawn('sh', ['-c', 'for i in $(seq 1 50); do (sleep 0.05 &); done; (sleep 30 &); echo started'], {});
     await new Promise((r) => m.stdout!.once('data', r));
     await m.exited;
-    await eventually(() => ns.processes().length === 2, 3000);
+    await eventually(() => ns.processes().length === 2 && ns.processes().some((p) => p.command === 'sleep 30'), 3000);
     const orphan = ns.processes().find((p) => p.command === 'sleep 30')!;
     expect(orphan.ppid).toBe(ns.init!.pid);
     expect(zombiesIn(ns.id)).toEqual([]);
