@@ -92,7 +92,7 @@ describeAsRoot('processes killed from outside', () => {
       for (const pid of report.pids) expect(running(pid)).toBe(true);
       parent.kill('SIGKILL');
       await new Promise((r) => parent.once('exit', r));
-      // Within a second, as DESIGN.md promises.
+      // Within a second: what dieWithParent promises.
       expect(await eventually(() => report.pids.every((pid) => !running(pid)), 1000)).toBe(true);
       // The kernel kills the rest of each namespace as its pid 1 exits; give the last SIGKILLs the
       // same second to land.
