@@ -18,11 +18,11 @@ describeAsRoot('descriptor and signal hygiene', () => {
   test.each([false, true])('the child holds exactly 0, 1 and 2 (init: %s)', async (init) => {
     const child = await spawnInPidNamespace('sleep', ['30'], { init });
     try {
-      // The spawn resolves once execve has passed its point of no return; the kernel closes the
-      // close-on-exec descriptors a moment later, and the dynamic loader briefly opens libraries
-      // as descriptor 3. A leaked descriptor would stay: wait for the steady state.
+      // The spawn resolves once execve has passed its point of no return; the kernel finishes the
+      // exec a moment later, and the dynamic loader briefly opens libraries as descriptor 3. A
+      // leaked descriptor would stay: look once sleep is asleep.
+      await eventually(() => fs.readFileSync(`/proc/${child.pid}/wchan`, 'utf8').includes('nanosleep'));
       const fds = () => fs.readdirSync(`/proc/${child.pid}/fd`).sort();
-      await eventually(() => fds().length === 3);
       expect(fds()).toEqual(['0', '1', '2']);
       const targets = descriptors(child.pid).map((d) => d.split(' -> ')[1]);
       for (const t of targets) expect(t).toMatch(/^pipe:/);

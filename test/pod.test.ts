@@ -53,8 +53,9 @@ describeAsRoot('PidNamespace pods', () => {
   test('processes() lists every process of the namespace, pid 1 included, as /proc does', async () => {
     await using ns = await PidNamespace.create();
     const a = await ns.spawn('sh', ['-c', 'sleep 30 & exec sleep 31'], { stdio: 'ignore' });
-    // Until sh has exec'd, its command line is still the shell's.
-    await eventually(() => ns.processes().some((p) => p.command === 'sleep 31') && ns.processes().length === 3);
+    // Until the shell and its background child have exec'd, their command lines are the shell's.
+    const commands = () => ns.processes().map((p) => p.command);
+    await eventually(() => commands().includes('sleep 31') && commands().includes('sleep 30'));
     const listed = ns.processes();
     expect(listed.map((p) => p.pid).sort()).toEqual(membersOfNamespace(ns.id).sort());
     expect(listed[0]).toEqual({ pid: ns.init!.pid, nsPid: 1, ppid: process.pid, command: expect.stringContaining('pidns-init') });
