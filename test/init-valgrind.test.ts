@@ -5,7 +5,7 @@ import * as path from 'path';
 import { describeAsRoot } from './root';
 
 const INIT = path.resolve(__dirname, '../build/Release/pidns-init');
-const MEMCHECK = ['valgrind', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite,indirect', '-q'];
+const MEMCHECK = ['valgrind', '--vgdb=no', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite,indirect', '-q'];
 
 function underMemcheck(args: string[], asPid1: boolean) {
   const command = asPid1 ? ['unshare', '--pid', '--fork', '--kill-child', '--', ...MEMCHECK, INIT, ...args] : [...MEMCHECK, INIT, ...args];
