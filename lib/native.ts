@@ -54,7 +54,7 @@ export interface NativeBinding {
   namespaceType(fd: number): number;
   pidfdSupported(): boolean;
   closeFd(fd: number): void;
-  constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number; CLONE_NEWNS: number };
+  constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -1,5 +1,5 @@
-// Message types of the control channel to the init; mirrors src-native/protocol.h.
-export const MSG_EOF = 0;
+// Message types of the control channel to the init; mirrors src-native/protocol.h. (The addon's
+// ControlChannel reports end of file as type 0.)
 export const MSG_CHILD = 1;
 export const MSG_STARTED = 2;
 export const MSG_EXEC_FAILED = 3;

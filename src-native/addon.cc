@@ -32,7 +32,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("CLONE_NEWPID", CLONE_NEWPID);
   constants.Set("CLONE_NEWUSER", CLONE_NEWUSER);
-  constants.Set("CLONE_NEWNS", CLONE_NEWNS);
   exports.Set("constants", constants);
   return exports;
 }
