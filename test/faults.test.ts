@@ -5,34 +5,9 @@
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import { PidNamespace, spawnInPidNamespace } from '../lib';
-import { childrenOfSelf, eventually, membersOfNamespace, ownDescriptorCount, runningMembersOfNamespace, status } from './kernel';
+import { childrenOfSelf, eventually, membersOfNamespace, ownDescriptorCount, readAll, running, runningMembersOfNamespace, status } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
-
-/** Everything a stream carries, also when it ended (and was destroyed) before this was called. */
-async function readAll(stream: NodeJS.ReadableStream | null): Promise<string> {
-  let text = '';
-  if (stream) for await (const chunk of stream) text += chunk;
-  return text;
-}
-
-const PF_EXITING = 0x4;
-
-/**
- * Still running: not a zombie and not exiting. A pid 1 that has been killed stays in state S
- * (with PF_EXITING in its flags) until every process of its namespace has been reaped, and
- * members whose parent was outside are reaped by the host's pid 1, which in some sandboxes takes
- * seconds. That pid 1 is dying, not running.
- */
-function running(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] !== 'Z' && (Number(fields[6]) & PF_EXITING) === 0;
-  } catch {
-    return false;
-  }
-}
 
 interface LimitResult {
   name: string;

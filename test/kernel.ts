@@ -62,6 +62,35 @@ export function membersOfNamespace(inode: number): number[] {
   return members;
 }
 
+/** Members in state Z: exited, not yet reaped. */
+export function zombiesIn(namespaceId: number): number[] {
+  return membersOfNamespace(namespaceId).filter((pid) => {
+    try {
+      return status(pid).get('State')!.startsWith('Z');
+    } catch {
+      return false;
+    }
+  });
+}
+
+const PF_EXITING = 0x4;
+
+/**
+ * Still running: not a zombie and not exiting. A pid 1 that has been killed stays in state S
+ * (with PF_EXITING in its flags) until every process of its namespace has been reaped, and
+ * members whose parent was outside are reaped by the host's pid 1, which in some sandboxes takes
+ * seconds. That pid 1 is dying, not running.
+ */
+export function running(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] !== 'Z' && (Number(fields[6]) & PF_EXITING) === 0;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Members that are still running. A zombie has exited; when its parent is gone it waits for
  * the host's pid 1 to reap it, which some sandboxes' pid 1 never does.
@@ -95,4 +124,11 @@ export function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
     stream.on('end', () => resolve(text));
     stream.on('error', reject);
   });
+}
+
+/** Everything a stream carries, also when it ended (and was destroyed) before this was called. */
+export async function readAll(stream: NodeJS.ReadableStream | null): Promise<string> {
+  let text = '';
+  if (stream) for await (const chunk of stream) text += chunk;
+  return text;
 }

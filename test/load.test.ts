@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
-import { childrenOfSelf, eventually, membersOfNamespace, ownDescriptorCount, status } from './kernel';
+import { childrenOfSelf, eventually, membersOfNamespace, ownDescriptorCount, readAll, running, status, zombiesIn } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
 
@@ -17,36 +17,6 @@ const CONCURRENT = 300;
 // heap a tight one. A leak of a handle or a stream per spawn would blow the heap bound.
 const RSS_GROWTH_KIB = 32 * 1024;
 const HEAP_GROWTH_BYTES = 2 * 1024 * 1024;
-
-function zombiesIn(namespaceId: number): number[] {
-  return membersOfNamespace(namespaceId).filter((pid) => {
-    try {
-      return status(pid).get('State')!.startsWith('Z');
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Everything a stream carries, also when it ended (and was destroyed) before this was called. */
-async function readAll(stream: NodeJS.ReadableStream | null): Promise<string> {
-  let text = '';
-  if (stream) for await (const chunk of stream) text += chunk;
-  return text;
-}
-
-const PF_EXITING = 0x4;
-
-/** Not a zombie and not exiting (a killed pid 1 stays in state S until its namespace is reaped). */
-function running(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[0] !== 'Z' && (Number(fields[6]) & PF_EXITING) === 0;
-  } catch {
-    return false;
-  }
-}
 
 async function settled(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));

@@ -2,18 +2,8 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { nsPids, PidNamespace, pidNamespaceId, spawnInPidNamespace } from '../lib';
-import { childrenOfSelf, eventually, membersOfNamespace, namespaceInode, nsPidLine, status } from './kernel';
+import { childrenOfSelf, eventually, membersOfNamespace, namespaceInode, nsPidLine, status, zombiesIn } from './kernel';
 import { describeAsRoot } from './root';
-
-function zombiesIn(namespaceId: number): number[] {
-  return membersOfNamespace(namespaceId).filter((pid) => {
-    try {
-      return status(pid).get('State')!.startsWith('Z');
-    } catch {
-      return false;
-    }
-  });
-}
 
 describeAsRoot('PidNamespace pods', () => {
   afterEach(async () => {
