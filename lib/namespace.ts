@@ -1,4 +1,5 @@
 // PidNamespace: one PID namespace shared by many processes (a pod), with a pause-style pid 1.
+import * as os from 'os';
 import { PidNamespaceChild, type InitInfo } from './child';
 import { invalidType, invalidValue, namespaceEnded, outOfRange, PidnsStateError, systemError } from './errors';
 import { startInit, type InitProcess } from './init-process';
@@ -134,7 +135,7 @@ export class PidNamespace implements AsyncDisposable {
                 return;
               }
               const { code, signal } = decodeWaitStatus(status);
-              reject(systemError(3, 'spawn', { action: `${action}: the init ended before it was ready (${signal ?? `exit ${code}`})` }));
+              reject(systemError(os.constants.errno.ESRCH, 'spawn', { action: `${action}: the init ended before it was ready (${signal ?? `exit ${code}`})` }));
             },
           },
           (errno, syscall) => systemError(errno, syscall, { action, userNamespace: userNamespace !== null }),

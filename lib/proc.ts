@@ -1,5 +1,6 @@
 // Readers of /proc: the NSpid chain and namespace identity of a process.
 import * as fs from 'fs';
+import * as os from 'os';
 import { invalidType, outOfRange, systemError } from './errors';
 
 function checkPid(pid: unknown): number {
@@ -10,7 +11,7 @@ function checkPid(pid: unknown): number {
 
 function gone(err: unknown, pid: number, what: string): Error {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ESRCH') return systemError(3 /* ESRCH */, 'open', { action: `${what} ${pid}`, path: `/proc/${pid}` });
+  if (code === 'ENOENT' || code === 'ESRCH') return systemError(os.constants.errno.ESRCH, 'open', { action: `${what} ${pid}`, path: `/proc/${pid}` });
   return err as Error;
 }
 

@@ -1,6 +1,7 @@
 // spawnInPidNamespace(): start a command in a new PID namespace (under the init, or as pid 1) or
 // in an existing one.
 import * as fs from 'fs';
+import * as os from 'os';
 import { isMainThread } from 'worker_threads';
 import { PidNamespaceChild, type ChildControl } from './child';
 import { namespaceEnded, PidnsSystemError, systemError } from './errors';
@@ -19,10 +20,7 @@ if (!usePidfd) native.startFallbackWatch();
 
 const SIGKILL = signalNumber('SIGKILL');
 const SIGSTOP = signalNumber('SIGSTOP');
-const ENOENT = 2;
-const ESRCH = 3;
-const EINVAL = 22;
-const ENOSYS = 38;
+const { ENOENT, ESRCH, EINVAL, ENOSYS } = os.constants.errno;
 
 interface Context {
   opts: NormalizedOptions;
@@ -84,18 +82,12 @@ function armKillers(child: PidNamespaceChild, opts: NormalizedOptions): void {
 }
 
 /** What the addon needs to start a process in new namespaces; joining fills in the join fields. */
-export function spawnRequest(fields: {
-  file: string;
-  argv: string[];
-  envp: string[];
-  cwd: string | null;
-  uid: number;
-  gid: number;
-  fdMap: number[];
-  mountProc: boolean;
-  noNewPrivileges?: boolean;
-  userNamespace: NormalizedOptions['userNamespace'];
-}): NativeSpawnOptions {
+export function spawnRequest(
+  fields: Pick<NativeSpawnOptions, 'file' | 'argv' | 'envp' | 'cwd' | 'uid' | 'gid' | 'fdMap' | 'mountProc'> & {
+    noNewPrivileges?: boolean;
+    userNamespace: NormalizedOptions['userNamespace'];
+  },
+): NativeSpawnOptions {
   const { userNamespace, noNewPrivileges, ...rest } = fields;
   return {
     ...rest,
@@ -181,7 +173,7 @@ const O_PATH = 0o10000000;
  * side effect and cannot block); only a regular file is then opened, through that descriptor, so
  * the file checked is the file opened even if the path changes meanwhile.
  */
-function openNamespaceFile(path: string, type: number, fail: (errno: number, syscall: string) => Error, pidGone: boolean): number {
+function openNamespaceFile(path: string, type: number, fail: (errno: number, syscall: string) => Error, pidGone: boolean): { fd: number; ino: number } {
   const errnoOf = (err: unknown) => -((err as NodeJS.ErrnoException).errno ?? -EINVAL);
   let pathFd: number;
   try {
@@ -191,8 +183,11 @@ function openNamespaceFile(path: string, type: number, fail: (errno: number, sys
     throw fail(pidGone && errno === ENOENT ? ESRCH : errno, 'open');
   }
   let fd: number;
+  let ino: number;
   try {
-    if (!fs.fstatSync(pathFd).isFile()) throw fail(EINVAL, 'setns');
+    const stats = fs.fstatSync(pathFd);
+    if (!stats.isFile()) throw fail(EINVAL, 'setns');
+    ino = stats.ino;
     try {
       fd = fs.openSync(`/proc/self/fd/${pathFd}`, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
     } catch (err) {
@@ -205,7 +200,7 @@ function openNamespaceFile(path: string, type: number, fail: (errno: number, sys
     fs.closeSync(fd);
     throw fail(EINVAL, 'setns');
   }
-  return fd;
+  return { fd, ino };
 }
 
 /** Opens the namespace to join, refusing anything that is not a PID namespace. */
@@ -219,8 +214,8 @@ function openJoinTarget(ctx: Context): JoinFds {
     if (expectedId !== undefined && (errno === ENOENT || errno === ESRCH)) return namespaceEnded(ctx.action, expectedId);
     return systemError(errno, syscall, { action, path, spawnargs: ctx.spawnargs, joining: true });
   };
-  const fd = openNamespaceFile(path, native.constants.CLONE_NEWPID, fail, join.kind === 'pid');
-  if (expectedId !== undefined && fs.fstatSync(fd).ino !== expectedId) {
+  const { fd, ino } = openNamespaceFile(path, native.constants.CLONE_NEWPID, fail, join.kind === 'pid');
+  if (expectedId !== undefined && ino !== expectedId) {
     // The pid behind the path was recycled by a process of another namespace.
     fs.closeSync(fd);
     throw namespaceEnded(ctx.action, expectedId);
@@ -228,7 +223,7 @@ function openJoinTarget(ctx: Context): JoinFds {
   let userFd = -1;
   if (join.kind === 'path' && join.userPath) {
     try {
-      userFd = openNamespaceFile(join.userPath, native.constants.CLONE_NEWUSER, fail, false);
+      userFd = openNamespaceFile(join.userPath, native.constants.CLONE_NEWUSER, fail, false).fd;
     } catch (err) {
       fs.closeSync(fd);
       throw err;

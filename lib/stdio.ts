@@ -14,9 +14,9 @@ export interface PreparedStdio {
   parentEnds: (number | null)[];
   /** Pipe ends only the child needs; closed after the spawn. */
   childOnly: number[];
-  /** /dev/null descriptors for 'ignore', opened through fs and closed through fs (a worker
-   * thread tracks what its fs calls opened). */
-  devNull: number[];
+  /** One /dev/null descriptor (read-write) for every 'ignore' entry, opened and closed through
+   * fs (a worker thread tracks what its fs calls opened). */
+  devNull: number | null;
 }
 
 function closeAll(fds: (number | null)[]): void {
@@ -24,7 +24,7 @@ function closeAll(fds: (number | null)[]): void {
 }
 
 export function prepareStdio(entries: StdioEntry[], action: string): PreparedStdio {
-  const prepared: PreparedStdio = { fdMap: [], parentEnds: [], childOnly: [], devNull: [] };
+  const prepared: PreparedStdio = { fdMap: [], parentEnds: [], childOnly: [], devNull: null };
   try {
     entries.forEach((entry, i) => {
       const kind = entry ?? (i < 3 ? 'pipe' : 'ignore');
@@ -34,14 +34,14 @@ export function prepareStdio(entries: StdioEntry[], action: string): PreparedStd
       } else if (kind === 'inherit') {
         prepared.fdMap.push(i);
       } else if (kind === 'ignore') {
-        let fd: number;
-        try {
-          fd = fs.openSync('/dev/null', i === 0 ? 'r' : 'w');
-        } catch (err) {
-          throw systemError(-((err as NodeJS.ErrnoException).errno ?? -5), 'open', { action, path: '/dev/null' });
+        if (prepared.devNull === null) {
+          try {
+            prepared.devNull = fs.openSync('/dev/null', 'r+');
+          } catch (err) {
+            throw systemError(-((err as NodeJS.ErrnoException).errno ?? -5), 'open', { action, path: '/dev/null' });
+          }
         }
-        prepared.devNull.push(fd);
-        prepared.fdMap.push(fd);
+        prepared.fdMap.push(prepared.devNull);
       } else {
         const pair = native.pipe();
         if (isFailure(pair)) throw systemError(pair.errno, pair.syscall, { action });
@@ -63,8 +63,8 @@ export function prepareStdio(entries: StdioEntry[], action: string): PreparedStd
 export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
   closeAll(prepared.childOnly);
   prepared.childOnly = [];
-  for (const fd of prepared.devNull) fs.closeSync(fd);
-  prepared.devNull = [];
+  if (prepared.devNull !== null) fs.closeSync(prepared.devNull);
+  prepared.devNull = null;
   if (failed) {
     closeAll(prepared.parentEnds);
     prepared.parentEnds = [];
