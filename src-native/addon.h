@@ -2,11 +2,15 @@
 #define PIDNS_ADDON_H
 
 #include <napi.h>
+#include <uv.h>
 
 namespace pidns {
 
 // Throws a TypeError into JS and returns undefined (C++ exceptions are disabled).
 Napi::Value ThrowType(Napi::Env env, const char *message);
+
+// Stops and closes a poll handle allocated with new; it is freed once libuv has closed it.
+void ClosePoll(uv_poll_t *poll);
 
 // Calls fn from a libuv callback (no JS on the stack). An exception it throws goes to
 // 'uncaughtException' as for any event callback; while a worker is being terminated it is

@@ -55,7 +55,7 @@ PIDNS_CHILD_CODE static int install_descriptors(const struct pidns_child *c, int
    * The error pipe must stay open until then, so mark rather than close. */
   if (pidns_close_range_cloexec((unsigned int)c->fd_count) < 0) {
     if (errno != ENOSYS && errno != EINVAL) return -1;
-    long max = sysconf(_SC_OPEN_MAX);
+    long max = pidns_open_files_limit();
     for (long fd = c->fd_count; fd < max; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
   }
   return 0;

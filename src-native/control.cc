@@ -163,9 +163,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
   // Stops reading, closes the descriptor and drops the self-reference taken while it was open.
   void Release() {
     if (poll_) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t *>(poll_),
-               [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
+      ClosePoll(poll_);
       poll_ = nullptr;
     }
     if (fd_ >= 0) {

@@ -4,6 +4,7 @@
 #include <linux/nsfs.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -55,6 +56,12 @@ PIDNS_RAW int pidns_sigaction_default(int sig) {
 
 PIDNS_RAW int pidns_sigmask_set(const sigset_t *set, sigset_t *old) {
   return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, sizeof(unsigned long));
+}
+
+PIDNS_RAW long pidns_open_files_limit(void) {
+  struct rlimit limit;
+  if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &limit) < 0) return 1024;
+  return limit.rlim_cur == RLIM_INFINITY ? 1048576 : (long)limit.rlim_cur;
 }
 
 PIDNS_RAW int pidns_namespace_type(int fd) { return ioctl(fd, NS_GET_NSTYPE); }

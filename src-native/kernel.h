@@ -32,6 +32,8 @@ int pidns_close_range_cloexec(unsigned int first);
 int pidns_sigaction_default(int sig);
 int pidns_sigmask_set(const sigset_t *set, sigset_t *old);
 int pidns_namespace_type(int fd);
+/* RLIMIT_NOFILE's soft limit (1024 if it cannot be read). */
+long pidns_open_files_limit(void);
 
 #ifdef __cplusplus
 }

@@ -126,9 +126,7 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     if (!watching_) return;
     watching_ = false;
     if (poll_) {
-      uv_poll_stop(poll_);
-      uv_close(reinterpret_cast<uv_handle_t *>(poll_),
-               [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
+      ClosePoll(poll_);
       poll_ = nullptr;
     }
     if (fallback_) {
