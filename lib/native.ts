@@ -17,6 +17,8 @@ export interface NativeSpawnOptions {
   /** A user namespace to enter before joinFd's PID namespace, or -1. */
   joinUserFd: number;
   pdeathsig: number;
+  /** Node's pid in the /proc it has mounted; with pdeathsig the child checks its parent against it. */
+  parentPid: number;
   usePidfd: boolean;
   /** A new mount namespace with private propagation and a /proc of the child's PID namespace. */
   mountProc: boolean;

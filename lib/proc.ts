@@ -17,7 +17,11 @@ function gone(err: unknown, pid: number, what: string): Error {
 
 /** The lines of /proc/PID/status as a map. */
 export function readStatus(pid: number): Map<string, string> {
-  const text = fs.readFileSync(`/proc/${pid}/status`, 'latin1');
+  return readStatusOf(`/proc/${pid}/status`);
+}
+
+function readStatusOf(path: string): Map<string, string> {
+  const text = fs.readFileSync(path, 'latin1');
   const fields = new Map<string, string>();
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
@@ -98,4 +102,22 @@ export function namespaceMembers(namespaceId: number): NamespaceMember[] {
     if (member) members.push(member);
   }
   return members.sort((a, b) => a.nsPid - b.nsPid);
+}
+
+let ownPid: number | undefined;
+
+/**
+ * This process's pid as the /proc mounted here shows it (its Tgid line), which is what a child's
+ * PPid reads there; 0 when /proc cannot tell. Differs from process.pid when /proc belongs to an
+ * outer PID namespace.
+ */
+export function ownPidInProc(): number {
+  if (ownPid === undefined) {
+    try {
+      ownPid = Number(readStatusOf('/proc/self/status').get('Tgid') ?? 0) || 0;
+    } catch {
+      ownPid = 0;
+    }
+  }
+  return ownPid;
 }

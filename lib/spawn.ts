@@ -8,7 +8,7 @@ import { namespaceEnded, PidnsSystemError, systemError } from './errors';
 import { startInit, type InitProcess } from './init-process';
 import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
-import { pidNamespaceId } from './proc';
+import { ownPidInProc, pidNamespaceId } from './proc';
 import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED } from './protocol';
 import { resolveCommand } from './resolve';
 import { decodeWaitStatus, signalNumber } from './signals';
@@ -96,6 +96,7 @@ export function spawnRequest(
     joinFd: -1,
     joinUserFd: -1,
     pdeathsig: 0,
+    parentPid: 0,
     usePidfd,
     newUserNamespace: userNamespace !== null,
     uidMap: userNamespace?.uidMap ?? '',
@@ -136,6 +137,7 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
   // PR_SET_PDEATHSIG follows the thread that forked, so it is only the process's lifetime on
   // the main thread. Under the init the control channel does this for every thread.
   request.pdeathsig = ctx.opts.dieWithParent && isMainThread ? SIGKILL : 0;
+  request.parentPid = ownPidInProc();
   const result = native.spawn(request);
   if (isFailure(result)) {
     releaseStdio(stdio, true);

@@ -68,10 +68,60 @@ PIDNS_CHILD_CODE static int mount_private_proc(void) {
   return mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
+/* Opened before anything can replace /proc (mountProc) and moved above the descriptors the
+ * child installs, so that it still names this process in Node's /proc at the end. -1 if /proc is
+ * not there: the parent check is then skipped. */
+PIDNS_CHILD_CODE static int open_own_status(const struct pidns_child *c) {
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fd >= c->fd_count) return fd;
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, c->fd_count);
+  close(fd);
+  return high;
+}
+
+/* The PPid field of a /proc/PID/status, or -1. Parsed in place: no allocation here. */
+PIDNS_CHILD_CODE static long read_parent_pid(int status_fd) {
+  char text[1024];
+  ssize_t n;
+  do {
+    n = pread(status_fd, text, sizeof text - 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return -1;
+  text[n] = '\0';
+  static const char key[] = "\nPPid:";
+  for (char *p = text; *p; p++) {
+    int i = 0;
+    while (key[i] && p[i] == key[i]) i++;
+    if (key[i]) continue;
+    p += i;
+    while (*p == '\t' || *p == ' ') p++;
+    long pid = 0;
+    if (*p < '0' || *p > '9') return -1;
+    while (*p >= '0' && *p <= '9') pid = pid * 10 + (*p++ - '0');
+    return pid;
+  }
+  return -1;
+}
+
+/* PR_SET_PDEATHSIG is only sent by a parent that dies after it was set. If Node died before
+ * (a SIGKILL while this child was being set up), the child has already been re-parented and
+ * would run on unnoticed. So the parent is read back after the prctl: the kernel re-parents
+ * before it reads pdeath_signal, so either the signal comes or the new parent shows here.
+ * getppid() cannot tell: in a new PID namespace, or joined into one, it is always 0, since the
+ * parent is outside; Node's /proc shows the real parent. */
+PIDNS_CHILD_CODE static void arm_parent_death_signal(const struct pidns_child *c, int status_fd) {
+  if (prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0) report_and_exit(c, PIDNS_STEP_PDEATHSIG, errno);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (status_fd < 0 || c->parent_pid <= 0) return;
+  long parent = read_parent_pid(status_fd);
+  if (parent >= 0 && parent != c->parent_pid) _exit(127); /* nobody is left to report to */
+}
+
 PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   int moved[c->fd_count > 0 ? c->fd_count : 1];
 
   c->inner_pid = (pid_t)syscall(SYS_getpid);
+  int status_fd = c->pdeathsig ? open_own_status(c) : -1;
   if (c->mount_proc && mount_private_proc() < 0) report_and_exit(c, PIDNS_STEP_MOUNT, errno);
   if (install_descriptors(c, moved) < 0) report_and_exit(c, PIDNS_STEP_DUP2, errno);
   if (c->cwd && chdir(c->cwd) < 0) report_and_exit(c, PIDNS_STEP_CHDIR, errno);
@@ -89,8 +139,7 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     report_and_exit(c, PIDNS_STEP_NO_NEW_PRIVS, errno);
   /* After the ids: the kernel clears the parent-death signal when they change. */
-  if (c->pdeathsig && prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0)
-    report_and_exit(c, PIDNS_STEP_PDEATHSIG, errno);
+  if (c->pdeathsig) arm_parent_death_signal(c, status_fd);
 
   sigset_t empty;
   sigemptyset(&empty);

@@ -5,7 +5,7 @@
  * thread is suspended. Everything it reads is prepared before the clone and lives in struct
  * pidns_child; it allocates nothing, takes no lock, touches no stdio and throws nothing, and only
  * makes the system calls in kernel.h plus async-signal-safe libc calls that are single system
- * calls (dup2, close, chdir, fcntl, prctl, open, read, write, mount, execve, _exit).
+ * calls (dup2, close, chdir, fcntl, prctl, open, read, pread, write, mount, execve, _exit).
  */
 #ifndef PIDNS_CHILD_H
 #define PIDNS_CHILD_H
@@ -64,6 +64,10 @@ struct pidns_child {
   int fd_count;
   int error_fd;          /* write end of the O_CLOEXEC error pipe */
   int pdeathsig;         /* 0: none */
+  /* Node's pid as the /proc mounted in Node's mount namespace shows it (0: unknown). With
+   * pdeathsig, the child reads its own parent from there after PR_SET_PDEATHSIG and exits if that
+   * is no longer Node: the parent died before the death signal was armed. */
+  pid_t parent_pid;
   int mount_proc;        /* make mounts private and mount a /proc of the new PID namespace */
   int no_new_privs;      /* PR_SET_NO_NEW_PRIVS: execve can never grant privileges again */
 

@@ -137,6 +137,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.fd_map = fdMap.data();
   child.fd_count = static_cast<int>(fdMap.size());
   child.pdeathsig = IntField(o, "pdeathsig", 0);
+  child.parent_pid = IntField(o, "parentPid", 0);
   child.join_fd = IntField(o, "joinFd", -1);
   child.join_user_fd = IntField(o, "joinUserFd", -1);
   child.mount_proc = o.Get("mountProc").ToBoolean();

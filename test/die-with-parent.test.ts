@@ -1,0 +1,66 @@
+// dieWithParent, whenever the Node process dies: a process that spawns without pause is SIGKILLed
+// at a random moment, many times per mode, and no command it started may be left running. A kill
+// that lands between the clone and the child's PR_SET_PDEATHSIG is the case that matters: the
+// signal would never be sent, so the child must notice on its own.
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import { spawnInPidNamespace } from '../lib';
+import { eventually, running } from './kernel';
+import { describeAsRoot } from './root';
+import { fixture } from './subprocess';
+
+const ROUNDS = Number(process.env.PIDNS_STORM_ROUNDS ?? 12);
+
+/** Pids of the processes whose argv[0] is `name`, running (not zombies, not exiting). */
+function runningNamed(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv0 = fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0')[0];
+      if (argv0 === name && running(Number(entry))) pids.push(Number(entry));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return pids;
+}
+
+/** Starts the storm, kills it after a random delay once spawns run, returns the survivors. */
+async function stormRound(mode: string, name: string, holderPid: number): Promise<number[]> {
+  const storm = spawn(process.execPath, [fixture('spawn-storm.js'), mode, name, String(holderPid)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => storm.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    storm.stdout!.once('data', () => resolve());
+    storm.once('exit', (code) => reject(new Error(`spawn-storm.js ${mode} exited ${code} before it was ready`)));
+  });
+  await new Promise((r) => setTimeout(r, Math.random() * 150));
+  storm.kill('SIGKILL');
+  await exited;
+  // A child that was between clone and exec when its parent died needs a moment to notice.
+  await eventually(() => runningNamed(name).length === 0, 2000);
+  const survivors = runningNamed(name);
+  for (const pid of survivors) process.kill(pid, 'SIGKILL');
+  return survivors;
+}
+
+describeAsRoot('dieWithParent: nothing outlives a Node process killed in the middle of spawning', () => {
+  jest.setTimeout(120000);
+  test.each(['init', 'worker-init', 'pod', 'raw', 'raw-mount', 'raw-user', 'raw-user-mount', 'join-pid', 'join-path', 'join-namespace'])(
+    '%s: no survivors',
+    async (mode) => {
+      // The join modes enter a namespace whose pid 1 belongs to this process, not to the one killed.
+      const holder = await spawnInPidNamespace('sleep', ['1000'], { init: false, stdio: 'ignore' });
+      const survivors: number[] = [];
+      try {
+        for (let round = 0; round < ROUNDS; round++) {
+          survivors.push(...(await stormRound(mode, `pidns-storm-${mode}-${process.pid}-${round}`, holder.pid)));
+        }
+      } finally {
+        holder.kill('SIGKILL');
+        await holder.exited;
+      }
+      expect(survivors).toEqual([]);
+    },
+  );
+});
