@@ -25,7 +25,8 @@
         "src-native/process_handle.cc",
         "src-native/control.cc",
         "src-native/descriptors.cc",
-        "src-native/kernel.c"
+        "src-native/kernel.c",
+        "src-native/clone3.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

@@ -1,6 +1,7 @@
 // PidNamespaceChild: a started command, shaped like Node's ChildProcess where it can be.
 import { EventEmitter } from 'events';
 import type { Readable, Writable } from 'stream';
+import { usablePlacement, type CgroupPlacement, type CgroupStats } from './cgroup';
 import { systemError } from './errors';
 import { signalNumber, type ExitStatus } from './signals';
 
@@ -29,6 +30,8 @@ export interface ChildFields {
   namespaceId: number;
   stdio: (Readable | Writable | null)[];
   control: ChildControl;
+  /** The cgroup the namespace was placed in, or null. */
+  cgroup: CgroupPlacement | null;
   spawnargs: string[];
   spawnfile: string;
 }
@@ -69,6 +72,7 @@ export class PidNamespaceChild extends EventEmitter {
   killed = false;
 
   #control: ChildControl;
+  #cgroup: CgroupPlacement | null;
   #hasExited = false;
   #resolveExited!: (status: ExitStatus) => void;
   #openStreams = 0;
@@ -87,6 +91,7 @@ export class PidNamespaceChild extends EventEmitter {
     this.spawnargs = fields.spawnargs;
     this.spawnfile = fields.spawnfile;
     this.#control = fields.control;
+    this.#cgroup = fields.cgroup;
     this.exited = new Promise((resolve) => {
       this.#resolveExited = resolve;
     });
@@ -117,6 +122,34 @@ export class PidNamespaceChild extends EventEmitter {
       this.emit('error', systemError(err, 'kill', { action: `kill ${this.pid}`, spawnargs: this.spawnargs }));
     }
     return false;
+  }
+
+  /** The cgroup v2 directory the namespace runs in (options.cgroup), or null. */
+  get cgroup(): string | null {
+    return this.#cgroup?.path ?? null;
+  }
+
+  /**
+   * Freezes every process of the cgroup (cgroup.freeze) and resolves once cgroup.events says they
+   * are frozen. A frozen command can still be killed with SIGKILL (under the init, that ends the
+   * namespace); other signals wait for thaw(). Rejects with ERR_NO_CGROUP without options.cgroup.
+   */
+  async freeze(): Promise<void> {
+    return this.#placement('freeze').setFrozen(true);
+  }
+
+  /** Undoes freeze(); resolves once cgroup.events says the processes run again. */
+  async thaw(): Promise<void> {
+    return this.#placement('thaw').setFrozen(false);
+  }
+
+  /** CPU time, memory and process counts of the cgroup now (from cpu.stat, memory.*, pids.current). */
+  cgroupStats(): CgroupStats {
+    return this.#placement('cgroupStats').stats();
+  }
+
+  #placement(action: string): CgroupPlacement {
+    return usablePlacement(this.#cgroup, action, this.#hasExited, this.namespaceId);
   }
 
   /** Lets Node exit while the command runs (the command keeps running). */

@@ -221,3 +221,8 @@ export function namespaceEnded(action: string, namespaceId: number, syscall = 's
     hint: 'its pid 1 has exited, so nothing can join it any more',
   });
 }
+
+/** freeze(), thaw() or cgroupStats() of something not placed in a cgroup. */
+export function noCgroup(action: string): PidnsStateError {
+  return new PidnsStateError('ERR_NO_CGROUP', `${action}: not in a cgroup of its own (spawn it with options.cgroup)`);
+}

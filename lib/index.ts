@@ -5,3 +5,5 @@ export { nsPids, pidNamespaceId } from './proc';
 export { PidnsSystemError } from './errors';
 export { PidNamespace, type PidNamespaceOptions, type CloseOptions, type MemberSpawnOptions } from './namespace';
 export type { NamespaceMember } from './proc';
+export type { ResourceUsage } from './signals';
+export type { CgroupOption, CgroupLimits, CgroupStats } from './cgroup';

@@ -1,6 +1,7 @@
 // Starting the bundled init as pid 1 of a new PID namespace, with its control channel.
 import * as os from 'os';
 import type { PidnsSystemError } from './errors';
+import type { ResourceUsage } from './signals';
 import { pidNamespaceId } from './proc';
 import { initPath, isFailure, native, type NativeControlChannel, type NativeProcessHandle, type NativeSpawnOptions } from './native';
 
@@ -8,9 +9,9 @@ const { ENOENT, EACCES, ENOEXEC } = os.constants.errno;
 
 export interface InitListener {
   /** A message from the init (protocol.ts). pidfd, when not -1, is the listener's to close. */
-  onMessage(type: number, value: number, pid: number, pidfd: number): void;
+  onMessage(type: number, value: number, pid: number, pidfd: number, amount: number): void;
   /** The init has been reaped; every message it sent was delivered before this. */
-  onExit(waitStatus: number): void;
+  onExit(waitStatus: number, usage: ResourceUsage | null): void;
 }
 
 export interface InitProcess {
@@ -43,7 +44,6 @@ export function startInit(
     fdMap: [...request.fdMap, initFd],
     newPidNamespace: true,
     joinFd: -1,
-    pdeathsig: 0,
   });
   native.closeFd(initFd);
   if (isFailure(result)) {
@@ -59,13 +59,13 @@ export function startInit(
   }
   // Unreaped, the init stays in /proc until its exit has been handled below.
   const namespaceId = pidNamespaceId(result.pid);
-  const channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd) => listener.onMessage(type, value, pid, pidfd));
-  const handle = new native.ProcessHandle(result.pid, result.pidfd, (status) => {
+  const channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd, amount) => listener.onMessage(type, value, pid, pidfd, amount));
+  const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => {
     // The exit and the last messages can arrive in either order on the loop; read what is queued
     // first, so the listener always has the whole report.
     channel.drain();
     channel.close();
-    listener.onExit(status);
+    listener.onExit(status, usage);
   });
   return { pid: result.pid, namespaceId, handle, channel };
 }

@@ -1,6 +1,7 @@
 // PidNamespace: one PID namespace shared by many processes (a pod), with a pause-style pid 1.
 import * as os from 'os';
 import { PidNamespaceChild, type InitInfo } from './child';
+import { CgroupPlacement, checkCgroup, usablePlacement, type CgroupOption, type CgroupStats } from './cgroup';
 import { invalidType, invalidValue, namespaceEnded, outOfRange, PidnsStateError, systemError } from './errors';
 import { startInit, type InitProcess } from './init-process';
 import { native } from './native';
@@ -8,7 +9,7 @@ import { checkUserNamespace, mapsRoot, ownProperties, type SpawnOptions } from '
 import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';
-import { spawnInPidNamespace, spawnRequest } from './spawn';
+import { placeInit, spawnInPidNamespace, spawnRequest } from './spawn';
 import { prepareStdio, releaseStdio } from './stdio';
 
 /** Options of PidNamespace.create(). */
@@ -19,6 +20,12 @@ export interface PidNamespaceOptions {
   mountProc?: boolean;
   /** A user namespace for the pod (no privilege needed); members enter it too. */
   userNamespace?: SpawnOptions['userNamespace'];
+  /**
+   * cgroup v2 placement of the pod, as in spawnInPidNamespace(): pid 1 is created in it, and so
+   * is every member (unless its own options say otherwise). A cgroup made from limits is removed
+   * once the pod has ended.
+   */
+  cgroup?: CgroupOption;
 }
 
 /** Options of PidNamespace.close(). */
@@ -65,13 +72,15 @@ export class PidNamespace implements AsyncDisposable {
   readonly #referencePid: number;
   readonly #members = new Set<PidNamespaceChild>();
   readonly #features: PodFeatures;
+  readonly #cgroup: CgroupPlacement | null;
   #ended = false;
   #initExited = deferred();
   #empty = deferred();
   #closing: Promise<void> | null = null;
 
-  private constructor(id: number, init: InitInfo | null, owned: InitProcess | null, referencePid: number, features: PodFeatures = { mountProc: false, userNamespace: false, rootUid: false, rootGid: false }) {
+  private constructor(id: number, init: InitInfo | null, owned: InitProcess | null, referencePid: number, features: PodFeatures = { mountProc: false, userNamespace: false, rootUid: false, rootGid: false }, cgroup: CgroupPlacement | null = null) {
     this.id = id;
+    this.#cgroup = cgroup;
     this.#features = features;
     this.init = init;
     this.#owned = owned;
@@ -87,9 +96,11 @@ export class PidNamespace implements AsyncDisposable {
     const mountProc = options.mountProc ?? false;
     if (typeof mountProc !== 'boolean') throw invalidType('options.mountProc', 'of type boolean', mountProc);
     const userNamespace = checkUserNamespace(options.userNamespace);
+    const cgroupOption = checkCgroup(options.cgroup);
+    const action = 'PidNamespace.create';
+    const cgroup = cgroupOption ? CgroupPlacement.prepare(cgroupOption, action) : null;
 
-    return new Promise((resolve, reject) => {
-      const action = 'PidNamespace.create';
+    const created = new Promise<PidNamespace>((resolve, reject) => {
       let stdio;
       try {
         stdio = prepareStdio(['ignore', 'ignore', 'ignore'], action);
@@ -100,8 +111,7 @@ export class PidNamespace implements AsyncDisposable {
       let ns: PidNamespace | null = null;
       let init: InitProcess;
       try {
-        init = startInit(
-          spawnRequest({
+        const request = spawnRequest({
             file: '',
             argv: [],
             envp: [],
@@ -111,7 +121,10 @@ export class PidNamespace implements AsyncDisposable {
             fdMap: stdio.fdMap,
             mountProc,
             userNamespace,
-          }),
+          });
+        if (cgroup) placeInit(request, cgroup, dieWithParent);
+        init = startInit(
+          request,
           dieWithParent ? ['--pause'] : ['--pause', '--no-die-with-parent'],
           {
             onMessage(type, _value, _pid, pidfd) {
@@ -122,7 +135,7 @@ export class PidNamespace implements AsyncDisposable {
                   userNamespace: userNamespace !== null,
                   rootUid: mapsRoot(userNamespace?.uidMap),
                   rootGid: mapsRoot(userNamespace?.gidMap),
-                });
+                }, cgroup);
                 resolve(ns);
               } else if (type === MSG_EMPTY) {
                 if (ns) ns.#empty.resolve();
@@ -132,6 +145,7 @@ export class PidNamespace implements AsyncDisposable {
               if (ns) {
                 ns.#ended = true;
                 ns.#initExited.resolve();
+                void ns.#removeCgroup();
                 return;
               }
               const { code, signal } = decodeWaitStatus(status);
@@ -147,6 +161,44 @@ export class PidNamespace implements AsyncDisposable {
       }
       releaseStdio(stdio, false);
     });
+    try {
+      return await created;
+    } catch (err) {
+      await cgroup?.remove();
+      throw err;
+    } finally {
+      cgroup?.release();
+    }
+  }
+
+  /** Once pid 1 and every member we started have ended: a cgroup we made is killed and removed. */
+  async #removeCgroup(): Promise<void> {
+    await Promise.all([...this.#members].map((m) => m.exited));
+    await this.#cgroup?.remove();
+  }
+
+  /** The cgroup v2 directory the pod runs in (options.cgroup), or null. */
+  get cgroup(): string | null {
+    return this.#cgroup?.path ?? null;
+  }
+
+  /** Freezes every process of the pod's cgroup; resolves once cgroup.events says frozen. */
+  async freeze(): Promise<void> {
+    return this.#placement('freeze').setFrozen(true);
+  }
+
+  /** Undoes freeze(); resolves once cgroup.events says thawed. */
+  async thaw(): Promise<void> {
+    return this.#placement('thaw').setFrozen(false);
+  }
+
+  /** CPU time, memory and process counts of the pod's cgroup now. */
+  cgroupStats(): CgroupStats {
+    return this.#placement('cgroupStats').stats();
+  }
+
+  #placement(action: string): CgroupPlacement {
+    return usablePlacement(this.#cgroup, `PidNamespace.${action}`, this.#ended, this.id);
   }
 
   /**
@@ -201,6 +253,7 @@ export class PidNamespace implements AsyncDisposable {
     }
     if (this.#ended) throw namespaceEnded(`spawn ${String(command)}`, this.id);
     const inherited: SpawnOptions = { mountProc: this.#features.mountProc };
+    if (this.#cgroup) inherited.cgroup = this.#cgroup.path;
     // Members entering the pod's user namespace run as its root, as the pid 1 does.
     if (this.#features.rootUid) inherited.uid = 0;
     if (this.#features.rootGid) inherited.gid = 0;
@@ -234,6 +287,8 @@ export class PidNamespace implements AsyncDisposable {
     if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > 0x7fffffff) throw outOfRange('options.graceMs', 'an integer >= 0 and <= 2147483647', graceMs);
     const init = this.#owned;
     this.#closing = (async () => {
+      // Frozen members could not act on SIGTERM: they get their grace thawed.
+      if (this.#cgroup?.frozen) await this.#cgroup.setFrozen(false);
       this.#ended = true;
       if (init.channel.send(REQ_TERMINATE, 0) === 0) {
         // Early end of the grace: the init has no child left and every member we started is gone.
@@ -244,7 +299,7 @@ export class PidNamespace implements AsyncDisposable {
       }
       init.handle.signal(SIGKILL);
       await this.#initExited.promise;
-      await Promise.all([...this.#members].map((m) => m.exited));
+      await this.#removeCgroup();
     })();
     return this.#closing;
   }

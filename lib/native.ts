@@ -1,5 +1,6 @@
 // The typed surface of the native addon: one line per entry point (see src-native/addon.cc).
 import * as path from 'path';
+import type { ResourceUsage } from './signals';
 
 /** A kernel refusal, as the addon reports it: a positive errno and the call that failed. */
 export interface NativeFailure { errno: number; syscall: string }
@@ -29,6 +30,8 @@ export interface NativeSpawnOptions {
   uidMap: string;
   gidMap: string;
   denySetgroups: boolean;
+  /** A cgroup v2 directory to create the first process in (clone3 CLONE_INTO_CGROUP), or -1. */
+  cgroupFd: number;
 }
 
 export interface NativeSpawnResult { pid: number; pidfd: number; nsPid: number }
@@ -48,10 +51,10 @@ export interface NativeControlChannel {
 
 export interface NativeBinding {
   spawn(options: NativeSpawnOptions): NativeSpawnResult | NativeFailure;
-  ProcessHandle: new (pid: number, pidfd: number, onExit?: (waitStatus: number) => void) => NativeProcessHandle;
+  ProcessHandle: new (pid: number, pidfd: number, onExit?: (waitStatus: number, usage: ResourceUsage | null) => void) => NativeProcessHandle;
   startFallbackWatch(): void;
   controlPair(): [number, number] | NativeFailure;
-  ControlChannel: new (fd: number, onMessage: (type: number, value: number, pid: number, pidfd: number) => void) => NativeControlChannel;
+  ControlChannel: new (fd: number, onMessage: (type: number, value: number, pid: number, pidfd: number, amount: number) => void) => NativeControlChannel;
   pipe(): [number, number] | NativeFailure;
   namespaceType(fd: number): number;
   pidfdSupported(): boolean;

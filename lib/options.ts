@@ -1,5 +1,6 @@
 // Validation of spawnInPidNamespace()'s arguments. Everything here runs before any system call,
 // so a bad input is a TypeError/RangeError and nothing is started.
+import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup';
 import { invalidType, invalidValue, outOfRange } from './errors';
 import { signalNumber } from './signals';
 
@@ -71,6 +72,14 @@ export interface SpawnOptions {
    * true maps the caller's uid and gid to 0 inside (like `unshare -r`).
    */
   userNamespace?: boolean | UserNamespaceOptions;
+  /**
+   * cgroup v2 placement: the path of an existing cgroup v2 directory, or `{ parent, memoryMax?,
+   * pidsMax?, cpuMax? }` for a new cgroup of parent's, made with those limits and removed once
+   * the namespace has ended. The namespace's first process (the init, or the command when raw;
+   * the joiner when joining) is created inside it (clone3 with CLONE_INTO_CGROUP, Linux >= 5.7),
+   * so no process of it ever runs outside.
+   */
+  cgroup?: CgroupOption;
 }
 
 /** What a PidNamespace offers to be joined: where its namespace file is, and which it must be. */
@@ -104,6 +113,7 @@ export interface NormalizedOptions {
   noNewPrivileges: boolean;
   /** The maps as the kernel reads them from /proc/PID/uid_map, or null for no user namespace. */
   userNamespace: { uidMap: string; gidMap: string; denySetgroups: boolean } | null;
+  cgroup: NormalizedCgroup;
 }
 
 const MAX_STDIO = 1024;
@@ -289,5 +299,6 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     mountProc: checkBoolean('options.mountProc', o.mountProc, false),
     noNewPrivileges: checkBoolean('options.noNewPrivileges', o.noNewPrivileges, false),
     userNamespace,
+    cgroup: checkCgroup(o.cgroup),
   };
 }

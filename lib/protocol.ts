@@ -5,4 +5,7 @@ export const MSG_STARTED = 2;
 export const MSG_EXEC_FAILED = 3;
 export const MSG_EXITED = 4;
 export const MSG_EMPTY = 5;
+export const MSG_USAGE_USER = 6;
+export const MSG_USAGE_SYSTEM = 7;
+export const MSG_USAGE_MAXRSS = 8;
 export const REQ_TERMINATE = 16;

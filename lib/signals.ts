@@ -47,18 +47,33 @@ export function signalNumber(signal: unknown, name = 'signal'): number {
   throw invalidType(name, 'of type string or number', signal);
 }
 
+/**
+ * What the kernel accounted at reaping (wait4), named as in process.resourceUsage(): the process
+ * and every descendant it waited for. Under the init that is the whole namespace.
+ */
+export interface ResourceUsage {
+  /** User CPU time, microseconds. */
+  userCPUTime: number;
+  /** System CPU time, microseconds. */
+  systemCPUTime: number;
+  /** The largest resident set size of any one of those processes, kilobytes. */
+  maxRSS: number;
+}
+
 /** How a command ended: exactly one of code and signal is set (both null if unknown). */
 export interface ExitStatus {
   /** The exit code, or null when a signal ended the process. */
   code: number | null;
   /** The signal that ended the process ('SIGTERM'), or null when it exited. */
   signal: NodeJS.Signals | null;
+  /** Resource usage from the kernel at reaping; null when the process was reaped elsewhere. */
+  usage: ResourceUsage | null;
 }
 
 /** Decodes a status as waitpid() returns it; -1 (reaped elsewhere) decodes to nulls. */
-export function decodeWaitStatus(status: number): ExitStatus {
-  if (status < 0) return { code: null, signal: null };
+export function decodeWaitStatus(status: number, usage: ResourceUsage | null = null): ExitStatus {
+  if (status < 0) return { code: null, signal: null, usage };
   const termsig = status & 0x7f;
-  if (termsig === 0) return { code: (status >> 8) & 0xff, signal: null };
-  return { code: null, signal: signalName(termsig) };
+  if (termsig === 0) return { code: (status >> 8) & 0xff, signal: null, usage };
+  return { code: null, signal: signalName(termsig), usage };
 }

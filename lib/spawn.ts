@@ -9,9 +9,10 @@ import { startInit, type InitProcess } from './init-process';
 import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
 import { ownPidInProc, pidNamespaceId } from './proc';
-import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED } from './protocol';
+import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER } from './protocol';
 import { resolveCommand } from './resolve';
-import { decodeWaitStatus, signalNumber } from './signals';
+import { CgroupPlacement } from './cgroup';
+import { decodeWaitStatus, signalNumber, type ExitStatus, type ResourceUsage } from './signals';
 import { openStreams, prepareStdio, releaseStdio, type PreparedStdio } from './stdio';
 
 /** False on kernels without pidfds (before 5.3), or when PIDNS_NO_PIDFD=1 forces the fallback. */
@@ -27,6 +28,8 @@ interface Context {
   file: string;
   spawnargs: string[];
   action: string;
+  /** Where the namespace's first process is created, or null. */
+  cgroup: CgroupPlacement | null;
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -51,14 +54,34 @@ export async function spawnInPidNamespace(command: string, args?: readonly strin
   const action = `spawn ${opts.command}`;
   const resolution = resolveCommand(opts.command, opts.envPath, opts.cwd);
   if ('errno' in resolution) throw systemError(resolution.errno, 'execve', { action, path: opts.command, spawnargs });
-  const ctx: Context = { opts, file: resolution.file, spawnargs, action };
+  const cgroup = opts.cgroup ? CgroupPlacement.prepare(opts.cgroup, action) : null;
+  const ctx: Context = { opts, file: resolution.file, spawnargs, action, cgroup };
 
   let child: PidNamespaceChild;
-  if (opts.join) child = spawnJoined(ctx);
-  else if (opts.init) child = await spawnUnderInit(ctx);
-  else child = spawnDirect(ctx);
+  try {
+    if (opts.join) child = spawnJoined(ctx);
+    else if (opts.init) child = await spawnUnderInit(ctx);
+    else child = spawnDirect(ctx);
+  } catch (err) {
+    cgroup?.release();
+    await cgroup?.remove();
+    throw err;
+  }
+  cgroup?.release();
   armKillers(child, opts);
   return child;
+}
+
+/** The end of a child: a cgroup pidns made is killed and removed first, so that it is gone by then. */
+function finish(child: PidNamespaceChild, cgroup: CgroupPlacement | null, status: ExitStatus): void {
+  if (!cgroup?.owned) {
+    child._finish(status);
+    return;
+  }
+  cgroup.remove().then(
+    () => child._finish(status),
+    () => child._finish(status),
+  );
 }
 
 function armKillers(child: PidNamespaceChild, opts: NormalizedOptions): void {
@@ -102,12 +125,13 @@ export function spawnRequest(
     uidMap: userNamespace?.uidMap ?? '',
     gidMap: userNamespace?.gidMap ?? '',
     denySetgroups: userNamespace?.denySetgroups ?? false,
+    cgroupFd: -1,
   };
 }
 
 function nativeOptions(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
   const { opts } = ctx;
-  return spawnRequest({
+  const request = spawnRequest({
     file: ctx.file,
     argv: [opts.argv0, ...opts.args],
     envp: opts.env,
@@ -119,6 +143,8 @@ function nativeOptions(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
     noNewPrivileges: opts.noNewPrivileges,
     userNamespace: opts.userNamespace,
   });
+  request.cgroupFd = ctx.cgroup?.fd ?? -1;
+  return request;
 }
 
 function failureContext(ctx: Context, syscall: string, joinPath?: string) {
@@ -145,7 +171,7 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
   }
   releaseStdio(stdio, false);
   // The exit callback never runs before this function returns: it comes from the event loop.
-  const handle = new native.ProcessHandle(result.pid, result.pidfd, (status) => child._finish(decodeWaitStatus(status)));
+  const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => finish(child, ctx.cgroup, decodeWaitStatus(status, usage)));
   const child = new PidNamespaceChild({
     pid: result.pid,
     nsPid: result.nsPid,
@@ -153,6 +179,7 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
     namespaceId: pidNamespaceId(result.pid),
     stdio: openStreams(stdio),
     control: handle,
+    cgroup: ctx.cgroup,
     spawnargs: ctx.spawnargs,
     spawnfile: ctx.opts.command,
   });
@@ -255,6 +282,25 @@ function initArgs(ctx: Context): string[] {
 }
 
 /**
+ * The init's spawn request. In a cgroup it may be frozen, and a frozen init cannot see its control
+ * socket close: the parent-death signal (SIGKILL reaches frozen processes) then ends it with Node.
+ */
+function initRequest(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
+  const request = nativeOptions(ctx, stdio);
+  if (ctx.cgroup) placeInit(request, ctx.cgroup, ctx.opts.dieWithParent);
+  return request;
+}
+
+/** An init created in a cgroup, for a spawn or a pod (see initRequest). */
+export function placeInit(request: NativeSpawnOptions, cgroup: CgroupPlacement, dieWithParent: boolean): void {
+  request.cgroupFd = cgroup.fd;
+  if (dieWithParent && isMainThread) {
+    request.pdeathsig = SIGKILL;
+    request.parentPid = ownPidInProc();
+  }
+}
+
+/**
  * The init is our child and pid 1; it forks the command and reports over the control channel:
  * the command's pid (as credentials the kernel translates into our namespace) and a pidfd of it,
  * then whether execve worked, and finally the command's exact wait status.
@@ -266,12 +312,14 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
     let commandHandle: InstanceType<typeof native.ProcessHandle> | null = null;
     let execErrno = 0;
     let commandStatus: number | undefined;
+    const treeUsage: ResourceUsage = { userCPUTime: 0, systemCPUTime: 0, maxRSS: 0 };
+    let treeUsageReported = false;
     let child: PidNamespaceChild | null = null;
 
     let init: InitProcess;
     try {
-      init = startInit(nativeOptions(ctx, stdio), initArgs(ctx), {
-        onMessage(type, value, pid, pidfd) {
+      init = startInit(initRequest(ctx, stdio), initArgs(ctx), {
+        onMessage(type, value, pid, pidfd, amount) {
           if (type === MSG_CHILD) {
             // Sent once, by the command's process before execve; a second one (which only code
             // running inside with the init's own descriptor could send) replaces nothing.
@@ -292,6 +340,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
               namespaceId: init.namespaceId,
               stdio: openStreams(stdio),
               control,
+              cgroup: ctx.cgroup,
               spawnargs: ctx.spawnargs,
               spawnfile: ctx.opts.command,
             });
@@ -300,12 +349,18 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
             execErrno = value;
           } else if (type === MSG_EXITED) {
             commandStatus = value;
+          } else if (type === MSG_USAGE_USER || type === MSG_USAGE_SYSTEM || type === MSG_USAGE_MAXRSS) {
+            treeUsageReported = true;
+            treeUsage[type === MSG_USAGE_USER ? 'userCPUTime' : type === MSG_USAGE_SYSTEM ? 'systemCPUTime' : 'maxRSS'] = amount;
           }
         },
-        onExit(initStatus) {
+        onExit(initStatus, usage) {
           commandHandle?.close();
           if (child) {
-            child._finish(decodeWaitStatus(commandStatus ?? initStatus));
+            // The init kills and reaps every process of the namespace before it exits and reports
+            // what they used; the init's own rusage would also count the memory it shared with
+            // Node before its execve. Without a report (the init was killed), what its reaping says.
+            finish(child, ctx.cgroup, decodeWaitStatus(commandStatus ?? initStatus, treeUsageReported ? treeUsage : usage));
             return;
           }
           releaseStdio(stdio, true);
@@ -337,11 +392,12 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
         // With signalGroup the init forwards to the whole group; SIGKILL cannot be forwarded, but
         // killing the init ends the namespace, group included.
         const viaInit = ctx.opts.signalGroup ? signo !== SIGSTOP : signo === SIGKILL && !commandHandle;
-        if (!viaInit && commandHandle) {
-          const err = commandHandle.signal(signo);
-          if (err !== ENOSYS) return err;
-        }
-        return initHandle.signal(signo);
+        let err = ENOSYS;
+        if (!viaInit && commandHandle) err = commandHandle.signal(signo);
+        if (err === ENOSYS) err = initHandle.signal(signo);
+        // A frozen init cannot reap or report: SIGKILL ends it too, and the namespace with it.
+        if (signo === SIGKILL && ctx.cgroup?.frozen) initHandle.signal(SIGKILL);
+        return err;
       },
       ref: () => initHandle.ref(),
       unref: () => initHandle.unref(),

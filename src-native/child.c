@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clone3.h"
 #include "kernel.h"
 
 /* Rules for this file: see child.h. In short: raw system calls only, no allocation, no locks. */
@@ -153,6 +154,22 @@ PIDNS_CHILD_CODE static int grandchild_main(void *arg) {
   return 127;
 }
 
+/* The process that execs, created by the first child; straight into the cgroup when there is one,
+ * so that it never runs outside it. */
+PIDNS_CHILD_CODE static pid_t clone_grandchild(struct pidns_child *c, int (*fn)(void *), int flags) {
+  if (c->cgroup_fd < 0) return clone(fn, c->grandchild_stack_top, flags | SIGCHLD, c);
+  /* clone3 takes no exit signal with CLONE_PARENT: the process inherits this one's (SIGCHLD). */
+  struct pidns_clone_request request = {
+      .flags = (uint64_t)flags,
+      .exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD,
+      .pidfd = NULL,
+      .stack_top = c->grandchild_stack_top,
+      .stack_size = c->grandchild_stack_size,
+      .cgroup_fd = c->cgroup_fd,
+  };
+  return pidns_clone3(&request, fn, c);
+}
+
 /* Indexes of pidns_child.user_pipes. */
 #define GO 0
 #define DONE 1
@@ -208,8 +225,7 @@ PIDNS_CHILD_CODE static int write_proc_file(pid_t pid, const char *leaf, const c
 PIDNS_CHILD_CODE static void start_in_new_user_namespace(struct pidns_child *c, int flags) {
   if (pipe2(c->user_pipes[GO], O_CLOEXEC) < 0 || pipe2(c->user_pipes[DONE], O_CLOEXEC) < 0)
     report_and_exit(c, PIDNS_STEP_PIPE, errno);
-  pid_t pid = clone(user_grandchild_main, c->grandchild_stack_top,
-                    flags | CLONE_VM | CLONE_PARENT | CLONE_NEWUSER | SIGCHLD, c);
+  pid_t pid = clone_grandchild(c, user_grandchild_main, flags | CLONE_VM | CLONE_PARENT | CLONE_NEWUSER);
   if (pid < 0) report_and_exit(c, PIDNS_STEP_CLONE, errno);
   c->exec_pid = pid;
   close(c->user_pipes[GO][0]);
@@ -246,8 +262,7 @@ PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
   if (c->join_user_fd >= 0 && pidns_setns(c->join_user_fd, CLONE_NEWUSER) < 0)
     report_and_exit(c, PIDNS_STEP_SETNS_USER, errno);
   if (pidns_setns(c->join_fd, CLONE_NEWPID) < 0) report_and_exit(c, PIDNS_STEP_SETNS, errno);
-  pid_t pid = clone(grandchild_main, c->grandchild_stack_top,
-                    CLONE_VM | CLONE_VFORK | CLONE_PARENT | mount_flag | SIGCHLD, c);
+  pid_t pid = clone_grandchild(c, grandchild_main, CLONE_VM | CLONE_VFORK | CLONE_PARENT | mount_flag);
   if (pid < 0) report_and_exit(c, PIDNS_STEP_CLONE, errno);
   c->exec_pid = pid;
   _exit(0);

@@ -89,6 +89,10 @@ struct pidns_child {
   int user_pipes[2][2];
 
   char *grandchild_stack_top;
+  size_t grandchild_stack_size;
+
+  /* A cgroup v2 directory the process that execs is created in (CLONE_INTO_CGROUP), or -1. */
+  int cgroup_fd;
 
   /* Written by the children for the parent (shared memory: the parent reads them after the vfork
    * completes). */

@@ -41,7 +41,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
                         InstanceMethod("close", &ControlChannel::Close)});
   }
 
-  // new ControlChannel(fd, onMessage): owns fd. onMessage(type, value, pid, pidfd) is called for
+  // new ControlChannel(fd, onMessage): owns fd. onMessage(type, value, pid, pidfd, amount) is called for
   // every message (pid and pidfd are -1 unless the message carried credentials or a descriptor,
   // which the callee then owns), and once with type 0 at end of file.
   explicit ControlChannel(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ControlChannel>(info) {
@@ -112,7 +112,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
         }
       }
       if (n <= 0) {  // end of file (or an error, which ends the channel the same way)
-        Deliver(0, 0, -1, -1);
+        Deliver(0, 0, -1, -1, 0);
         Release();
         return;
       }
@@ -120,18 +120,19 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
         if (pidfd >= 0) close(pidfd);
         continue;
       }
-      Deliver(static_cast<int>(msg.type), msg.value, pid, pidfd);
+      Deliver(static_cast<int>(msg.type), msg.value, pid, pidfd, static_cast<double>(msg.amount));
     }
   }
 
-  void Deliver(int type, int value, int pid, int pidfd) {
+  void Deliver(int type, int value, int pid, int pidfd, double amount) {
     Napi::Env env = Env();
     if (onMessage_.IsEmpty()) {
       if (pidfd >= 0) close(pidfd);
       return;
     }
     CallFromLoop(env, onMessage_, {Napi::Number::New(env, type), Napi::Number::New(env, value),
-                                   Napi::Number::New(env, pid), Napi::Number::New(env, pidfd)});
+                                   Napi::Number::New(env, pid), Napi::Number::New(env, pidfd),
+                                   Napi::Number::New(env, amount)});
   }
 
   // send(type, value) -> 0 or errno. Never blocks.
@@ -140,7 +141,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
       return ThrowType(env, "send(type, value)");
     if (fd_ < 0) return Napi::Number::New(env, EBADF);
-    struct pidns_msg msg = {info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int32Value()};
+    struct pidns_msg msg = {info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Int32Value(), 0};
     ssize_t n;
     do {
       n = send(fd_, &msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL);

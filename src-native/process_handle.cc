@@ -7,6 +7,7 @@
 // It also sends signals, through the pidfd so that a recycled pid is never hit.
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -21,6 +22,17 @@ namespace pidns {
 namespace {
 
 class ProcessHandle;
+
+// What the kernel accounted to the reaped process and the descendants it waited for, named as in
+// process.resourceUsage(): microseconds and kilobytes.
+Napi::Value UsageObject(Napi::Env env, const struct rusage &usage) {
+  Napi::Object o = Napi::Object::New(env);
+  auto micros = [](const struct timeval &t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+  o.Set("userCPUTime", Napi::Number::New(env, micros(usage.ru_utime)));
+  o.Set("systemCPUTime", Napi::Number::New(env, micros(usage.ru_stime)));
+  o.Set("maxRSS", Napi::Number::New(env, static_cast<double>(usage.ru_maxrss)));
+  return o;
+}
 
 // Per Node environment (the main thread and each worker have their own loop).
 struct FallbackWatch {
@@ -46,8 +58,8 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
   }
 
   // new ProcessHandle(pid, pidfd, onExit?): the handle owns pidfd. With onExit the process must
-  // be a child of this process: it is reaped and onExit(waitStatus) is called once (-1 if
-  // something else reaped it first).
+  // be a child of this process: it is reaped and onExit(waitStatus, usage) is called once
+  // (-1 and null if something else reaped it first).
   explicit ProcessHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ProcessHandle>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
@@ -106,9 +118,10 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
   void TryReap() {
     if (!watching_) return;
     int status = 0;
+    struct rusage usage = {};
     pid_t r;
     do {
-      r = waitpid(pid_, &status, WNOHANG | __WALL);
+      r = wait4(pid_, &status, WNOHANG | __WALL, &usage);
     } while (r < 0 && errno == EINTR);
     if (r == 0) return;  // still running (a pidfd can wake us for nothing after an error)
     if (r < 0) status = -1;
@@ -119,7 +132,7 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     Napi::HandleScope scope(env);
     Napi::FunctionReference onExit = std::move(onExit_);
     Napi::ObjectWrap<ProcessHandle>::Unref();
-    CallFromLoop(env, onExit, {Napi::Number::New(env, status)});
+    CallFromLoop(env, onExit, {Napi::Number::New(env, status), r < 0 ? env.Null() : UsageObject(env, usage)});
   }
 
   void StopWatching() {

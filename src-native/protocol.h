@@ -27,6 +27,13 @@ enum pidns_msg_type {
   PIDNS_MSG_EXITED = 4,
   /* init -> Node: answer to PIDNS_REQ_TERMINATE once the init has no child left. value: 0. */
   PIDNS_MSG_EMPTY = 5,
+  /* init -> Node, just before it exits as pid 1 at the end of the command, once it has killed
+   * and reaped every other process of the namespace: what the kernel accounted to all of them
+   * (getrusage RUSAGE_CHILDREN), in `amount`: user and system CPU time in microseconds, and the
+   * largest resident set of any one of them in kilobytes. */
+  PIDNS_MSG_USAGE_USER = 6,
+  PIDNS_MSG_USAGE_SYSTEM = 7,
+  PIDNS_MSG_USAGE_MAXRSS = 8,
   /* Node -> init: as pid 1, send SIGTERM to every other process of the namespace; then answer
    * PIDNS_MSG_EMPTY when the init has no child left (members that joined with setns are children
    * of whoever started them, not of the init). value: unused. */
@@ -36,6 +43,7 @@ enum pidns_msg_type {
 struct pidns_msg {
   uint32_t type;
   int32_t value;
+  int64_t amount; /* the usage messages' figure; 0 otherwise */
 };
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "addon.h"
 #include "child.h"
+#include "clone3.h"
 #include "kernel.h"
 
 namespace pidns {
@@ -138,6 +139,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.fd_count = static_cast<int>(fdMap.size());
   child.pdeathsig = IntField(o, "pdeathsig", 0);
   child.parent_pid = IntField(o, "parentPid", 0);
+  child.cgroup_fd = IntField(o, "cgroupFd", -1);
   child.join_fd = IntField(o, "joinFd", -1);
   child.join_user_fd = IntField(o, "joinUserFd", -1);
   child.mount_proc = o.Get("mountProc").ToBoolean();
@@ -155,6 +157,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   // until the child has exec'd or exited, so nothing else uses this memory meanwhile.
   alignas(16) char stacks[2][32 * 1024];
   child.grandchild_stack_top = stacks[1] + sizeof stacks[1];
+  child.grandchild_stack_size = sizeof stacks[1];
 
   // Joining and new user namespaces go through a first child that stays in Node's namespaces and
   // forks the process that execs (child.c); otherwise the clone itself makes the namespaces.
@@ -171,14 +174,27 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   sigset_t all, saved;
   memset(&all, 0xff, sizeof all);
   pidns_sigmask_set(&all, &saved);
-  pid_t pid = clone(pidns_child_main, stacks[0] + sizeof stacks[0], flags, &child, &pidfd);
+  pid_t pid;
+  if (direct && child.cgroup_fd >= 0) {
+    // Created inside the cgroup, so that no process of the namespace ever runs outside it.
+    struct pidns_clone_request request = {};
+    request.flags = static_cast<uint64_t>(flags & ~0xff);
+    request.exit_signal = SIGCHLD;
+    request.pidfd = &pidfd;
+    request.stack_top = stacks[0] + sizeof stacks[0];
+    request.stack_size = sizeof stacks[0];
+    request.cgroup_fd = child.cgroup_fd;
+    pid = pidns_clone3(&request, pidns_child_main, &child);
+  } else {
+    pid = clone(pidns_child_main, stacks[0] + sizeof stacks[0], flags, &child, &pidfd);
+  }
   int cloneErrno = errno;
   pidns_sigmask_set(&saved, nullptr);
   close(errorPipe[1]);
 
   if (pid < 0) {
     close(errorPipe[0]);
-    return Failure(env, cloneErrno, "clone");
+    return Failure(env, cloneErrno, child.cgroup_fd >= 0 ? "clone3" : "clone");
   }
 
   // The vfork has completed: the child either passed the point of no return of execve or wrote

@@ -83,7 +83,7 @@ describeAsRoot('processes killed from outside', () => {
     const child = await spawnInPidNamespace('sh', ['-c', 'sleep 1000 & exec sleep 1000'], { stdio: 'ignore' });
     await eventually(() => membersOfNamespace(child.namespaceId).length === 3);
     process.kill(child.init!.pid, 'SIGKILL');
-    await expect(child.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     expect(child.exitCode).toBeNull();
     expect(child.signalCode).toBe('SIGKILL');
     expect(await eventually(() => runningMembersOfNamespace(child.namespaceId).length === 0, 1000)).toBe(true);
@@ -94,7 +94,7 @@ describeAsRoot('processes killed from outside', () => {
     const child = await spawnInPidNamespace('sh', ['-c', 'trap "" TERM; sleep 1000 & sleep 1000 & wait'], { stdio: 'ignore', teardownGraceMs: 10000 });
     await eventually(() => membersOfNamespace(child.namespaceId).length === 4);
     process.kill(child.init!.pid, 'SIGKILL');
-    await expect(child.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     expect(await eventually(() => runningMembersOfNamespace(child.namespaceId).length === 0, 1000)).toBe(true);
   });
 
@@ -104,8 +104,8 @@ describeAsRoot('processes killed from outside', () => {
     const b = await ns.spawn('sh', ['-c', 'sleep 1000 & exec sleep 1000'], { stdio: 'ignore' });
     await eventually(() => membersOfNamespace(ns.id).length === 4);
     process.kill(ns.init!.pid, 'SIGKILL');
-    await expect(a.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
-    await expect(b.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(a.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
+    await expect(b.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     expect(await eventually(() => ns.ended, 1000)).toBe(true);
     expect(await eventually(() => runningMembersOfNamespace(ns.id).length === 0, 1000)).toBe(true);
     await expect(ns.spawn('true', [], { stdio: 'ignore' })).rejects.toMatchObject({ code: 'ERR_NAMESPACE_ENDED' });
@@ -118,7 +118,7 @@ describeAsRoot('processes killed from outside', () => {
     const b = await ns.spawn('sh', ['-c', 'sleep 1000 & exec sleep 1000'], { stdio: 'ignore' });
     await eventually(() => membersOfNamespace(ns.id).length === 4);
     process.kill(b.pid, 'SIGKILL');
-    await expect(b.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(b.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     // b's background sleep is an orphan now, adopted by the pod's pid 1: still running, and a
     // child of pid 1, not a zombie of anyone.
     const orphans = membersOfNamespace(ns.id).filter((pid) => pid !== ns.init!.pid && pid !== a.pid);
@@ -129,7 +129,7 @@ describeAsRoot('processes killed from outside', () => {
     process.kill(orphans[0], 'SIGKILL');
     expect(await eventually(() => membersOfNamespace(ns.id).length === 2, 1000)).toBe(true);
     const c = await ns.spawn('sh', ['-c', 'exit 9'], { stdio: 'ignore' });
-    await expect(c.exited).resolves.toEqual({ code: 9, signal: null });
+    await expect(c.exited).resolves.toMatchObject({ code: 9, signal: null });
     a.kill('SIGKILL');
     await a.exited;
   });
@@ -143,7 +143,7 @@ describeAsRoot('pipes read late or closed early', () => {
   test.each([true, false])('a command that exits before Node reads its pipes: the output is still there (init: %s)', async (init) => {
     const big = 60000; // below the 64 KiB pipe buffer, so the command never waits for a reader
     const child = await spawnInPidNamespace('sh', ['-c', `head -c ${big} /dev/zero | tr '\\0' x; echo err >&2; exit 4`], { init });
-    await expect(child.exited).resolves.toEqual({ code: 4, signal: null });
+    await expect(child.exited).resolves.toMatchObject({ code: 4, signal: null });
     await new Promise((r) => setTimeout(r, 100));
     const [out, err] = await Promise.all([readAll(child.stdout), readAll(child.stderr)]);
     expect(out).toBe('x'.repeat(big));
@@ -172,7 +172,7 @@ describeAsRoot('pipes read late or closed early', () => {
     expect(await out).toBe('before\n');
     expect(running(child.pid)).toBe(true);
     expect(await readAll(child.stderr)).toBe('after\n');
-    await expect(child.exited).resolves.toEqual({ code: 6, signal: null });
+    await expect(child.exited).resolves.toMatchObject({ code: 6, signal: null });
   });
 
   // Raw, the writer is pid 1, for which a signal without a handler is dropped: it sees EPIPE
@@ -184,7 +184,7 @@ describeAsRoot('pipes read late or closed early', () => {
     const child = await spawnInPidNamespace('yes', [], { init, stdio: ['ignore', 'pipe', 'ignore'] });
     await new Promise((r) => child.stdout!.once('data', r));
     child.stdout!.destroy();
-    await expect(child.exited).resolves.toEqual(expected);
+    await expect(child.exited).resolves.toMatchObject(expected);
     expect(runningMembersOfNamespace(child.namespaceId)).toEqual([]);
   });
 });
@@ -197,12 +197,12 @@ describeAsRoot('resource limits', () => {
     for (const name of ['init', 'raw', 'pod']) {
       const mine = report.results.filter((r) => r.name === name);
       expect(mine.some((r) => r.error)).toBe(true);
-      expect(mine[mine.length - 1].ok).toEqual({ code: 0, signal: null });
+      expect(mine[mine.length - 1].ok).toMatchObject({ code: 0, signal: null });
     }
     for (const result of report.results) {
       expect(result.fdsLeaked).toBe(0);
       expect(result.children).toEqual([]);
-      if (result.ok) expect(result.ok).toEqual({ code: 0, signal: null });
+      if (result.ok) expect(result.ok).toMatchObject({ code: 0, signal: null });
       else expectClearRefusal(result, 'EMFILE', -24);
     }
   });
@@ -218,7 +218,7 @@ describeAsRoot('resource limits', () => {
       const report = parseReport(run);
       for (const result of report.results) {
         expect(result.children).toEqual([]);
-        if (result.ok) expect(result.ok).toEqual({ code: 0, signal: null });
+        if (result.ok) expect(result.ok).toMatchObject({ code: 0, signal: null });
         else expectClearRefusal(result, 'EAGAIN', -11);
       }
       // No room at all refuses everything; enough room lets everything through.

@@ -150,7 +150,7 @@ function expectTypedError(err: unknown): void {
   } else if (e.name === 'AbortError') {
     expect(e.code).toBe('ABORT_ERR');
   } else {
-    expect({ code: typeof e.code, errno: typeof e.errno, syscall: typeof e.syscall }).toEqual({ code: 'string', errno: 'number', syscall: 'string' });
+    expect({ code: typeof e.code, errno: typeof e.errno, syscall: typeof e.syscall }).toMatchObject({ code: 'string', errno: 'number', syscall: 'string' });
     expect(e.errno).toBeLessThan(0);
   }
 }

@@ -62,7 +62,7 @@ describeAsRoot('descriptor and signal hygiene', () => {
   test('yes | head -1 ends (SIGPIPE has its default action)', async () => {
     const child = await spawnInPidNamespace('sh', ['-c', 'yes | head -1'], { init: false });
     expect(await collect(child.stdout)).toBe('y\n');
-    await expect(child.exited).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.exited).resolves.toMatchObject({ code: 0, signal: null });
   });
 
   test('100 spawns leave no zombie and no new descriptor', async () => {
@@ -114,7 +114,7 @@ describeAsRoot('the Node process is never changed', () => {
       })();`;
     const worker = new Worker(script, { eval: true });
     const report = await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
-    expect(report).toEqual({ nsPid: 1, exited: { code: 4, signal: null } });
+    expect(report).toMatchObject({ nsPid: 1, exited: { code: 4, signal: null } });
     await worker.terminate();
     const { own, forChildren } = threadPidNamespaces();
     for (const ns of forChildren) expect(ns).toBe(own);

@@ -16,6 +16,9 @@ const MSG_STARTED = 2;
 const MSG_EXEC_FAILED = 3;
 const MSG_EXITED = 4;
 const MSG_EMPTY = 5;
+const MSG_USAGE_USER = 6;
+const MSG_USAGE_SYSTEM = 7;
+const MSG_USAGE_MAXRSS = 8;
 const REQ_TERMINATE = 16;
 
 const started: ChildProcess[] = [];
@@ -354,8 +357,8 @@ describeAsRoot('pidns-init', () => {
       const initPid = await initPidOf(running, pid1);
       process.kill(initPid, 'SIGUSR1');
       process.kill(initPid, 'SIGHUP');
-      await sleep(50);
-      expect(status(initPid)?.State).toMatch(/^S/);
+      // Still there, and back to sleep in poll (on a loaded machine it may take a moment).
+      await waitFor(() => /^S/.test(status(initPid)?.State ?? ''), 'the init asleep after SIGUSR1 and SIGHUP');
       process.kill(initPid, signal);
       expect((await running.outcome).code).toBe(0);
     });
@@ -539,8 +542,13 @@ describeAsRoot('pidns-init', () => {
 
       process.kill(initPid, 'SIGTERM');
       expect((await channel.running.outcome).code).toBe(128 + 15);
-      await waitFor(() => channel.records.length >= 3, 'the exit record');
-      expect(channel.records.slice(2)).toEqual([[MSG_EXITED, 15]]);
+      await waitFor(() => channel.records.length >= 6, 'the exit and usage records');
+      expect(channel.records.slice(2)).toEqual([
+        [MSG_EXITED, 15],
+        [MSG_USAGE_USER, 0],
+        [MSG_USAGE_SYSTEM, 0],
+        [MSG_USAGE_MAXRSS, 0],
+      ]);
     });
 
     test('an exec failure is a record, not a line on stderr', async () => {
@@ -560,10 +568,13 @@ describeAsRoot('pidns-init', () => {
       expect(channel.records[1]).toEqual([MSG_STARTED, 2]);
       channel.send(REQ_TERMINATE);
       expect((await channel.running.outcome).code).toBe(128 + 15);
-      await waitFor(() => channel.records.length >= 4, 'the exit and empty records');
+      await waitFor(() => channel.records.length >= 7, 'the exit, empty and usage records');
       expect(channel.records.slice(2)).toEqual([
         [MSG_EXITED, 15],
         [MSG_EMPTY, 0],
+        [MSG_USAGE_USER, 0],
+        [MSG_USAGE_SYSTEM, 0],
+        [MSG_USAGE_MAXRSS, 0],
       ]);
     });
 

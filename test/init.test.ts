@@ -67,7 +67,7 @@ describeAsRoot('the init as pid 1', () => {
   test('a command with no SIGTERM handler dies of SIGTERM (it would not as pid 1)', async () => {
     const child = await spawnInPidNamespace('sleep', ['30'], { stdio: 'ignore' });
     expect(child.kill()).toBe(true);
-    await expect(child.exited).resolves.toEqual({ code: null, signal: 'SIGTERM' });
+    await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGTERM' });
     expect(exists(child.init!.pid)).toBe(false);
   });
 
@@ -95,7 +95,7 @@ describeAsRoot('the init as pid 1', () => {
       expect(await next).toEqual([String(signo)]);
     }
     child.kill('SIGKILL');
-    await expect(child.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
   });
 
   test('signalGroup: signals reach the command and its whole process group', async () => {
@@ -109,14 +109,14 @@ describeAsRoot('the init as pid 1', () => {
     const s = fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
     expect(Number(s[2])).toBe(child.pid); // pgrp: the command leads its group
     child.kill('SIGTERM');
-    await expect(child.exited).resolves.toEqual({ code: null, signal: 'SIGTERM' });
+    await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGTERM' });
     expect(exists(grandchild)).toBe(false);
   });
 
   test('every exit code 0..255 comes back exactly', async () => {
     for (let code = 0; code <= 255; code++) {
       const child = await spawnInPidNamespace('sh', ['-c', `exit ${code}`], { stdio: 'ignore' });
-      expect(await child.exited).toEqual({ code, signal: null });
+      expect(await child.exited).toMatchObject({ code, signal: null });
     }
   });
 
@@ -124,7 +124,7 @@ describeAsRoot('the init as pid 1', () => {
     for (const signo of terminating) {
       const child = await spawnInPidNamespace('sh', ['-c', `ulimit -c 0; kill -${signo} $$`], { stdio: 'ignore', cwd: os.tmpdir() });
       const result = await child.exited;
-      expect(result).toEqual({ code: null, signal: signalName(signo) });
+      expect(result).toMatchObject({ code: null, signal: signalName(signo) });
       expect(child.signalCode).toBe(signalName(signo));
     }
   });
@@ -150,7 +150,7 @@ describeAsRoot('the init as pid 1', () => {
     const namespaceId = child.namespaceId;
     expect(membersOfNamespace(namespaceId).length).toBe(5); // init, sh, three sleeps
     child.stdin!.end('\n');
-    await expect(child.exited).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.exited).resolves.toMatchObject({ code: 0, signal: null });
     expect(membersOfNamespace(namespaceId)).toEqual([]);
   });
 
@@ -160,7 +160,7 @@ describeAsRoot('the init as pid 1', () => {
     const started = Date.now();
     const child = await spawnInPidNamespace('sh', ['-c', script], { teardownGraceMs: 5000 });
     expect(await lines(child.stdout!, 1)).toEqual(['ready']);
-    await expect(child.exited).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.exited).resolves.toMatchObject({ code: 0, signal: null });
     expect(Date.now() - started).toBeLessThan(4000);
     expect(fs.readFileSync(marker, 'utf8')).toBe('term\n');
     fs.unlinkSync(marker);
@@ -171,7 +171,7 @@ describeAsRoot('the init as pid 1', () => {
     const child = await spawnInPidNamespace('sh', ['-c', '(trap "" TERM; echo ready; exec sleep 1000) & sleep 0.2'], { teardownGraceMs: 300 });
     expect(await lines(child.stdout!, 1)).toEqual(['ready']);
     const started = Date.now();
-    await expect(child.exited).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.exited).resolves.toMatchObject({ code: 0, signal: null });
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(membersOfNamespace(child.namespaceId)).toEqual([]);
   });
@@ -179,7 +179,7 @@ describeAsRoot('the init as pid 1', () => {
   test('if the init is killed from outside, exited resolves with SIGKILL and nothing remains', async () => {
     const child = await spawnInPidNamespace('sh', ['-c', 'sleep 1000 & exec sleep 1000'], { stdio: 'ignore' });
     process.kill(child.init!.pid, 'SIGKILL');
-    await expect(child.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     expect(membersOfNamespace(child.namespaceId)).toEqual([]);
     expect(child.kill()).toBe(false);
   });

@@ -17,7 +17,7 @@ describeAsRoot('joining an existing PID namespace', () => {
       expect(joiner.init).toBeNull();
       expect(Number(status(joiner.pid).get('PPid'))).toBe(process.pid);
       joiner.kill('SIGKILL');
-      await expect(joiner.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+      await expect(joiner.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     } finally {
       pid1.kill('SIGKILL');
       await pid1.exited;
@@ -29,7 +29,7 @@ describeAsRoot('joining an existing PID namespace', () => {
     try {
       const joiner = await spawnInPidNamespace('sh', ['-c', 'exit 7'], { join: `/proc/${pid1.pid}/ns/pid` });
       expect(joiner.namespaceId).toBe(pid1.namespaceId);
-      await expect(joiner.exited).resolves.toEqual({ code: 7, signal: null });
+      await expect(joiner.exited).resolves.toMatchObject({ code: 7, signal: null });
     } finally {
       pid1.kill('SIGKILL');
       await pid1.exited;
@@ -50,7 +50,7 @@ describeAsRoot('joining an existing PID namespace', () => {
       expect(joiner.namespaceId).toBe(namespaceInode(target));
       expect(await collect(joiner.stdout)).toBe(`${joiner.nsPid}\n`);
       expect(joiner.nsPid).toBeGreaterThan(1);
-      await expect(joiner.exited).resolves.toEqual({ code: 0, signal: null });
+      await expect(joiner.exited).resolves.toMatchObject({ code: 0, signal: null });
     } finally {
       unshare.kill('SIGKILL');
       await new Promise((r) => unshare.once('exit', r));
@@ -61,7 +61,7 @@ describeAsRoot('joining an existing PID namespace', () => {
     const pid1 = await spawnInPidNamespace('sleep', ['30'], { init: false, stdio: 'ignore' });
     const joiner = await spawnInPidNamespace('sleep', ['30'], { join: pid1.pid, stdio: 'ignore' });
     pid1.kill('SIGKILL');
-    await expect(joiner.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(joiner.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     await pid1.exited;
   });
 });

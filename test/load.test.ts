@@ -52,7 +52,7 @@ describeAsRoot('load', () => {
     const statuses = await Promise.all(children.map((c) => c.exited));
     await Promise.all(outputs);
     for (const c of children) c.stdin?.destroy();
-    statuses.forEach((s, i) => expect(s).toEqual({ code: i % 256, signal: null }));
+    statuses.forEach((s, i) => expect(s).toMatchObject({ code: i % 256, signal: null }));
     // Every pid was distinct and every namespace was a new one.
     expect(new Set(children.map((c) => c.pid)).size).toBe(CONCURRENT);
     expect(new Set(children.map((c) => c.namespaceId)).size).toBe(CONCURRENT);
@@ -72,7 +72,7 @@ describeAsRoot('load', () => {
     const statuses = await Promise.all(children.map((c) => c.exited));
     // Under the init SIGTERM reaches the command, which dies of it; raw, pid 1 ignores SIGTERM
     // without a handler, so those got SIGKILL.
-    statuses.forEach((s, i) => expect(s).toEqual({ code: null, signal: i % 2 === 0 ? 'SIGTERM' : 'SIGKILL' }));
+    statuses.forEach((s, i) => expect(s).toMatchObject({ code: null, signal: i % 2 === 0 ? 'SIGTERM' : 'SIGKILL' }));
     await settled();
     expect(await eventually(() => ownDescriptorCount() === fdsBefore, 3000)).toBe(true);
     for (const c of children) {
@@ -99,7 +99,7 @@ describeAsRoot('load', () => {
             if (kind === 1) m.kill('SIGKILL');
             const s = await m.exited;
             running--;
-            expect(s).toEqual(kind === 0 ? { code: 7, signal: null } : kind === 1 ? { code: null, signal: 'SIGKILL' } : { code: 0, signal: null });
+            expect(s).toMatchObject(kind === 0 ? { code: 7, signal: null } : kind === 1 ? { code: null, signal: 'SIGKILL' } : { code: 0, signal: null });
           }),
         );
       }
@@ -206,7 +206,7 @@ describeAsRoot('a flood of signals', () => {
       // Still alive and responsive; and the end is reported exactly.
       expect(status(child.pid).get('State')!.charAt(0)).toMatch(/[RS]/);
       send(os.constants.signals[end]);
-      await expect(child.exited).resolves.toEqual({ code: null, signal: end });
+      await expect(child.exited).resolves.toMatchObject({ code: null, signal: end });
       expect(membersOfNamespace(child.namespaceId).filter(running)).toEqual([]);
     } finally {
       child.kill('SIGKILL');
@@ -226,7 +226,7 @@ describeAsRoot('a flood of signals', () => {
       const counted = Number(await next());
       expect(counted).toBeGreaterThanOrEqual(1);
       expect(counted).toBeLessThanOrEqual(SIGNALS);
-      await expect(child.exited).resolves.toEqual({ code: 42, signal: null });
+      await expect(child.exited).resolves.toMatchObject({ code: 42, signal: null });
     } finally {
       child.kill('SIGKILL');
       await child.exited;

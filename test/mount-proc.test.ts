@@ -28,7 +28,7 @@ describeAsRoot('mountProc', () => {
     const child = await spawnInPidNamespace('ps', ['-e', '-o', 'pid=,comm='], { mountProc: true });
     const seen = (await collect(child.stdout)).trim().split('\n').map((l) => l.trim().split(/\s+/));
     expect(seen).toEqual([['1', 'pidns-init'], ['2', 'ps']]);
-    await expect(child.exited).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.exited).resolves.toMatchObject({ code: 0, signal: null });
   });
 
   test('raw: the command is pid 1 and sees only itself and its children', async () => {

@@ -32,7 +32,7 @@ describeAsRoot('PidNamespace pods', () => {
     }
     expect(nsPidLine(a.pid)).toEqual([a.pid, 2]);
     expect(Number(status(a.pid).get('PPid'))).toBe(process.pid);
-    await expect(b.exited).resolves.toEqual({ code: 3, signal: null });
+    await expect(b.exited).resolves.toMatchObject({ code: 3, signal: null });
     expect(status(a.pid).get('State')!.charAt(0)).toBe('S');
     expect(status(ns.init!.pid).get('State')!.charAt(0)).toBe('S');
     const c = await ns.spawn('true', { stdio: 'ignore' });
@@ -87,8 +87,8 @@ describeAsRoot('PidNamespace pods', () => {
     const started = Date.now();
     await ns.close({ graceMs: 400 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
-    expect(await polite.exited).toEqual({ code: null, signal: 'SIGTERM' });
-    expect(await stubborn.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await polite.exited).toMatchObject({ code: null, signal: 'SIGTERM' });
+    expect(await stubborn.exited).toMatchObject({ code: null, signal: 'SIGKILL' });
     expect(membersOfNamespace(ns.id)).toEqual([]);
     expect(ns.ended).toBe(true);
   });
@@ -111,7 +111,7 @@ describeAsRoot('PidNamespace pods', () => {
     const killed = await PidNamespace.create();
     const member = await killed.spawn('sleep', ['30'], { stdio: 'ignore' });
     process.kill(killed.init!.pid, 'SIGKILL');
-    await expect(member.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(member.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     await eventually(() => killed.ended);
     await expect(killed.spawn('true')).rejects.toMatchObject({ code: 'ERR_NAMESPACE_ENDED' });
     await killed.close();

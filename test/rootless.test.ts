@@ -31,7 +31,7 @@ describeAsRoot('rootless (as nobody, userNamespace: true)', () => {
     expect(setgroups).toBe('deny'); // the kernel takes an unprivileged gid map only so
     expect(r.nsPid).toBe(2);
     expect(r.init).toMatchObject({ nsPid: 1 });
-    expect(r.exited).toEqual({ code: 0, signal: null });
+    expect(r.exited).toMatchObject({ code: 0, signal: null });
   });
 
   test('without the init: the command is pid 1, uid 0 inside', () => {
@@ -83,10 +83,13 @@ describeAsRoot('user namespaces as root', () => {
   test('a pod with a wide map: pid 1 and members are root inside, uid 100000 outside', async () => {
     const maps = { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }], gidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] };
     await using ns = await PidNamespace.create({ userNamespace: maps, mountProc: true });
-    const member = await ns.spawn('sh', ['-c', 'id -u; ps -e -o user= | sort -u']);
-    expect(await collect(member.stdout)).toBe('0\nroot\n');
-    expect(status(ns.init!.pid).get('Uid')!.split(/\s+/)).toEqual(['100000', '100000', '100000', '100000']);
+    const member = await ns.spawn('sh', ['-c', 'id -u; ps -e -o user= | sort -u; read wait']);
+    // Read while the member runs: once it has exited and been reaped its /proc entry is gone.
     expect(fs.readlinkSync(`/proc/${member.pid}/ns/user`)).toBe(fs.readlinkSync(`/proc/${ns.init!.pid}/ns/user`));
+    const output = collect(member.stdout);
+    member.stdin!.end();
+    expect(await output).toBe('0\nroot\n');
+    expect(status(ns.init!.pid).get('Uid')!.split(/\s+/)).toEqual(['100000', '100000', '100000', '100000']);
   });
 });
 

@@ -33,7 +33,7 @@ describeAsRoot('spawn into a new PID namespace without the init', () => {
   test('exit codes come back exactly', async () => {
     for (const code of [0, 1, 3, 127, 255]) {
       const child = await spawnInPidNamespace('sh', ['-c', `exit ${code}`], { init: false, stdio: 'ignore' });
-      await expect(child.exited).resolves.toEqual({ code, signal: null });
+      await expect(child.exited).resolves.toMatchObject({ code, signal: null });
       expect(child.exitCode).toBe(code);
       expect(child.signalCode).toBeNull();
     }
@@ -43,8 +43,8 @@ describeAsRoot('spawn into a new PID namespace without the init', () => {
     const child = await spawnInPidNamespace('sleep', ['30'], { init: false, stdio: 'ignore' });
     const exitEvent = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     expect(child.kill('SIGKILL')).toBe(true);
-    await expect(child.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
-    await expect(exitEvent).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
+    await expect(exitEvent).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     expect(child.signalCode).toBe('SIGKILL');
     expect(child.kill('SIGKILL')).toBe(false);
     expect(exists(child.pid)).toBe(false);
@@ -56,7 +56,7 @@ describeAsRoot('spawn into a new PID namespace without the init', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(status(child.pid).get('State')!.charAt(0)).toBe('S');
     child.kill('SIGKILL');
-    await expect(child.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(child.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
   });
 
   test('stdin and stdout are pipes', async () => {
@@ -64,7 +64,7 @@ describeAsRoot('spawn into a new PID namespace without the init', () => {
     const out = collect(child.stdout);
     child.stdin!.end('hello namespace\n');
     expect(await out).toBe('HELLO NAMESPACE\n');
-    await expect(child.exited).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.exited).resolves.toMatchObject({ code: 0, signal: null });
   });
 
   test('stderr is a separate pipe and close follows exit', async () => {
@@ -142,11 +142,11 @@ describeAsRoot('spawn into a new PID namespace without the init', () => {
 
   test('timeout and AbortSignal send killSignal', async () => {
     const timed = await spawnInPidNamespace('sleep', ['30'], { init: false, stdio: 'ignore', timeout: 100, killSignal: 'SIGKILL' });
-    await expect(timed.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(timed.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     const controller = new AbortController();
     const aborted = await spawnInPidNamespace('sleep', ['30'], { init: false, stdio: 'ignore', signal: controller.signal, killSignal: 'SIGKILL' });
     controller.abort();
-    await expect(aborted.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+    await expect(aborted.exited).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
     controller.abort();
     await expect(spawnInPidNamespace('true', [], { init: false, signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
   });

@@ -23,9 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,10 +130,14 @@ static struct options parse_options(int argc, char **argv) {
 }
 
 /* Node may be slow or gone: pid 1 must never stall on it, and a lost report is not fatal. */
-static void send_message(const struct init *init, uint32_t type, int32_t value) {
+static void send_report(const struct init *init, uint32_t type, int32_t value, int64_t amount) {
   if (init->control_fd < 0) return;
-  struct pidns_msg msg = {.type = type, .value = value};
+  struct pidns_msg msg = {.type = type, .value = value, .amount = amount};
   (void)send(init->control_fd, &msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void send_message(const struct init *init, uint32_t type, int32_t value) {
+  send_report(init, type, value, 0);
 }
 
 /* Runs in the command's own process: the kernel translates SCM_CREDENTIALS into the receiver's
@@ -311,6 +317,31 @@ static bool reap_children(struct init *init, bool *command_ended, int *command_s
   }
 }
 
+static int64_t micros(struct timeval t) {
+  return (int64_t)t.tv_sec * 1000000 + t.tv_usec;
+}
+
+/* The init ends the namespace itself instead of leaving that to the kernel at its exit: the
+ * kernel accounts the processes it kills then to nobody. So as pid 1 it kills and reaps every
+ * process left (a process in the namespace whose parent is outside, a joined member, is killed
+ * but reaped by that parent), then reports what all the processes it reaped used. */
+static _Noreturn void end_namespace(const struct init *init, int exit_status) {
+  if (init->is_pid1) {
+    (void)kill(-1, SIGKILL); /* ESRCH: nobody else is left */
+    for (;;) {
+      if (waitpid(-1, NULL, 0) > 0 || errno == EINTR) continue;
+      break; /* ECHILD */
+    }
+  }
+  struct rusage usage;
+  if (getrusage(RUSAGE_CHILDREN, &usage) == 0) {
+    send_report(init, PIDNS_MSG_USAGE_USER, 0, micros(usage.ru_utime));
+    send_report(init, PIDNS_MSG_USAGE_SYSTEM, 0, micros(usage.ru_stime));
+    send_report(init, PIDNS_MSG_USAGE_MAXRSS, 0, usage.ru_maxrss);
+  }
+  exit(exit_status);
+}
+
 static void begin_teardown(struct init *init, int exit_status);
 
 static void reap_and_report(struct init *init) {
@@ -324,13 +355,13 @@ static void reap_and_report(struct init *init) {
   if (command_ended)
     begin_teardown(init, exit_status_of(command_status));
   else if (no_children && init->tearing_down)
-    exit(init->exit_status);
+    end_namespace(init, init->exit_status);
 }
 
-/* As pid 1, exiting makes the kernel SIGKILL every process left in the namespace; a grace gives
- * them SIGTERM first and waits until they are gone or the grace ends. */
+/* Every process left in the namespace is killed when the command ends; a grace gives them SIGTERM
+ * first and waits until they are gone or the grace ends. */
 static void begin_teardown(struct init *init, int exit_status) {
-  if (init->opt.grace_ms == 0 || !init->is_pid1) exit(exit_status);
+  if (init->opt.grace_ms == 0 || !init->is_pid1) end_namespace(init, exit_status);
   init->tearing_down = true;
   init->exit_status = exit_status;
   init->grace_end_ms = monotonic_ms() + init->opt.grace_ms;
@@ -401,7 +432,7 @@ static _Noreturn void run_event_loop(struct init *init) {
     int timeout = -1;
     if (init->tearing_down) {
       long long left = init->grace_end_ms - monotonic_ms();
-      if (left <= 0) exit(init->exit_status);
+      if (left <= 0) end_namespace(init, init->exit_status);
       timeout = (int)left;
     }
     /* poll() skips an entry whose fd is negative. */
