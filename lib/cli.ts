@@ -9,6 +9,7 @@ import { HELP, parseCommandLine, UsageError, type ExecArguments, type RunArgumen
 import type { PidNamespaceChild } from './child';
 import { PidNamespace } from './namespace';
 import type { SpawnOptions } from './options';
+import { forwardSignals } from './signal-forward';
 import { signalNumber } from './signals';
 import { spawnInPidNamespace } from './spawn';
 
@@ -16,9 +17,6 @@ const EXIT_USAGE = 2;
 const EXIT_RUNTIME_FAILED = 125;
 const EXIT_CANNOT_EXECUTE = 126;
 const EXIT_NOT_FOUND = 127;
-
-/** Signals a terminal, a supervisor or a user sends to pidns that are meant for CMD. */
-const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 /** Writes all of text to a descriptor that may be non-blocking (a pipe shared with others). */
 function writeAll(fd: number, text: string): void {
@@ -96,16 +94,20 @@ function reportStartFailure(err: unknown, cmd: string, status: StatusChannel): n
   return EXIT_RUNTIME_FAILED;
 }
 
-/** Starts CMD, forwards signals to it until it ends, and returns pidns's exit status. */
+/**
+ * Starts CMD, forwards every signal that can be caught to it until it ends, and returns pidns's
+ * exit status. CMD is the foreground job (options.foreground): it gets the terminal when there is
+ * one, and pidns stops when CMD stops and continues it when continued.
+ */
 async function runToExit(argv: string[], options: SpawnOptions, status: StatusChannel): Promise<number> {
   let child: PidNamespaceChild | null = null;
   // A signal that arrives while CMD is being started is delivered once it has started.
-  const early: NodeJS.Signals[] = [];
-  const forward = (signal: NodeJS.Signals) => {
-    if (child) child.kill(signal);
-    else early.push(signal);
-  };
-  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  const early: number[] = [];
+  forwardSignals((signo) => {
+    if (child) child.kill(signo);
+    else early.push(signo);
+  });
+  options.foreground = true;
 
   const [cmd, ...args] = argv;
   try {
@@ -113,6 +115,8 @@ async function runToExit(argv: string[], options: SpawnOptions, status: StatusCh
   } catch (err) {
     return reportStartFailure(err, cmd, status);
   }
+  // A refusal to deliver (EPERM: CMD changed its credentials) is one line, not the end of pidns.
+  child.on('error', (err: Error) => say(err.message));
   status.write({ event: 'spawn', pid: child.pid, nsPid: child.nsPid, namespaceId: child.namespaceId, initPid: child.init?.pid ?? null });
   for (const signal of early) child.kill(signal);
 

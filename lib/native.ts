@@ -25,6 +25,8 @@ export interface NativeSpawnOptions {
   mountProc: boolean;
   /** PR_SET_NO_NEW_PRIVS before execve. */
   noNewPrivileges: boolean;
+  /** A process group of its own, made the foreground group of the terminal on descriptor 0. */
+  foreground: boolean;
   /** New user and PID namespaces, with these maps written from outside before the child goes on. */
   newUserNamespace: boolean;
   uidMap: string;
@@ -59,6 +61,13 @@ export interface NativeBinding {
   namespaceType(fd: number): number;
   pidfdSupported(): boolean;
   closeFd(fd: number): void;
+  forwardSignals(signals: number[], onSignal: (signo: number) => void): NativeFailure | null;
+  stopForwardingSignals(): void;
+  foregroundGroup(fd: number): number;
+  processGroup(): number;
+  setForegroundGroup(fd: number, pgid: number): number;
+  stopProcess(signo: number): void;
+  stopSignalOf(pid: number): number;
   constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number };
 }
 

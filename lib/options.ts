@@ -59,6 +59,16 @@ export interface SpawnOptions {
   signalGroup?: boolean;
   /** Under the init: after the command ends, others get SIGTERM and this long before SIGKILL. */
   teardownGraceMs?: number;
+  /**
+   * Run the command as the foreground job of your terminal (default false). When stdin is
+   * inherited from a process in the foreground of a terminal, the command leads a process group
+   * of its own that gets the terminal while it runs (Ctrl-C and Ctrl-Z go to it, and it may read
+   * the terminal); the terminal comes back to your process group when it ends. When the command
+   * is stopped (Ctrl-Z), your process takes the terminal back and stops with the same signal, as
+   * a shell job does; when your process is continued (`fg`), the command gets the terminal back
+   * and is continued.
+   */
+  foreground?: boolean;
   /** A new mount namespace (propagation made private) with a /proc of the command's PID namespace. */
   mountProc?: boolean;
   /**
@@ -108,6 +118,7 @@ export interface NormalizedOptions {
   killSignal: number;
   dieWithParent: boolean;
   signalGroup: boolean;
+  foreground: boolean;
   teardownGraceMs: number;
   mountProc: boolean;
   noNewPrivileges: boolean;
@@ -295,6 +306,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     killSignal: o.killSignal === undefined ? signalNumber('SIGTERM') : signalNumber(o.killSignal, 'options.killSignal'),
     dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent, true),
     signalGroup: checkBoolean('options.signalGroup', o.signalGroup, false),
+    foreground: checkBoolean('options.foreground', o.foreground, false),
     teardownGraceMs,
     mountProc: checkBoolean('options.mountProc', o.mountProc, false),
     noNewPrivileges: checkBoolean('options.noNewPrivileges', o.noNewPrivileges, false),

@@ -121,3 +121,12 @@ export function ownPidInProc(): number {
   }
   return ownPid;
 }
+
+/** Whether a process is stopped by a signal now (State T in /proc/PID/status); false once gone. */
+export function isStopped(pid: number): boolean {
+  try {
+    return readStatus(pid).get('State')?.startsWith('T') ?? false;
+  } catch {
+    return false;
+  }
+}

@@ -8,4 +8,5 @@ export const MSG_EMPTY = 5;
 export const MSG_USAGE_USER = 6;
 export const MSG_USAGE_SYSTEM = 7;
 export const MSG_USAGE_MAXRSS = 8;
+export const MSG_STOPPED = 9;
 export const REQ_TERMINATE = 16;

@@ -5,11 +5,12 @@ import * as os from 'os';
 import { isMainThread } from 'worker_threads';
 import { PidNamespaceChild, type ChildControl } from './child';
 import { namespaceEnded, PidnsSystemError, systemError } from './errors';
+import { ForegroundJob, terminalIsOurs } from './foreground';
 import { startInit, type InitProcess } from './init-process';
 import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
 import { ownPidInProc, pidNamespaceId } from './proc';
-import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER } from './protocol';
+import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER } from './protocol';
 import { resolveCommand } from './resolve';
 import { CgroupPlacement } from './cgroup';
 import { decodeWaitStatus, signalNumber, type ExitStatus, type ResourceUsage } from './signals';
@@ -30,6 +31,8 @@ interface Context {
   action: string;
   /** Where the namespace's first process is created, or null. */
   cgroup: CgroupPlacement | null;
+  /** options.foreground, and the caller's terminal is there to be handed over. */
+  withTerminal: boolean;
 }
 
 function abortError(signal: AbortSignal): Error {
@@ -55,7 +58,8 @@ export async function spawnInPidNamespace(command: string, args?: readonly strin
   const resolution = resolveCommand(opts.command, opts.envPath, opts.cwd);
   if ('errno' in resolution) throw systemError(resolution.errno, 'execve', { action, path: opts.command, spawnargs });
   const cgroup = opts.cgroup ? CgroupPlacement.prepare(opts.cgroup, action) : null;
-  const ctx: Context = { opts, file: resolution.file, spawnargs, action, cgroup };
+  const withTerminal = opts.foreground && terminalIsOurs(opts.stdio);
+  const ctx: Context = { opts, file: resolution.file, spawnargs, action, cgroup, withTerminal };
 
   let child: PidNamespaceChild;
   try {
@@ -115,6 +119,7 @@ export function spawnRequest(
   return {
     ...rest,
     noNewPrivileges: noNewPrivileges ?? false,
+    foreground: false,
     newPidNamespace: true,
     joinFd: -1,
     joinUserFd: -1,
@@ -164,6 +169,7 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
   // the main thread. Under the init the control channel does this for every thread.
   request.pdeathsig = ctx.opts.dieWithParent && isMainThread ? SIGKILL : 0;
   request.parentPid = ownPidInProc();
+  request.foreground = ctx.withTerminal;
   const result = native.spawn(request);
   if (isFailure(result)) {
     releaseStdio(stdio, true);
@@ -171,7 +177,10 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
   }
   releaseStdio(stdio, false);
   // The exit callback never runs before this function returns: it comes from the event loop.
-  const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => finish(child, ctx.cgroup, decodeWaitStatus(status, usage)));
+  const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => {
+    job?.end();
+    finish(child, ctx.cgroup, decodeWaitStatus(status, usage));
+  });
   const child = new PidNamespaceChild({
     pid: result.pid,
     nsPid: result.nsPid,
@@ -183,6 +192,8 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
     spawnargs: ctx.spawnargs,
     spawnfile: ctx.opts.command,
   });
+  const job = ctx.opts.foreground ? new ForegroundJob(result.pid, ctx.withTerminal, ctx.withTerminal, (signo) => handle.signal(signo)) : null;
+  job?.watchChildStops();
   return child;
 }
 
@@ -275,6 +286,7 @@ function initArgs(ctx: Context): string[] {
   const { opts } = ctx;
   const args = ['--argv0', opts.argv0];
   if (opts.signalGroup) args.push('--signal-group');
+  if (ctx.withTerminal) args.push('--foreground');
   if (opts.teardownGraceMs > 0) args.push('--grace-ms', String(opts.teardownGraceMs));
   if (!opts.dieWithParent) args.push('--no-die-with-parent');
   // concat, not push(...): a spread of a huge argument list would overflow the call stack.
@@ -315,6 +327,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
     const treeUsage: ResourceUsage = { userCPUTime: 0, systemCPUTime: 0, maxRSS: 0 };
     let treeUsageReported = false;
     let child: PidNamespaceChild | null = null;
+    let job: ForegroundJob | null = null;
 
     let init: InitProcess;
     try {
@@ -344,6 +357,10 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
               spawnargs: ctx.spawnargs,
               spawnfile: ctx.opts.command,
             });
+            if (ctx.opts.foreground) {
+              const ownGroup = ctx.opts.signalGroup || ctx.withTerminal;
+              job = new ForegroundJob(commandPid, ownGroup, ctx.withTerminal, (signo) => control.signal(signo));
+            }
             resolve(child);
           } else if (type === MSG_EXEC_FAILED) {
             execErrno = value;
@@ -352,10 +369,13 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
           } else if (type === MSG_USAGE_USER || type === MSG_USAGE_SYSTEM || type === MSG_USAGE_MAXRSS) {
             treeUsageReported = true;
             treeUsage[type === MSG_USAGE_USER ? 'userCPUTime' : type === MSG_USAGE_SYSTEM ? 'systemCPUTime' : 'maxRSS'] = amount;
+          } else if (type === MSG_STOPPED) {
+            job?.commandStopped(value);
           }
         },
         onExit(initStatus, usage) {
           commandHandle?.close();
+          job?.end();
           if (child) {
             // The init kills and reaps every process of the namespace before it exits and reports
             // what they used; the init's own rusage would also count the memory it shared with

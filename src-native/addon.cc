@@ -13,6 +13,13 @@ Napi::Value ThrowType(Napi::Env env, const char *message) {
   return env.Undefined();
 }
 
+Napi::Value Failure(Napi::Env env, int err, const char *syscall) {
+  Napi::Object failure = Napi::Object::New(env);
+  failure.Set("errno", err);
+  failure.Set("syscall", syscall);
+  return failure;
+}
+
 void ClosePoll(uv_poll_t *poll) {
   uv_poll_stop(poll);
   uv_close(reinterpret_cast<uv_handle_t *>(poll), [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
@@ -34,6 +41,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitProcessHandle(env, exports);
   InitControl(env, exports);
   InitDescriptors(env, exports);
+  InitSignalForward(env, exports);
+  InitForeground(env, exports);
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("CLONE_NEWPID", CLONE_NEWPID);
   constants.Set("CLONE_NEWUSER", CLONE_NEWUSER);

@@ -9,6 +9,9 @@ namespace pidns {
 // Throws a TypeError into JS and returns undefined (C++ exceptions are disabled).
 Napi::Value ThrowType(Napi::Env env, const char *message);
 
+// { errno, syscall }: a kernel refusal as lib/native.ts types it (NativeFailure).
+Napi::Value Failure(Napi::Env env, int err, const char *syscall);
+
 // Stops and closes a poll handle allocated with new; it is freed once libuv has closed it.
 void ClosePoll(uv_poll_t *poll);
 
@@ -21,6 +24,8 @@ Napi::Value Spawn(const Napi::CallbackInfo &info);
 Napi::Object InitProcessHandle(Napi::Env env, Napi::Object exports);
 Napi::Object InitControl(Napi::Env env, Napi::Object exports);
 Napi::Object InitDescriptors(Napi::Env env, Napi::Object exports);
+Napi::Object InitSignalForward(Napi::Env env, Napi::Object exports);
+Napi::Object InitForeground(Napi::Env env, Napi::Object exports);
 
 }  // namespace pidns
 

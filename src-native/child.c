@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -125,6 +126,14 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   int status_fd = c->pdeathsig ? open_own_status(c) : -1;
   if (c->mount_proc && mount_private_proc() < 0) report_and_exit(c, PIDNS_STEP_MOUNT, errno);
   if (install_descriptors(c, moved) < 0) report_and_exit(c, PIDNS_STEP_DUP2, errno);
+  if (c->foreground) {
+    if (setpgid(0, 0) < 0) report_and_exit(c, PIDNS_STEP_SETPGID, errno);
+    /* The mask is still full, so no SIGTTOU stops this from outside the foreground group. A
+     * failure (the terminal changed hands since Node looked) leaves the command in the
+     * background, where a shell would have put it. */
+    pid_t group = c->inner_pid;
+    (void)ioctl(0, TIOCSPGRP, &group);
+  }
   if (c->cwd && chdir(c->cwd) < 0) report_and_exit(c, PIDNS_STEP_CHDIR, errno);
   if (c->uid >= 0 || c->gid >= 0) {
     /* Supplementary groups of the Node process must not follow a change of identity. Only a

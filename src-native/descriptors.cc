@@ -10,13 +10,6 @@
 namespace pidns {
 namespace {
 
-Napi::Value Failure(Napi::Env env, int err, const char *syscall) {
-  Napi::Object failure = Napi::Object::New(env);
-  failure.Set("errno", err);
-  failure.Set("syscall", syscall);
-  return failure;
-}
-
 // pipe() -> [readFd, writeFd] (both close-on-exec) or { errno, syscall }.
 Napi::Value Pipe(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();

@@ -34,6 +34,8 @@ enum pidns_msg_type {
   PIDNS_MSG_USAGE_USER = 6,
   PIDNS_MSG_USAGE_SYSTEM = 7,
   PIDNS_MSG_USAGE_MAXRSS = 8,
+  /* init -> Node: the command was stopped. value: the signal that stopped it. */
+  PIDNS_MSG_STOPPED = 9,
   /* Node -> init: as pid 1, send SIGTERM to every other process of the namespace; then answer
    * PIDNS_MSG_EMPTY when the init has no child left (members that joined with setns are children
    * of whoever started them, not of the init). value: unused. */

@@ -38,6 +38,7 @@ const char *StepName(int step) {
     case PIDNS_STEP_MOUNT: return "mount";
     case PIDNS_STEP_PIPE: return "pipe2";
     case PIDNS_STEP_NO_NEW_PRIVS: return "prctl";
+    case PIDNS_STEP_SETPGID: return "setpgid";
     default: return "spawn";
   }
 }
@@ -66,13 +67,6 @@ class CStringArray {
   std::vector<std::string> strings_;
   std::vector<char *> pointers_;
 };
-
-Napi::Value Failure(Napi::Env env, int err, const char *syscall) {
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("errno", Napi::Number::New(env, err));
-  result.Set("syscall", Napi::String::New(env, syscall));
-  return result;
-}
 
 int IntField(const Napi::Object &o, const char *name, int fallback) {
   Napi::Value v = o.Get(name);
@@ -144,6 +138,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.join_user_fd = IntField(o, "joinUserFd", -1);
   child.mount_proc = o.Get("mountProc").ToBoolean();
   child.no_new_privs = o.Get("noNewPrivileges").ToBoolean();
+  child.foreground = o.Get("foreground").ToBoolean();
   child.new_user_namespace = newUserNamespace;
   child.uid_map = uidMap.c_str();
   child.gid_map = gidMap.c_str();

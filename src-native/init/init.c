@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -42,12 +43,15 @@
 #define EXIT_PARENT_GONE (128 + SIGKILL)
 
 static const char usage_text[] =
-    "usage: pidns-init [--control-fd N] [--signal-group] [--grace-ms MS] [--no-die-with-parent] "
-    "[--argv0 NAME] [--pause] [--] CMD [ARGS...]";
+    "usage: pidns-init [--control-fd N] [--signal-group] [--foreground] [--grace-ms MS] "
+    "[--no-die-with-parent] [--argv0 NAME] [--pause] [--] CMD [ARGS...]";
 
 struct options {
   int control_fd; /* -1: none */
   bool signal_group;
+  /* The command leads a process group of its own, made the foreground group of the terminal on
+   * stdin; the init leaves its parent's group too (see main). */
+  bool foreground;
   int grace_ms;
   bool die_with_parent;
   bool pause;
@@ -109,6 +113,8 @@ static struct options parse_options(int argc, char **argv) {
       opt.grace_ms = parse_count(arg, argv[++i]);
     else if (strcmp(arg, "--signal-group") == 0)
       opt.signal_group = true;
+    else if (strcmp(arg, "--foreground") == 0)
+      opt.foreground = true;
     else if (strcmp(arg, "--no-die-with-parent") == 0)
       opt.die_with_parent = false;
     else if (strcmp(arg, "--pause") == 0)
@@ -238,7 +244,15 @@ static _Noreturn void report_exec_error(int exec_error_fd) {
 /* The forked child. The init is single-threaded, so ordinary libc calls are safe here. Every
  * descriptor of the init is close-on-exec, so the command gets only what the init inherited. */
 static _Noreturn void run_command(const struct init *init, int exec_error_fd) {
-  if (init->opt.signal_group && setpgid(0, 0) == -1) report_exec_error(exec_error_fd);
+  if ((init->opt.signal_group || init->opt.foreground) && setpgid(0, 0) == -1)
+    report_exec_error(exec_error_fd);
+  if (init->opt.foreground) {
+    /* Every signal is still blocked here, so this works from outside the foreground group (no
+     * SIGTTOU). A failure (the terminal changed hands since Node looked) leaves the command in
+     * the background, where a shell would have put it. */
+    pid_t self = getpid();
+    (void)ioctl(STDIN_FILENO, TIOCSPGRP, &self);
+  }
   unsigned long none = 0;
   if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none) == -1)
     report_exec_error(exec_error_fd);
@@ -302,7 +316,12 @@ static int exit_status_of(int wait_status) {
 static bool reap_children(struct init *init, bool *command_ended, int *command_status) {
   for (;;) {
     int status;
-    pid_t pid = waitpid(-1, &status, WNOHANG);
+    pid_t pid = waitpid(-1, &status, WNOHANG | WUNTRACED);
+    if (pid > 0 && WIFSTOPPED(status)) {
+      /* Node stops along with the command (job control); a stopped orphan is not its concern. */
+      if (pid == init->command_pid) send_message(init, PIDNS_MSG_STOPPED, WSTOPSIG(status));
+      continue;
+    }
     if (pid > 0) {
       if (pid == init->command_pid) {
         init->command_pid = 0;
@@ -457,6 +476,10 @@ int main(int argc, char **argv) {
     usage_error("--control-fd %d: %s", init.control_fd, strerror(errno));
 
   fill_standard_fds(&init);
+  /* In the terminal's job that Node belongs to, the init would get the shell's job-control
+   * signals (SIGCONT on fg) too and pass them to the command before Node has handed it the
+   * terminal. In a group of its own it gets only what Node sends. */
+  if (init.opt.foreground && setpgid(0, 0) == -1) start_failed(&init, "setpgid", errno);
   setup_signals(&init);
   if (!init.is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
     start_failed(&init, "prctl(PR_SET_CHILD_SUBREAPER)", errno);

@@ -1,0 +1,143 @@
+// Catching signals for a process that stands in for another (the pidns command): every signal in
+// the list is caught, recorded and handed to JavaScript on Node's event loop, one call per
+// delivery, so that it can be sent on. Node's own process.on() cannot do this for real-time
+// signals (they have no names there) nor for the fault signals.
+//
+// The handler is a plain sigaction handler with SA_SIGINFO, not libuv's, because it must tell a
+// signal that someone sent (forward it) from one the kernel raised for an instruction of this very
+// process (a real SIGSEGV, SIGBUS, SIGFPE or SIGILL): returning from that would run the faulting
+// instruction again, forever. Such a fault gets back the disposition that was there before
+// (Node's, or the default that ends the process) and happens again under it.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "addon.h"
+
+namespace pidns {
+namespace {
+
+// One forwarder per process: dispositions are process-wide. Written only while no handler of
+// ours is installed; read by the handler.
+int g_write_fd = -1;
+struct sigaction g_previous[NSIG];
+bool g_caught[NSIG];
+
+struct Forwarder {
+  napi_env env;
+  Napi::FunctionReference onSignal;
+  int read_fd;
+  uv_poll_t *poll;
+};
+Forwarder *g_forwarder = nullptr;
+
+bool IsInstructionFault(int signo) {
+  return signo == SIGSEGV || signo == SIGBUS || signo == SIGFPE || signo == SIGILL;
+}
+
+void OnSignal(int signo, siginfo_t *info, void *) {
+  int saved_errno = errno;
+  if (info->si_code > 0 && IsInstructionFault(signo)) {
+    sigaction(signo, &g_previous[signo], nullptr);
+  } else if (info->si_pid != getpid()) {
+    // A signal this process raised for itself (SIGPIPE on a write to a closed pipe, which Node
+    // otherwise ignores and sees as EPIPE) is nobody else's business.
+    unsigned char byte = static_cast<unsigned char>(signo);
+    // EAGAIN: 64 KiB of signals not yet read; the kernel would have merged them too.
+    (void)!write(g_write_fd, &byte, 1);
+  }
+  errno = saved_errno;
+}
+
+void RestoreDispositions() {
+  for (int signo = 1; signo < NSIG; signo++) {
+    if (!g_caught[signo]) continue;
+    sigaction(signo, &g_previous[signo], nullptr);
+    g_caught[signo] = false;
+  }
+}
+
+void Deliver(Forwarder *forwarder) {
+  Napi::Env env(forwarder->env);
+  Napi::HandleScope scope(env);
+  unsigned char signals[256];
+  for (;;) {
+    ssize_t n = read(forwarder->read_fd, signals, sizeof signals);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    for (ssize_t i = 0; i < n; i++) {
+      // A callback may have stopped forwarding, which frees the forwarder.
+      if (g_forwarder != forwarder) return;
+      CallFromLoop(env, forwarder->onSignal, {Napi::Number::New(env, signals[i])});
+    }
+  }
+}
+
+// forwardSignals(signals, onSignal) -> null, or { errno, syscall } when a signal cannot be caught
+// (EINVAL: SIGKILL, SIGSTOP, or one libc keeps for itself) or a forwarder already runs (EBUSY).
+// onSignal(signo) runs on the event loop once per delivery; the forwarder does not keep the loop
+// alive.
+Napi::Value ForwardSignals(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsFunction()) return ThrowType(env, "forwardSignals(signals, onSignal)");
+  if (g_forwarder != nullptr) return Failure(env, EBUSY, "sigaction");
+  Napi::Array list = info[0].As<Napi::Array>();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return Failure(env, errno, "pipe2");
+  g_write_fd = fds[1];
+
+  struct sigaction act;
+  memset(&act, 0, sizeof act);
+  act.sa_sigaction = OnSignal;
+  act.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigemptyset(&act.sa_mask);
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value item = list.Get(i);
+    int signo = item.IsNumber() ? item.As<Napi::Number>().Int32Value() : 0;
+    if (signo <= 0 || signo >= NSIG || sigaction(signo, &act, &g_previous[signo]) < 0) {
+      int err = signo <= 0 || signo >= NSIG ? EINVAL : errno;
+      RestoreDispositions();
+      close(fds[0]);
+      close(fds[1]);
+      g_write_fd = -1;
+      return Failure(env, err, "sigaction");
+    }
+    g_caught[signo] = true;
+  }
+
+  uv_loop_t *loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  auto *forwarder = new Forwarder{env, Napi::Persistent(info[1].As<Napi::Function>()), fds[0], new uv_poll_t};
+  forwarder->poll->data = forwarder;
+  uv_poll_init(loop, forwarder->poll, fds[0]);
+  uv_unref(reinterpret_cast<uv_handle_t *>(forwarder->poll));
+  uv_poll_start(forwarder->poll, UV_READABLE, [](uv_poll_t *h, int, int) { Deliver(static_cast<Forwarder *>(h->data)); });
+  g_forwarder = forwarder;
+  return env.Null();
+}
+
+// stopForwardingSignals(): every caught signal gets its previous disposition back.
+Napi::Value StopForwardingSignals(const Napi::CallbackInfo &info) {
+  if (g_forwarder == nullptr) return info.Env().Undefined();
+  RestoreDispositions();
+  close(g_write_fd);
+  g_write_fd = -1;
+  ClosePoll(g_forwarder->poll);
+  close(g_forwarder->read_fd);
+  delete g_forwarder;
+  g_forwarder = nullptr;
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+Napi::Object InitSignalForward(Napi::Env env, Napi::Object exports) {
+  exports.Set("forwardSignals", Napi::Function::New(env, ForwardSignals));
+  exports.Set("stopForwardingSignals", Napi::Function::New(env, StopForwardingSignals));
+  return exports;
+}
+
+}  // namespace pidns
