@@ -64,6 +64,20 @@ describeAsRoot('the init as pid 1', () => {
     }
   });
 
+  test('the command runs in the cwd it was given; the init keeps no directory busy', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-init-cwd-'));
+    const child = await spawnInPidNamespace('sleep', ['30'], { stdio: 'ignore', cwd });
+    try {
+      expect(await eventually(() => status(child.pid).get('Name') === 'sleep')).toBe(true);
+      expect(fs.readlinkSync(`/proc/${child.pid}/cwd`)).toBe(cwd);
+      expect(fs.readlinkSync(`/proc/${child.init!.pid}/cwd`)).toBe('/');
+    } finally {
+      child.kill('SIGKILL');
+      await child.exited;
+      fs.rmdirSync(cwd);
+    }
+  });
+
   test('a command with no SIGTERM handler dies of SIGTERM (it would not as pid 1)', async () => {
     const child = await spawnInPidNamespace('sleep', ['30'], { stdio: 'ignore' });
     expect(child.kill()).toBe(true);

@@ -243,7 +243,8 @@ static _Noreturn void report_exec_error(int exec_error_fd) {
 
 /* The forked child. The init is single-threaded, so ordinary libc calls are safe here. Every
  * descriptor of the init is close-on-exec, so the command gets only what the init inherited. */
-static _Noreturn void run_command(const struct init *init, int exec_error_fd) {
+static _Noreturn void run_command(const struct init *init, int start_dir, int exec_error_fd) {
+  if (fchdir(start_dir) == -1) report_exec_error(exec_error_fd);
   if ((init->opt.signal_group || init->opt.foreground) && setpgid(0, 0) == -1)
     report_exec_error(exec_error_fd);
   if (init->opt.foreground) {
@@ -268,12 +269,12 @@ static _Noreturn void run_command(const struct init *init, int exec_error_fd) {
   report_exec_error(exec_error_fd);
 }
 
-static pid_t start_command(const struct init *init) {
+static pid_t start_command(const struct init *init, int start_dir) {
   int exec_pipe[2];
   if (pipe2(exec_pipe, O_CLOEXEC) == -1) start_failed(init, "pipe2", errno);
   pid_t pid = fork();
   if (pid == -1) start_failed(init, "fork", errno);
-  if (pid == 0) run_command(init, exec_pipe[1]);
+  if (pid == 0) run_command(init, start_dir, exec_pipe[1]);
   close(exec_pipe[1]);
 
   /* EOF: the exec succeeded and closed the write end. A pipe write of one int is atomic, so the
@@ -486,7 +487,12 @@ int main(int argc, char **argv) {
 
   /* In pause mode STARTED (value 0) says the init is ready: its signals are blocked, so a SIGTERM
    * from now on is read from the signalfd instead of acting by default. */
-  if (!init.opt.pause) init.command_pid = start_command(&init);
+  /* Pid 1 must not keep a directory busy (a mount point it sits in could not be unmounted while
+   * the namespace lives), so it works from /; the command starts where the init was started. */
+  int start_dir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (start_dir == -1 || chdir("/") == -1) start_failed(&init, "chdir", errno);
+  if (!init.opt.pause) init.command_pid = start_command(&init, start_dir);
+  close(start_dir);
   send_message(&init, PIDNS_MSG_STARTED, init.command_pid);
   release_stdio();
   run_event_loop(&init);
