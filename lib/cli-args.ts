@@ -242,7 +242,10 @@ Options:
                      or {"event":"error","code":..,"message":..} if CMD could not be started
   -h, --help         show this help
 
-SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH sent to pidns are forwarded to CMD.
+Every signal sent to pidns that can be caught (all but SIGKILL, SIGSTOP and SIGCHLD, real-time
+ones included) is forwarded to CMD; none ends pidns. When stdin is a terminal, CMD runs in a
+process group of its own that has the terminal. When CMD stops (Ctrl-Z), pidns stops too; when
+pidns is continued (fg), it continues CMD.
 
 Exit status:
   CMD's own exit status, or 128+N if signal N ended it
