@@ -93,7 +93,7 @@ describeAsRoot('pidns on a terminal: the command is the foreground job', () => {
 });
 
 describeAsRoot('pidns under a shell with job control', () => {
-  test.each([[''], ['--signal-group']])('Ctrl-Z stops the job %s, fg resumes it with the terminal, Ctrl-C ends it', async (options) => {
+  test.each([[''], ['--signal-group']])('Ctrl-Z stops the job (options "%s"), fg resumes it with the terminal, Ctrl-C ends it', async (options) => {
     const t = await outerShell();
     t.type(`${PIDNS} run ${options} --status-fd 3 -- sleep 100\n`);
     const spawned = await t.event('spawn');
@@ -121,11 +121,21 @@ describeAsRoot('pidns under a shell with job control', () => {
     expect(running(pidns)).toBe(false);
   });
 
-  test.each([[''], ['--signal-group']])('closing the terminal leaves nothing behind %s', async (options) => {
+  test.each([
+    ['', 'running'],
+    ['--signal-group', 'running'],
+    ['', 'stopped'],
+    ['--signal-group', 'stopped'],
+  ])('closing the terminal leaves nothing behind (options "%s", job %s)', async (options, state) => {
     const t = await outerShell();
     t.type(`${PIDNS} run ${options} --status-fd 3 -- cat\n`);
     const spawned = await t.event('spawn');
     const pidns = Number(statField(spawned.initPid as number, 4));
+    if (state === 'stopped') {
+      expect(await eventually(() => status(spawned.pid as number).get('Name') === 'cat')).toBe(true);
+      t.type('\x1a');
+      await t.showing('Stopped');
+    }
     t.hangUp();
     await t.ended;
     expect(await eventually(() => !running(pidns) && runningMembersOfNamespace(spawned.namespaceId as number).length === 0)).toBe(true);
