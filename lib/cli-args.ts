@@ -238,7 +238,8 @@ Options:
   --signal-group     forwarded signals go to CMD's whole process group (CMD leads it)
   --status-fd N      write JSON lines to descriptor N:
                        {"event":"spawn","pid":..,"nsPid":..,"namespaceId":..,"initPid":..}
-                       {"event":"exit","code":..,"signal":..}
+                       {"event":"exit","code":..,"signal":..,"usage":{"userCPUTime":..,
+                        "systemCPUTime":..,"maxRSS":..}}
                      or {"event":"error","code":..,"message":..} if CMD could not be started
   -h, --help         show this help
 

@@ -120,8 +120,8 @@ async function runToExit(argv: string[], options: SpawnOptions, status: StatusCh
   status.write({ event: 'spawn', pid: child.pid, nsPid: child.nsPid, namespaceId: child.namespaceId, initPid: child.init?.pid ?? null });
   for (const signal of early) child.kill(signal);
 
-  const { code, signal } = await child.exited;
-  status.write({ event: 'exit', code, signal });
+  const { code, signal, usage } = await child.exited;
+  status.write({ event: 'exit', code, signal, usage });
   if (signal !== null) return 128 + signalNumber(signal);
   // Neither code nor signal: the status was lost (reaped by someone else).
   return code ?? EXIT_RUNTIME_FAILED;

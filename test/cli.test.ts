@@ -120,7 +120,7 @@ describeAsRoot('pidns run: exit status', () => {
     const usr2 = os.constants.signals.SIGUSR2;
     const result = await pidns(['run', '--status-fd', '3', '--', 'sh', '-c', 'kill -USR2 $$']);
     expect(result.code).toBe(128 + usr2);
-    expect(result.events[1]).toEqual({ event: 'exit', code: null, signal: 'SIGUSR2' });
+    expect(result.events[1]).toEqual({ event: 'exit', code: null, signal: 'SIGUSR2', usage: { userCPUTime: expect.any(Number), systemCPUTime: expect.any(Number), maxRSS: expect.any(Number) } });
   });
 
   test('a command that does not exist: 127 and one line', async () => {
@@ -191,14 +191,16 @@ describeAsRoot('pidns run: the namespace', () => {
     expect(nsPidChain).toEqual([spawned.pid, 2]);
     expect(lines[0]).toBe('2');
     expect(lines[lines.length - 1]).toBe(`pid:[${spawned.namespaceId}]`);
-    expect(exited).toEqual({ event: 'exit', code: 3, signal: null });
+    expect(exited).toEqual({ event: 'exit', code: 3, signal: null, usage: { userCPUTime: expect.any(Number), systemCPUTime: expect.any(Number), maxRSS: expect.any(Number) } });
+    // Under the init: the whole tree, which here is a shell and a few commands, not Node's size.
+    expect((exited.usage as { maxRSS: number }).maxRSS).toBeLessThan(32768);
     expect(result.events).toHaveLength(2);
   });
 
   test('--status-fd with --no-init reports initPid null', async () => {
     const result = await pidns(['run', '--no-init', '--status-fd', '3', '--', 'true']);
     expect(result.events[0]).toMatchObject({ event: 'spawn', nsPid: 1, initPid: null });
-    expect(result.events[1]).toEqual({ event: 'exit', code: 0, signal: null });
+    expect(result.events[1]).toEqual({ event: 'exit', code: 0, signal: null, usage: { userCPUTime: expect.any(Number), systemCPUTime: expect.any(Number), maxRSS: expect.any(Number) } });
   });
 
   test('--status-fd reports an error event when the command cannot start', async () => {
@@ -310,7 +312,7 @@ describeAsRoot('pidns run: signals', () => {
     run.process.kill('SIGTERM');
     const result = await run.finished;
     expect(result.code).toBe(143);
-    expect(result.events[1]).toEqual({ event: 'exit', code: null, signal: 'SIGTERM' });
+    expect(result.events[1]).toEqual({ event: 'exit', code: null, signal: 'SIGTERM', usage: { userCPUTime: expect.any(Number), systemCPUTime: expect.any(Number), maxRSS: expect.any(Number) } });
     expect(exists(spawned.pid as number)).toBe(false);
   });
 
