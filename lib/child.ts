@@ -228,6 +228,8 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
     this.#resolveExited(status);
     this.stdin?.destroy();
     this.emit('exit', status.code, status.signal);
+    // What the command sent and nobody listened for is read, so the channel sees end of file.
+    this.#channel.startReading();
     // After every continuation of `await exited` and every 'exit' listener has had its chance
     // to start reading.
     setImmediate(() => this.#discardUnreadOutput());

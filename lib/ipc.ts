@@ -120,6 +120,9 @@ export interface ChannelEnd {
  * One IPC channel: emits 'message' (each message, in order), 'disconnect' (once, when the
  * descriptor has been closed by either side or the command's end) and 'error' on `target`.
  * Without an end it is a channel that was never connected (a child without 'ipc').
+ *
+ * Reading starts with the first 'message' or 'disconnect' listener (or startReading()), so what
+ * the command sends before the caller got the child and listened waits in the socket.
  */
 export class IpcChannel {
   #connected: boolean;
@@ -133,8 +136,7 @@ export class IpcChannel {
     this.#connected = end !== null;
     this.#framing = end?.serialization === 'advanced' ? new AdvancedFraming() : new JsonFraming();
     if (!end) return;
-    const socket = new net.Socket({ fd: end.fd, readable: true, writable: true, writableHighWaterMark: BACKLOG_LIMIT } as net.SocketConstructorOpts);
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    const socket = new net.Socket({ fd: end.fd, readable: true, writable: true, manualStart: true, writableHighWaterMark: BACKLOG_LIMIT } as net.SocketConstructorOpts);
     // A reset or EPIPE once the command is gone ends the channel like end of file; a send that
     // was under way gets the error through its callback.
     socket.on('error', () => {});
@@ -143,6 +145,18 @@ export class IpcChannel {
       this.#target.emit('disconnect');
     });
     this.#socket = socket;
+    const startOnListener = (event: string | symbol) => {
+      if (event !== 'message' && event !== 'disconnect') return;
+      target.off('newListener', startOnListener);
+      this.startReading();
+    };
+    target.on('newListener', startOnListener);
+  }
+
+  /** Reads from now on (idempotent): messages go to 'message', end of file to 'disconnect'. */
+  startReading(): void {
+    if (!this.#socket || this.#socket.listenerCount('data') > 0) return;
+    this.#socket.on('data', (chunk: Buffer) => this.#receive(chunk));
   }
 
   /** True until either side has disconnected or the channel has closed. */

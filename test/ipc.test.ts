@@ -5,9 +5,9 @@ import { once } from 'events';
 import * as fs from 'fs';
 import * as net from 'net';
 import { forkInPidNamespace, PidNamespace, spawnInPidNamespace, type ForkOptions, type PidNamespaceChild } from '../lib';
-import { descriptors, exists, nsPidLine, ownDescriptorCount, running } from './kernel';
+import { descriptors, eventually, exists, nsPidLine, ownDescriptorCount, running } from './kernel';
 import { describeAsRoot } from './root';
-import { fixture } from './subprocess';
+import { fixture, runFixture } from './subprocess';
 
 const peer = fixture('ipc-peer.js');
 const quiet: ForkOptions = { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] };
@@ -243,5 +243,39 @@ describeAsRoot('forkInPidNamespace', () => {
     expect(exists(pid)).toBe(false);
     expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
     expect(ownDescriptorCount()).toBe(before);
+  });
+});
+
+describeAsRoot('output and IPC without root (as nobody, userNamespace: true)', () => {
+  test('runInPidNamespace and forkInPidNamespace work, and leave no descriptor', () => {
+    const run = runFixture('ipc-rootless.js', [], { asNobody: true });
+    expect(run.stderr).toBe('');
+    const report = JSON.parse(run.stdout);
+    expect(report.error).toBeUndefined();
+    expect(report.runs).toEqual([
+      { nsPid: 2, code: 0, stdout: '2\n0\nin\n' },
+      { nsPid: 1, code: 0, stdout: '1\n0\nin\n' },
+    ]);
+    for (const serialization of ['json', 'advanced']) {
+      expect(report.forks).toContainEqual({
+        serialization,
+        messages: [{ pid: 2, connected: true, channelFd: null }, { echo: { from: 'parent' } }],
+        closed: { code: 0, signal: null },
+        connected: false,
+      });
+    }
+    expect(report.fdsLeft).toBe(0);
+  });
+});
+
+describeAsRoot('IPC messages sent before the parent listens', () => {
+  test('wait in the channel until a listener is attached, even turns after the fork resolved', async () => {
+    await using child = await forkInPidNamespace(peer, ['echo'], quiet);
+    // The command's main script (which sends its first message) has run once its main thread
+    // waits in epoll, idle.
+    const idle = () => fs.readFileSync(`/proc/${child.pid}/wchan`, 'utf8').includes('epoll_wait');
+    expect(await eventually(idle, 10000)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await hello(child)).toMatchObject({ pid: 2, connected: true });
   });
 });
