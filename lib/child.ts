@@ -81,7 +81,7 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
   /**
    * The 'close' event as a promise: resolves with the same status as `exited` once the command
    * has exited and every output stream pidns created for it has ended (a killed command gives
-   * its signal, `{ code: null, signal: 'SIGKILL' }`). Never rejects. An IPC channel does not
+   * its signal: `code: null, signal: 'SIGKILL'`). Never rejects. An IPC channel does not
    * count: this resolves whether or not it is still connected.
    */
   readonly closed: Promise<ExitStatus>;

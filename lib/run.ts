@@ -19,7 +19,7 @@ export interface RunOptions extends SpawnOptions {
   maxBuffer?: number;
 }
 
-/** How a run ended, with its output. */
+/** How a run ended (the status `exited` gives: code, signal, usage), with its output. */
 export interface RunResult<Output extends string | Buffer = string> extends ExitStatus {
   /** The command's pid in the caller's PID namespace. */
   pid: number;

@@ -165,7 +165,7 @@ describeAsRoot('pipes read late or closed early', () => {
       spawnInPidNamespace('true', [], { init }),
       new Promise((r) => setTimeout(r, 100)),
     ]);
-    await expect(child.closed).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.closed).resolves.toMatchObject({ code: 0, signal: null });
     expect(child.stdout!.destroyed && child.stderr!.destroyed).toBe(true);
   });
 

@@ -46,7 +46,7 @@ describeAsRoot('forkInPidNamespace', () => {
     child.disconnect();
     expect(child.connected).toBe(false);
     await once(child, 'disconnect');
-    await expect(child.closed).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.closed).resolves.toMatchObject({ code: 0, signal: null });
   });
 
   test("serialization 'advanced' carries what v8's serializer does, as under fork()", async () => {
@@ -87,7 +87,7 @@ describeAsRoot('forkInPidNamespace', () => {
     expect(written).toBe(count);
     expect(received).toEqual(Array.from({ length: count }, (_, i) => i));
     child.disconnect();
-    await expect(child.closed).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.closed).resolves.toMatchObject({ code: 0, signal: null });
   }, 60000);
 
   test('a disconnect from the parent reaches the child, and no descriptor is left', async () => {
@@ -100,7 +100,7 @@ describeAsRoot('forkInPidNamespace', () => {
     child.disconnect();
     await disconnected;
     // The child exits 0 on its own 'disconnect'.
-    await expect(child.closed).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.closed).resolves.toMatchObject({ code: 0, signal: null });
     expect(ownDescriptorCount()).toBe(before);
   });
 
@@ -133,7 +133,7 @@ describeAsRoot('forkInPidNamespace', () => {
     const settled: Promise<Error | null>[] = [];
     for (let i = 0; i < 10000; i++) settled.push(new Promise((resolve) => child.send({ i, padding: 'x'.repeat(100) }, resolve)));
     await once(child, 'disconnect');
-    await expect(child.closed).resolves.toEqual({ code: 3, signal: null });
+    await expect(child.closed).resolves.toMatchObject({ code: 3, signal: null });
     const outcomes = await Promise.all(settled);
     expect(outcomes[0]).toBeNull();
     // Errors from Node's streams come from another realm than jest's: look at their shape.
@@ -211,7 +211,7 @@ describeAsRoot('forkInPidNamespace', () => {
       joined.send('ping');
       expect(await nextMessage(joined)).toEqual({ echo: 'ping' });
       joined.disconnect();
-      await expect(joined.closed).resolves.toEqual({ code: 0, signal: null });
+      await expect(joined.closed).resolves.toMatchObject({ code: 0, signal: null });
     } finally {
       holder.kill('SIGKILL');
       await holder.exited;

@@ -32,8 +32,8 @@ describeAsRoot('output nobody reads', () => {
       children.push({ child, close: new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal }))) });
     }
     for (const { child, close } of children) {
-      await expect(close).resolves.toEqual({ code: 0, signal: null });
-      await expect(child.closed).resolves.toEqual({ code: 0, signal: null });
+      await expect(close).resolves.toMatchObject({ code: 0, signal: null });
+      await expect(child.closed).resolves.toMatchObject({ code: 0, signal: null });
       expect(child.stdout!.destroyed && child.stderr!.destroyed).toBe(true);
     }
     expect(ownDescriptorCount()).toBe(before);
@@ -85,7 +85,7 @@ describeAsRoot('output nobody reads', () => {
     await nextTurn();
     expect(child.stdout!.destroyed).toBe(false);
     expect(await readAll(child.stdout)).toBe(Array.from({ length: 100 }, (_, i) => `${i + 1}\n`).join(''));
-    await expect(child.closed).resolves.toEqual({ code: 0, signal: null });
+    await expect(child.closed).resolves.toMatchObject({ code: 0, signal: null });
   });
 });
 
@@ -93,12 +93,12 @@ describeAsRoot('closed', () => {
   test('resolves with the status of exited: an exit code, or the signal of a kill', async () => {
     const exits = await spawnInPidNamespace('sh', ['-c', 'exit 7']);
     await expect(exits.closed).resolves.toEqual(await exits.exited);
-    expect(await exits.closed).toEqual({ code: 7, signal: null });
+    expect(await exits.closed).toMatchObject({ code: 7, signal: null });
 
     for (const init of [true, false]) {
       const killed = await spawnInPidNamespace('sleep', ['30'], { init });
       killed.kill('SIGKILL');
-      await expect(killed.closed).resolves.toEqual({ code: null, signal: 'SIGKILL' });
+      await expect(killed.closed).resolves.toMatchObject({ code: null, signal: 'SIGKILL' });
       expect(exists(killed.pid)).toBe(false);
     }
   });
@@ -110,7 +110,7 @@ describeAsRoot('closed', () => {
       let out = '';
       child.stdout!.on('data', (d) => (out += d));
       await child.exited;
-      await expect(child.closed).resolves.toEqual({ code: 0, signal: null });
+      await expect(child.closed).resolves.toMatchObject({ code: 0, signal: null });
       expect(out).toBe('first\nlast\n');
     } finally {
       holder.kill('SIGKILL');

@@ -20,6 +20,7 @@ describeAsRoot('runInPidNamespace', () => {
       namespaceId: expect.any(Number),
       code: 3,
       signal: null,
+      usage: expect.objectContaining({ userCPUTime: expect.any(Number) }),
       stdout: 'pid 2\n',
       stderr: 'err\n',
     });
