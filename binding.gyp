@@ -25,6 +25,7 @@
         "src-native/process_handle.cc",
         "src-native/control.cc",
         "src-native/descriptors.cc",
+        "src-native/ipc.cc",
         "src-native/kernel.c",
         "src-native/clone3.c",
         "src-native/signal_forward.cc",

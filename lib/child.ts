@@ -3,6 +3,7 @@ import { EventEmitter } from 'events';
 import type { Readable, Writable } from 'stream';
 import { usablePlacement, type CgroupPlacement, type CgroupStats } from './cgroup';
 import { systemError } from './errors';
+import { IpcChannel, type ChannelEnd, type SendCallback } from './ipc';
 import { signalNumber, type ExitStatus } from './signals';
 
 export type { ExitStatus } from './signals';
@@ -34,14 +35,24 @@ export interface ChildFields {
   cgroup: CgroupPlacement | null;
   spawnargs: string[];
   spawnfile: string;
+  /** The signal of options.killSignal, for disposal. */
+  killSignal: number;
+  /** Our end of the 'ipc' entry's socket pair, if there is one. */
+  channel: ChannelEnd | null;
 }
 
 /**
- * A command started by spawnInPidNamespace() or PidNamespace.spawn(). Emits 'exit' (code, signal)
- * once the command has ended (under the init: once its namespace has ended too) and 'close' when
- * its output streams have closed as well.
+ * A command started by spawnInPidNamespace(), forkInPidNamespace() or PidNamespace.spawn().
+ * Emits 'exit' (code, signal) once the command has ended (under the init: once its namespace has
+ * ended too) and 'close' when its output streams have closed as well. With an IPC channel it
+ * also emits 'message', 'disconnect' and 'error' as a forked ChildProcess does.
+ *
+ * Output that nobody has started reading when the command's exit has been handled (the event
+ * loop turn in which `exited` resolves, continuations of `await child.exited` included) is read
+ * and discarded, so its descriptors close and 'close' fires, as with child_process. A stream that
+ * has a reader, or that was paused on purpose, is left to its reader.
  */
-export class PidNamespaceChild extends EventEmitter {
+export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
   /** The command's pid in the caller's PID namespace. */
   readonly pid: number;
   /** The command's pid inside its own namespace: 1 raw, 2 under the init, N when joined. */
@@ -62,8 +73,18 @@ export class PidNamespaceChild extends EventEmitter {
   readonly spawnargs: string[];
   /** The command, as given. */
   readonly spawnfile: string;
-  /** Resolves once the command has ended and, under the init, its namespace with it. Never rejects. */
+  /**
+   * Resolves once the command has ended and, under the init, its namespace with it. Never
+   * rejects. Output may still be on its way: to read all of it, await `closed`.
+   */
   readonly exited: Promise<ExitStatus>;
+  /**
+   * The 'close' event as a promise: resolves with the same status as `exited` once the command
+   * has exited and every output stream pidns created for it has ended (a killed command gives
+   * its signal: `code: null, signal: 'SIGKILL'`). Never rejects. An IPC channel does not
+   * count: this resolves whether or not it is still connected.
+   */
+  readonly closed: Promise<ExitStatus>;
   /** The exit code once the command has exited normally, else null. */
   exitCode: number | null = null;
   /** The signal that ended the command, else null. */
@@ -73,8 +94,12 @@ export class PidNamespaceChild extends EventEmitter {
 
   #control: ChildControl;
   #cgroup: CgroupPlacement | null;
+  #killSignal: number;
+  #channel: IpcChannel;
   #hasExited = false;
+  #status: ExitStatus | null = null;
   #resolveExited!: (status: ExitStatus) => void;
+  #resolveClosed!: (status: ExitStatus) => void;
   #openStreams = 0;
 
   /** @internal */
@@ -92,8 +117,13 @@ export class PidNamespaceChild extends EventEmitter {
     this.spawnfile = fields.spawnfile;
     this.#control = fields.control;
     this.#cgroup = fields.cgroup;
+    this.#killSignal = fields.killSignal;
+    this.#channel = new IpcChannel(fields.channel, this);
     this.exited = new Promise((resolve) => {
       this.#resolveExited = resolve;
+    });
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
     });
     // Like ChildProcess: 'close' waits for the streams the child writes to (stdin is ours).
     for (const stream of fields.stdio.slice(1)) {
@@ -152,6 +182,32 @@ export class PidNamespaceChild extends EventEmitter {
     return usablePlacement(this.#cgroup, action, this.#hasExited, this.namespaceId);
   }
 
+  /** True while the IPC channel is open (false without one, and once either side disconnected). */
+  get connected(): boolean {
+    return this.#channel.connected;
+  }
+
+  /**
+   * Sends a message over the IPC channel, as ChildProcess#send() does: returns false once the
+   * channel is closed (the error then goes to `callback`, else to 'error') or when so much is
+   * still unsent that the caller should wait; `callback` runs once the message was written.
+   * Handles (sockets, servers) cannot be sent: a `sendHandle` throws ERR_INVALID_HANDLE_TYPE.
+   */
+  send(message: unknown, callback?: SendCallback): boolean;
+  send(message: unknown, sendHandle: unknown, callback?: SendCallback): boolean;
+  send(message: unknown, sendHandle: unknown, options: object | undefined, callback?: SendCallback): boolean;
+  send(message: unknown, sendHandle?: unknown, options?: unknown, callback?: unknown): boolean {
+    return this.#channel.send(message, sendHandle, options, callback);
+  }
+
+  /**
+   * Closes the IPC channel once what was sent has gone out; 'disconnect' follows. A Node
+   * command sees its own 'disconnect' and may then exit.
+   */
+  disconnect(): void {
+    this.#channel.disconnect();
+  }
+
   /** Lets Node exit while the command runs (the command keeps running). */
   unref(): void {
     this.#control.unref();
@@ -166,18 +222,46 @@ export class PidNamespaceChild extends EventEmitter {
   _finish(status: ExitStatus): void {
     if (this.#hasExited) return;
     this.#hasExited = true;
+    this.#status = status;
     this.exitCode = status.code;
     this.signalCode = status.signal;
     this.#resolveExited(status);
     this.stdin?.destroy();
     this.emit('exit', status.code, status.signal);
+    // What the command sent and nobody listened for is read, so the channel sees end of file.
+    this.#channel.startReading();
+    // After every continuation of `await exited` and every 'exit' listener has had its chance
+    // to start reading.
+    setImmediate(() => this.#discardUnreadOutput());
     this.#maybeClose();
+  }
+
+  #discardUnreadOutput(): void {
+    for (const stream of this.stdio.slice(1)) {
+      const readable = stream as Readable | null;
+      if (readable && !readable.destroyed && readable.readableFlowing === null) readable.resume();
+    }
   }
 
   #maybeClose(): void {
     if (this.#hasExited && this.#openStreams === 0) {
       this.#openStreams = -1;
-      process.nextTick(() => this.emit('close', this.exitCode, this.signalCode));
+      const status = this.#status!;
+      process.nextTick(() => {
+        this.#resolveClosed(status);
+        this.emit('close', status.code, status.signal);
+      });
     }
+  }
+
+  /**
+   * For `await using`: sends killSignal (options.killSignal, default SIGTERM) unless the command
+   * has exited, closes the IPC channel once it has, and resolves with `closed`.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.kill(this.#killSignal);
+    await this.exited;
+    if (this.connected) this.disconnect();
+    await this.closed;
   }
 }

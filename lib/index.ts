@@ -1,9 +1,12 @@
 export { spawnInPidNamespace } from './spawn';
+export { runInPidNamespace, type RunOptions, type RunResult, type RunErrorFields } from './run';
+export { forkInPidNamespace, type ForkOptions } from './fork';
 export { PidNamespaceChild, type ExitStatus, type InitInfo } from './child';
-export type { SpawnOptions, StdioOption, StdioEntry, StdioName, UserNamespaceOptions, IdMapping, JoinTarget } from './options';
+export type { SendCallback } from './ipc';
+export type { SpawnOptions, StdioOption, StdioEntry, StdioName, Serialization, UserNamespaceOptions, IdMapping, JoinTarget } from './options';
 export { nsPids, pidNamespaceId } from './proc';
 export { PidnsSystemError } from './errors';
-export { PidNamespace, type PidNamespaceOptions, type CloseOptions, type MemberSpawnOptions } from './namespace';
+export { PidNamespace, type PidNamespaceOptions, type CloseOptions, type MemberSpawnOptions, type MemberRunOptions } from './namespace';
 export type { NamespaceMember } from './proc';
 export type { ResourceUsage } from './signals';
 export type { CgroupOption, CgroupLimits, CgroupStats } from './cgroup';

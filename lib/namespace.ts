@@ -9,6 +9,7 @@ import { checkUserNamespace, mapsRoot, ownProperties, type SpawnOptions } from '
 import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';
+import { runCommand, type RunOptions, type RunResult } from './run';
 import { placeInit, spawnInPidNamespace, spawnRequest } from './spawn';
 import { prepareStdio, releaseStdio } from './stdio';
 
@@ -36,6 +37,9 @@ export interface CloseOptions {
 
 /** Options for ns.spawn(): those of spawnInPidNamespace() except init and join. */
 export type MemberSpawnOptions = Omit<SpawnOptions, 'init' | 'join'>;
+
+/** Options for ns.run(): those of runInPidNamespace() except init and join. */
+export type MemberRunOptions = Omit<RunOptions, 'init' | 'join'>;
 
 /** What a created pod's members inherit: its /proc, its user namespace and who is root there. */
 interface PodFeatures {
@@ -242,6 +246,30 @@ export class PidNamespace implements AsyncDisposable {
    * gets the next free pid inside). Rejects with ERR_NAMESPACE_ENDED once the namespace has ended.
    */
   async spawn(command: string, args?: readonly string[] | MemberSpawnOptions, options?: MemberSpawnOptions): Promise<PidNamespaceChild> {
+    const [argList, memberOptions] = this.#memberArguments(command, args, options);
+    const child = await spawnInPidNamespace(command, argList, memberOptions);
+    this.#track(child);
+    return child;
+  }
+
+  /**
+   * Runs a member to its end and collects its output, as runInPidNamespace() does (same result,
+   * same errors). Rejects with ERR_NAMESPACE_ENDED once the namespace has ended.
+   */
+  run(command: string, args: readonly string[] | undefined, options: MemberRunOptions & { encoding: 'buffer' }): Promise<RunResult<Buffer>>;
+  run(command: string, args?: readonly string[] | MemberRunOptions, options?: MemberRunOptions): Promise<RunResult<string>>;
+  async run(command: string, args?: readonly string[] | MemberRunOptions, options?: MemberRunOptions): Promise<RunResult<string | Buffer>> {
+    const [argList, memberOptions] = this.#memberArguments(command, args, options);
+    return runCommand(command, argList, memberOptions, (child) => this.#track(child));
+  }
+
+  #track(child: PidNamespaceChild): void {
+    this.#members.add(child);
+    void child.exited.then(() => this.#members.delete(child));
+  }
+
+  /** The arguments and the options of a member: the caller's, over what the pod gives members. */
+  #memberArguments(command: string, args: unknown, options: unknown): [readonly string[] | undefined, SpawnOptions] {
     let argList: readonly string[] | undefined;
     let opts: unknown = options;
     if (args !== undefined && args !== null && !Array.isArray(args) && options === undefined) opts = args;
@@ -257,10 +285,7 @@ export class PidNamespace implements AsyncDisposable {
     // Members entering the pod's user namespace run as its root, as the pid 1 does.
     if (this.#features.rootUid) inherited.uid = 0;
     if (this.#features.rootGid) inherited.gid = 0;
-    const child = await spawnInPidNamespace(command, argList, { ...inherited, ...(opts as SpawnOptions), init: false, join: this });
-    this.#members.add(child);
-    void child.exited.then(() => this.#members.delete(child));
-    return child;
+    return [argList, { ...inherited, ...(opts as SpawnOptions), init: false, join: this }];
   }
 
   /** Every process in the namespace, pid 1 included, read from /proc. */

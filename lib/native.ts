@@ -58,6 +58,7 @@ export interface NativeBinding {
   controlPair(): [number, number] | NativeFailure;
   ControlChannel: new (fd: number, onMessage: (type: number, value: number, pid: number, pidfd: number, amount: number) => void) => NativeControlChannel;
   pipe(): [number, number] | NativeFailure;
+  ipcPair(): [number, number] | NativeFailure;
   namespaceType(fd: number): number;
   pidfdSupported(): boolean;
   closeFd(fd: number): void;

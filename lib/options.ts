@@ -1,14 +1,17 @@
 // Validation of spawnInPidNamespace()'s arguments. Everything here runs before any system call,
 // so a bad input is a TypeError/RangeError and nothing is started.
 import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup';
-import { invalidType, invalidValue, outOfRange } from './errors';
+import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { signalNumber } from './signals';
 
 /** 'pipe': a stream in Node; 'inherit': Node's own descriptor; 'ignore': /dev/null. */
 export type StdioName = 'pipe' | 'inherit' | 'ignore';
-/** One descriptor of the child: a name, one of our descriptor numbers, or null/undefined
- * ('pipe' for 0-2, 'ignore' above). */
-export type StdioEntry = StdioName | number | null | undefined;
+/** One descriptor of the child: a name, one of our descriptor numbers, null/undefined ('pipe'
+ * for 0-2, 'ignore' above), or 'ipc' (at most one): Node's IPC channel, which a Node command
+ * finds through NODE_CHANNEL_FD as under child_process.fork. */
+export type StdioEntry = StdioName | 'ipc' | number | null | undefined;
+/** How messages cross an 'ipc' channel: Node's formats, as for child_process.fork. */
+export type Serialization = 'json' | 'advanced';
 /** The child's descriptors 0..N-1, as in child_process.spawn. */
 export type StdioOption = StdioName | StdioEntry[];
 
@@ -37,6 +40,9 @@ export interface SpawnOptions {
   join?: number | string | JoinTarget;
   /** Default 'pipe'. */
   stdio?: StdioOption;
+  /** The format of messages over an 'ipc' stdio entry: 'json' (default) or 'advanced' (the v8
+   * serializer, which also carries Buffers, Maps, Sets, BigInts, ...). */
+  serialization?: Serialization;
   /** The command's whole environment (default process.env); values must be strings. */
   env?: NodeJS.ProcessEnv;
   /** The command's working directory (default: ours). */
@@ -107,6 +113,7 @@ export interface NormalizedOptions {
   /** expectedId: the namespace inode the path must lead to (a PidNamespace), else it has ended. */
   join: { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number; userPath?: string } | null;
   stdio: StdioEntry[];
+  serialization: Serialization;
   env: string[];
   envPath: string | undefined;
   cwd: string | null;
@@ -139,14 +146,14 @@ export function ownProperties(value: object): Record<string, unknown> {
   return Object.assign(Object.create(null) as Record<string, unknown>, value);
 }
 
-function checkString(name: string, value: unknown, allowEmpty = true): string {
+export function checkString(name: string, value: unknown, allowEmpty = true): string {
   if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
   if (!allowEmpty && value.length === 0) throw invalidValue(name, value, 'must be a non-empty string');
   if (value.includes('\u0000')) throw invalidValue(name, value, 'must be a string without null bytes');
   return value;
 }
 
-function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
+export function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw invalidType(name, 'of type boolean', value);
   return value;
@@ -168,10 +175,13 @@ function checkStdio(value: unknown): StdioEntry[] {
     const entry: unknown = value[i];
     if (entry === null || entry === undefined || entry === 'pipe' || entry === 'inherit' || entry === 'ignore') {
       entries.push(entry);
+    } else if (entry === 'ipc') {
+      if (entries.includes('ipc')) throw new PidnsArgumentError('ERR_IPC_ONE_PIPE', `The argument 'options.stdio[${i}]' is a second 'ipc': a child can have only one IPC channel`);
+      entries.push(entry);
     } else if (typeof entry === 'number') {
       entries.push(checkInteger(`options.stdio[${i}]`, entry, 0, 0x7fffffff));
     } else {
-      throw invalidValue(`options.stdio[${i}]`, entry, "must be 'pipe', 'inherit', 'ignore', a descriptor number, null or undefined");
+      throw invalidValue(`options.stdio[${i}]`, entry, "must be 'pipe', 'inherit', 'ignore', 'ipc', a descriptor number, null or undefined");
     }
   }
   while (entries.length < 3) entries.push(undefined);
@@ -193,6 +203,22 @@ function checkEnv(value: unknown): { env: string[]; path: string | undefined } {
     if (key === 'PATH') path = v;
   }
   return { env, path };
+}
+
+function checkSerialization(value: unknown): Serialization {
+  if (value === undefined) return 'json';
+  if (value === 'json' || value === 'advanced') return value;
+  throw invalidValue('options.serialization', value, "must be 'json' or 'advanced'");
+}
+
+/** Where a Node command finds its IPC channel: the variables child_process.fork sets, replacing
+ * any the caller's env has. */
+function withChannelVariables(env: string[], stdio: StdioEntry[], serialization: Serialization): string[] {
+  const channelFd = stdio.indexOf('ipc');
+  if (channelFd < 0) return env;
+  return env
+    .filter((pair) => !pair.startsWith('NODE_CHANNEL_FD=') && !pair.startsWith('NODE_CHANNEL_SERIALIZATION_MODE='))
+    .concat(`NODE_CHANNEL_FD=${channelFd}`, `NODE_CHANNEL_SERIALIZATION_MODE=${serialization}`);
 }
 
 function checkCwd(value: unknown): string | null {
@@ -255,8 +281,11 @@ export function mapsRoot(map: string | undefined): boolean {
   return map !== undefined && map.split('\n').some((line) => line.startsWith('0 '));
 }
 
-export function normalizeSpawnArguments(command: unknown, args: unknown, options: unknown): NormalizedOptions {
-  checkString('command', command, false);
+/**
+ * Separates `(args?, options?)` as child_process does (args may be left out) and checks their
+ * types: the argument strings, and the caller's own option properties.
+ */
+export function splitArguments(args: unknown, options: unknown): { args: string[]; options: Record<string, unknown> } {
   let argList: unknown[] = [];
   let opts: unknown = options;
   if (Array.isArray(args)) {
@@ -271,7 +300,12 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   const argStrings = argList.map((a, i) => checkString(`args[${i}]`, a));
   if (opts === undefined || opts === null) opts = {};
   if (typeof opts !== 'object' || Array.isArray(opts)) throw invalidType('options', 'of type object', opts);
-  const o = ownProperties(opts as object);
+  return { args: argStrings, options: ownProperties(opts as object) };
+}
+
+export function normalizeSpawnArguments(command: unknown, args: unknown, options: unknown): NormalizedOptions {
+  checkString('command', command, false);
+  const { args: argStrings, options: o } = splitArguments(args, options);
 
   const join = checkJoin(o.join);
   const init = checkBoolean('options.init', o.init, join === null);
@@ -280,6 +314,8 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     throw invalidValue('options.userNamespace', o.userNamespace, 'cannot be used with options.join (a joined namespace keeps its own user namespace)');
   }
   const { env, path } = checkEnv(o.env);
+  const stdio = checkStdio(o.stdio);
+  const serialization = checkSerialization(o.serialization);
   const userNamespace = checkUserNamespace(o.userNamespace);
 
   const signal = o.signal;
@@ -292,8 +328,9 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     args: argStrings,
     init,
     join,
-    stdio: checkStdio(o.stdio),
-    env,
+    stdio,
+    serialization,
+    env: withChannelVariables(env, stdio, serialization),
     envPath: path,
     cwd: checkCwd(o.cwd),
     argv0: o.argv0 === undefined ? (command as string) : checkString('options.argv0', o.argv0),

@@ -13,8 +13,9 @@ import { ownPidInProc, pidNamespaceId } from './proc';
 import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER } from './protocol';
 import { resolveCommand } from './resolve';
 import { CgroupPlacement } from './cgroup';
+import { armKillers, abortError } from './deadline';
 import { decodeWaitStatus, signalNumber, type ExitStatus, type ResourceUsage } from './signals';
-import { openStreams, prepareStdio, releaseStdio, type PreparedStdio } from './stdio';
+import { channelEnd, openStreams, prepareStdio, releaseStdio, type PreparedStdio } from './stdio';
 
 /** False on kernels without pidfds (before 5.3), or when PIDNS_NO_PIDFD=1 forces the fallback. */
 export const usePidfd = !process.env.PIDNS_NO_PIDFD && native.pidfdSupported();
@@ -35,13 +36,6 @@ interface Context {
   withTerminal: boolean;
 }
 
-function abortError(signal: AbortSignal): Error {
-  const err = new Error('The operation was aborted', { cause: signal.reason });
-  err.name = 'AbortError';
-  (err as NodeJS.ErrnoException).code = 'ABORT_ERR';
-  return err;
-}
-
 /**
  * Starts `command` in a PID namespace and resolves once it has been exec'd.
  *
@@ -52,6 +46,13 @@ function abortError(signal: AbortSignal): Error {
  */
 export async function spawnInPidNamespace(command: string, args?: readonly string[], options?: SpawnOptions): Promise<PidNamespaceChild> {
   const opts = normalizeSpawnArguments(command, args, options);
+  const child = await startChild(opts);
+  armKillers(child, opts);
+  return child;
+}
+
+/** Starts the command of validated options; timeout and signal are left to the caller. */
+export async function startChild(opts: NormalizedOptions): Promise<PidNamespaceChild> {
   if (opts.signal?.aborted) throw abortError(opts.signal);
   const spawnargs = [opts.command, ...opts.args];
   const action = `spawn ${opts.command}`;
@@ -72,7 +73,6 @@ export async function spawnInPidNamespace(command: string, args?: readonly strin
     throw err;
   }
   cgroup?.release();
-  armKillers(child, opts);
   return child;
 }
 
@@ -86,26 +86,6 @@ function finish(child: PidNamespaceChild, cgroup: CgroupPlacement | null, status
     () => child._finish(status),
     () => child._finish(status),
   );
-}
-
-function armKillers(child: PidNamespaceChild, opts: NormalizedOptions): void {
-  const kill = () => {
-    child.kill(opts.killSignal);
-  };
-  if (opts.timeout > 0) {
-    const timer = setTimeout(kill, opts.timeout);
-    timer.unref();
-    void child.exited.then(() => clearTimeout(timer));
-  }
-  const signal = opts.signal;
-  if (signal) {
-    if (signal.aborted) {
-      kill();
-    } else {
-      signal.addEventListener('abort', kill, { once: true });
-      void child.exited.then(() => signal.removeEventListener('abort', kill));
-    }
-  }
 }
 
 /** What the addon needs to start a process in new namespaces; joining fills in the join fields. */
@@ -191,6 +171,8 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
     cgroup: ctx.cgroup,
     spawnargs: ctx.spawnargs,
     spawnfile: ctx.opts.command,
+    killSignal: ctx.opts.killSignal,
+    channel: channelEnd(stdio, ctx.opts.serialization),
   });
   const job = ctx.opts.foreground ? new ForegroundJob(result.pid, ctx.withTerminal, ctx.withTerminal, (signo) => handle.signal(signo)) : null;
   job?.watchChildStops();
@@ -356,6 +338,8 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
               cgroup: ctx.cgroup,
               spawnargs: ctx.spawnargs,
               spawnfile: ctx.opts.command,
+              killSignal: ctx.opts.killSignal,
+              channel: channelEnd(stdio, ctx.opts.serialization),
             });
             if (ctx.opts.foreground) {
               const ownGroup = ctx.opts.signalGroup || ctx.withTerminal;

@@ -1,17 +1,20 @@
 // The child's descriptors 0..N-1: which descriptor of ours each becomes, and the streams Node
-// keeps for 'pipe' entries.
+// keeps for 'pipe' entries (and the IPC channel's end for an 'ipc' entry).
 import * as fs from 'fs';
 import * as net from 'net';
 import type { Readable, Writable } from 'stream';
 import { systemError } from './errors';
+import type { ChannelEnd } from './ipc';
 import { isFailure, native } from './native';
-import type { StdioEntry } from './options';
+import type { Serialization, StdioEntry } from './options';
 
 export interface PreparedStdio {
   /** fdMap[i]: our descriptor that becomes the child's descriptor i. */
   fdMap: number[];
   /** Our ends of 'pipe' entries, by child descriptor index. */
   parentEnds: (number | null)[];
+  /** Our end of the 'ipc' entry's socket pair, or null. */
+  channelEnd: number | null;
   /** Pipe ends only the child needs; closed after the spawn. */
   childOnly: number[];
   /** One /dev/null descriptor (read-write) for every 'ignore' entry, opened and closed through
@@ -24,7 +27,7 @@ function closeAll(fds: (number | null)[]): void {
 }
 
 export function prepareStdio(entries: StdioEntry[], action: string): PreparedStdio {
-  const prepared: PreparedStdio = { fdMap: [], parentEnds: [], childOnly: [], devNull: null };
+  const prepared: PreparedStdio = { fdMap: [], parentEnds: [], channelEnd: null, childOnly: [], devNull: null };
   try {
     entries.forEach((entry, i) => {
       const kind = entry ?? (i < 3 ? 'pipe' : 'ignore');
@@ -42,6 +45,13 @@ export function prepareStdio(entries: StdioEntry[], action: string): PreparedStd
           }
         }
         prepared.fdMap.push(prepared.devNull);
+      } else if (kind === 'ipc') {
+        const pair = native.ipcPair();
+        if (isFailure(pair)) throw systemError(pair.errno, pair.syscall, { action });
+        const [nodeEnd, childEnd] = pair;
+        prepared.channelEnd = nodeEnd;
+        prepared.childOnly.push(childEnd);
+        prepared.fdMap.push(childEnd);
       } else {
         const pair = native.pipe();
         if (isFailure(pair)) throw systemError(pair.errno, pair.syscall, { action });
@@ -66,8 +76,9 @@ export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
   if (prepared.devNull !== null) fs.closeSync(prepared.devNull);
   prepared.devNull = null;
   if (failed) {
-    closeAll(prepared.parentEnds);
+    closeAll([...prepared.parentEnds, prepared.channelEnd]);
     prepared.parentEnds = [];
+    prepared.channelEnd = null;
   }
 }
 
@@ -79,4 +90,9 @@ export function openStreams(prepared: PreparedStdio): (Readable | Writable | nul
     // listener attached after the spawn's promise has settled.
     return new net.Socket({ fd, readable: i !== 0, writable: i === 0, manualStart: true } as net.SocketConstructorOpts);
   });
+}
+
+/** Our end of the IPC channel, for the child to open, or null without an 'ipc' entry. */
+export function channelEnd(prepared: PreparedStdio, serialization: Serialization): ChannelEnd | null {
+  return prepared.channelEnd === null ? null : { fd: prepared.channelEnd, serialization };
 }

@@ -20,6 +20,13 @@ Napi::Value Failure(Napi::Env env, int err, const char *syscall) {
   return failure;
 }
 
+Napi::Value DescriptorPair(Napi::Env env, const int fds[2]) {
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, fds[0]);
+  pair.Set(1u, fds[1]);
+  return pair;
+}
+
 void ClosePoll(uv_poll_t *poll) {
   uv_poll_stop(poll);
   uv_close(reinterpret_cast<uv_handle_t *>(poll), [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
@@ -43,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDescriptors(env, exports);
   InitSignalForward(env, exports);
   InitForeground(env, exports);
+  InitIpc(env, exports);
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("CLONE_NEWPID", CLONE_NEWPID);
   constants.Set("CLONE_NEWUSER", CLONE_NEWUSER);

@@ -12,6 +12,9 @@ Napi::Value ThrowType(Napi::Env env, const char *message);
 // { errno, syscall }: a kernel refusal as lib/native.ts types it (NativeFailure).
 Napi::Value Failure(Napi::Env env, int err, const char *syscall);
 
+// Two new descriptors as a JS array [fds[0], fds[1]].
+Napi::Value DescriptorPair(Napi::Env env, const int fds[2]);
+
 // Stops and closes a poll handle allocated with new; it is freed once libuv has closed it.
 void ClosePoll(uv_poll_t *poll);
 
@@ -26,6 +29,7 @@ Napi::Object InitControl(Napi::Env env, Napi::Object exports);
 Napi::Object InitDescriptors(Napi::Env env, Napi::Object exports);
 Napi::Object InitSignalForward(Napi::Env env, Napi::Object exports);
 Napi::Object InitForeground(Napi::Env env, Napi::Object exports);
+Napi::Object InitIpc(Napi::Env env, Napi::Object exports);
 
 }  // namespace pidns
 

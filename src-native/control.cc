@@ -18,18 +18,10 @@ namespace {
 Napi::Value ControlPair(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fds[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
-    Napi::Object failure = Napi::Object::New(env);
-    failure.Set("errno", errno);
-    failure.Set("syscall", "socketpair");
-    return failure;
-  }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) return Failure(env, errno, "socketpair");
   int on = 1;
   setsockopt(fds[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
-  Napi::Array pair = Napi::Array::New(env, 2);
-  pair.Set(0u, fds[0]);
-  pair.Set(1u, fds[1]);
-  return pair;
+  return DescriptorPair(env, fds);
 }
 
 class ControlChannel : public Napi::ObjectWrap<ControlChannel> {

@@ -15,10 +15,7 @@ Napi::Value Pipe(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) return Failure(env, errno, "pipe2");
-  Napi::Array pair = Napi::Array::New(env, 2);
-  pair.Set(0u, fds[0]);
-  pair.Set(1u, fds[1]);
-  return pair;
+  return DescriptorPair(env, fds);
 }
 
 // namespaceType(fd) -> the CLONE_NEW* constant of the namespace fd refers to, or -errno

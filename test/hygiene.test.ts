@@ -28,7 +28,9 @@ describeAsRoot('descriptor and signal hygiene', () => {
       for (const t of targets) expect(t).toMatch(/^pipe:/);
     } finally {
       child.kill('SIGKILL');
-      await child.exited;
+      // Its unread pipes are drained and closed after the exit: wait for that too, so that the
+      // descriptor count of a later test starts from a settled state.
+      await child.closed;
     }
   });
 
@@ -63,6 +65,7 @@ describeAsRoot('descriptor and signal hygiene', () => {
     const child = await spawnInPidNamespace('sh', ['-c', 'yes | head -1'], { init: false });
     expect(await collect(child.stdout)).toBe('y\n');
     await expect(child.exited).resolves.toMatchObject({ code: 0, signal: null });
+    await child.closed;
   });
 
   test('100 spawns leave no zombie and no new descriptor', async () => {

@@ -67,6 +67,9 @@ describeAsRoot('PidNamespace pods', () => {
     const orphan = ns.processes().find((p) => p.command === 'sleep 30')!;
     expect(orphan.ppid).toBe(ns.init!.pid);
     expect(zombiesIn(ns.id)).toEqual([]);
+    // The orphan holds the member's stderr; it ends with the pod, and then the pipe closes.
+    await ns.close();
+    await m.closed;
   });
 
   test('200 members started and ended leave only pid 1', async () => {
@@ -89,6 +92,7 @@ describeAsRoot('PidNamespace pods', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     expect(await polite.exited).toMatchObject({ code: null, signal: 'SIGTERM' });
     expect(await stubborn.exited).toMatchObject({ code: null, signal: 'SIGKILL' });
+    await stubborn.closed;
     expect(membersOfNamespace(ns.id)).toEqual([]);
     expect(ns.ended).toBe(true);
   });

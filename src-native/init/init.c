@@ -303,6 +303,15 @@ static void release_stdio(void) {
   if (null_fd != -1) close(null_fd);
 }
 
+/* pidns places the control channel after the command's own descriptors (an IPC channel, extra
+ * pipes), so those are 3 up to it. The command holds them now; a copy kept here would keep their
+ * other end from seeing end of file when the command closes its own. */
+static void release_command_fds(const struct init *init) {
+  for (int fd = STDERR_FILENO + 1; fd < init->opt.control_fd; fd++) {
+    if (fd != init->signal_fd) close(fd);
+  }
+}
+
 static long long monotonic_ms(void) {
   struct timespec now;
   if (clock_gettime(CLOCK_MONOTONIC, &now) == -1) die("clock_gettime");
@@ -495,5 +504,6 @@ int main(int argc, char **argv) {
   close(start_dir);
   send_message(&init, PIDNS_MSG_STARTED, init.command_pid);
   release_stdio();
+  release_command_fds(&init);
   run_event_loop(&init);
 }
