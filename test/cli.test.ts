@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { eventually, exists, membersOfNamespace, namespaceInode, nsPidLine, runningMembersOfNamespace, status } from './kernel';
-import { asNobody } from './nobody-stage';
+import { asNobody } from './public-install';
 import { describeAsRoot } from './root';
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');

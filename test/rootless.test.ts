@@ -2,13 +2,14 @@
 // test run, with every capability dropped.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import { PidNamespace } from '../lib';
 import { collect, status } from './kernel';
 import { describeAsRoot } from './root';
+import { loadPublicInstall } from './public-install';
 import { fixture, runFixture } from './subprocess';
 
+/** Runs the command through the copy of the package every user can read: as nobody, or as root. */
 function report(command: string, args: string[], options: object, asNobody = true) {
-  const run = runFixture('run-report.js', [JSON.stringify([command, args, options])], { asNobody });
+  const run = runFixture('run-report.js', [JSON.stringify([command, args, options])], { asNobody, fromPublicInstall: true });
   expect(run.stderr).toBe('');
   return JSON.parse(run.stdout);
 }
@@ -72,6 +73,8 @@ describeAsRoot('rootless (as nobody, userNamespace: true)', () => {
   });
 });
 
+// With a map that makes root inside uid 100000 outside, the init runs as uid 100000, which must be
+// able to reach the package: these use the copy every user can read, not the checkout.
 describeAsRoot('user namespaces as root', () => {
   test('a wide map needs the privilege root has; setgroups stays allowed', () => {
     const maps = { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }], gidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] };
@@ -82,7 +85,8 @@ describeAsRoot('user namespaces as root', () => {
 
   test('a pod with a wide map: pid 1 and members are root inside, uid 100000 outside', async () => {
     const maps = { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }], gidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] };
-    await using ns = await PidNamespace.create({ userNamespace: maps, mountProc: true });
+    const { PidNamespace: PublicPidNamespace } = loadPublicInstall();
+    await using ns = await PublicPidNamespace.create({ userNamespace: maps, mountProc: true });
     const member = await ns.spawn('sh', ['-c', 'id -u; ps -e -o user= | sort -u; read wait']);
     // Read while the member runs: once it has exited and been reaped its /proc entry is gone.
     expect(fs.readlinkSync(`/proc/${member.pid}/ns/user`)).toBe(fs.readlinkSync(`/proc/${ns.init!.pid}/ns/user`));

@@ -1,9 +1,11 @@
-// What a Node process run as nobody needs, copied where nobody can read it. The checkout may be in
-// a folder other users cannot enter (a `mktemp -d` folder, /root, most home folders are 0700), and
-// so may the Node binary (the CI matrix runs Node builds installed under the checkout). The copy
-// holds the package as a user's install would (package.json, dist/, the addon and the init, the
-// runtime dependencies package.json declares), the test fixtures, and Node itself when nobody
-// cannot run the one running the tests. One copy per test file, removed after its last test.
+// A copy of the package that every user can read, for tests whose processes run as another user:
+// a script run as nobody, or an init that runs as the uid a user namespace maps root to. The
+// checkout may be in a folder other users cannot enter (a `mktemp -d` folder, /root, most home
+// folders are 0700), and so may the Node binary (the CI matrix runs Node builds installed under
+// the checkout). The copy holds the package as a user's install would (package.json, dist/, the
+// addon and the init, the runtime dependencies package.json declares), the test fixtures, and Node
+// itself when nobody cannot run the one running the tests. One copy per test file, made on first
+// use, removed after its last test.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,18 +16,18 @@ const projectRoot = path.join(__dirname, '..');
 /** Runs the rest of a command line as uid and gid 65534, no groups, no inheritable capabilities. */
 export const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--'];
 
-export interface NobodyStage {
+export interface PublicInstall {
   /** A folder (0755) laid out like the checkout: dist/, build/Release/, node_modules/, test/fixtures/. */
   root: string;
   /** A Node binary nobody can run: process.execPath when nobody can reach it, else a copy. */
   node: string;
 }
 
-let stage: NobodyStage | undefined;
+let install: PublicInstall | undefined;
 
 afterAll(() => {
-  if (stage) fs.rmSync(stage.root, { recursive: true, force: true });
-  stage = undefined;
+  if (install) fs.rmSync(install.root, { recursive: true, force: true });
+  install = undefined;
 });
 
 /** Runs `node -e code` as nobody: asks the kernel, not the file modes, whether every folder on the way lets nobody in. */
@@ -58,28 +60,28 @@ function runtimeDependencyFolders(): string[] {
   return [...found];
 }
 
-function copyIntoStage(root: string, source: string): void {
+function copyInto(root: string, source: string): void {
   fs.cpSync(source, path.join(root, path.relative(projectRoot, source)), { recursive: true });
 }
 
-/** The Node binary inside the stage: a hard link when the file system allows one (no 100 MB copy), else a copy. */
-function stageNode(root: string): string {
-  const staged = path.join(root, 'node');
+/** Node inside the copy: a hard link when the file system allows one (no 100 MB copy), else a copy. */
+function copyNode(root: string): string {
+  const copy = path.join(root, 'node');
   try {
-    fs.linkSync(process.execPath, staged);
+    fs.linkSync(process.execPath, copy);
   } catch {
-    fs.copyFileSync(process.execPath, staged);
+    fs.copyFileSync(process.execPath, copy);
   }
-  fs.chmodSync(staged, 0o755);
-  return staged;
+  fs.chmodSync(copy, 0o755);
+  return copy;
 }
 
-/** The stage for this test file, made on first use. */
-export function nobodyStage(): NobodyStage {
-  if (stage) return stage;
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-nobody-'));
+/** The copy for this test file. */
+export function publicInstall(): PublicInstall {
+  if (install) return install;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-public-'));
   fs.chmodSync(root, 0o755);
-  stage = { root, node: process.execPath };
+  install = { root, node: process.execPath };
   const release = path.join(projectRoot, 'build', 'Release');
   for (const source of [
     path.join(projectRoot, 'package.json'),
@@ -88,15 +90,24 @@ export function nobodyStage(): NobodyStage {
     path.join(release, 'pidns-init'),
     path.join(projectRoot, 'test', 'fixtures'),
     ...runtimeDependencyFolders(),
-  ]) copyIntoStage(root, source);
-  if (!nobodyCanRun(process.execPath)) stage.node = stageNode(root);
-  if (!nobodyCanRun(stage.node, `require(${JSON.stringify(path.join(root, 'dist'))})`))
-    throw new Error(`nobody cannot load the library staged in ${root}: is ${os.tmpdir()} (os.tmpdir()) open to other users?`);
-  return stage;
+  ]) copyInto(root, source);
+  if (!nobodyCanRun(process.execPath)) install.node = copyNode(root);
+  if (!nobodyCanRun(install.node, `require(${JSON.stringify(path.join(root, 'dist'))})`))
+    throw new Error(`nobody cannot load the library copied to ${root}: is ${os.tmpdir()} (os.tmpdir()) open to other users?`);
+  return install;
 }
 
-/** The command line that runs the script at `script` (a path in the checkout) as nobody, from the stage. */
+/** The copy of a file of the checkout (a fixture, dist/cli.js) in publicInstall(). */
+export function inPublicInstall(file: string): string {
+  return path.join(publicInstall().root, path.relative(projectRoot, file));
+}
+
+/** The library as loaded from publicInstall() (its own instance of the addon). */
+export function loadPublicInstall(): typeof import('../lib') {
+  return require(path.join(publicInstall().root, 'dist')) as typeof import('../lib');
+}
+
+/** The command line that runs a script of the checkout as nobody, from publicInstall(). */
 export function asNobody(script: string, args: string[] = []): string[] {
-  const { root, node } = nobodyStage();
-  return [...AS_NOBODY, node, path.join(root, path.relative(projectRoot, script)), ...args];
+  return [...AS_NOBODY, publicInstall().node, inPublicInstall(script), ...args];
 }
