@@ -2,9 +2,11 @@
 // test run, with every capability dropped.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { collect, status } from './kernel';
+import { asNobody, loadPublicInstall } from './public-install';
 import { describeAsRoot } from './root';
-import { loadPublicInstall } from './public-install';
 import { fixture, runFixture } from './subprocess';
 
 /** Runs the command through the copy of the package every user can read: as nobody, or as root. */
@@ -94,6 +96,39 @@ describeAsRoot('user namespaces as root', () => {
     member.stdin!.end();
     expect(await output).toBe('0\nroot\n');
     expect(status(ns.init!.pid).get('Uid')!.split(/\s+/)).toEqual(['100000', '100000', '100000', '100000']);
+  });
+});
+
+// Refusals a newcomer meets on other systems, made here for real: as nobody, in a mount namespace
+// of its own set up by root (`unshare --mount`) the way those systems are.
+describeAsRoot('refused user namespaces give hints that name the settings', () => {
+  /** Runs run-report.js as nobody after `setup` (a shell line; $0 is an empty folder), optionally chrooted there. */
+  function asNobodyAfter(setup: string, options: object, chroot = false) {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-refusal-'));
+    try {
+      const command = [...(chroot ? ['chroot', scratch] : []), ...asNobody(fixture('run-report.js'), [JSON.stringify(['true', [], options])])];
+      const run = spawnSync('unshare', ['--mount', 'sh', '-c', `${setup} && exec "$@"`, scratch, ...command], { encoding: 'utf8', timeout: 20000 });
+      expect(run.stderr).toBe('');
+      return JSON.parse(run.stdout);
+    } finally {
+      fs.rmdirSync(scratch);
+    }
+  }
+
+  test('clone refused (EPERM, as under AppArmor restriction, kernel.unprivileged_userns_clone=0 or a seccomp filter)', () => {
+    // The kernel refuses a user namespace to a chrooted process with EPERM at clone, the same
+    // refusal those systems give. The chroot is a bind mount of /, so every path stays the same.
+    const r = asNobodyAfter('mount --rbind / "$0"', { userNamespace: true }, true);
+    expect(r.error).toMatchObject({ code: 'EPERM', syscall: 'clone' });
+    expect(r.error.message).toMatch(/kernel\.apparmor_restrict_unprivileged_userns=0/);
+    expect(r.error.message).toMatch(/kernel\.unprivileged_userns_clone=0/);
+    expect(r.error.message).toMatch(/seccomp profile/);
+  });
+
+  test('a new /proc refused where mounts hide parts of the current one (a container\'s masked paths)', () => {
+    const r = asNobodyAfter('mount --bind /dev/null /proc/keys', { userNamespace: true, mountProc: true });
+    expect(r.error).toMatchObject({ code: 'EPERM', syscall: 'mount' });
+    expect(r.error.message).toMatch(/systempaths=unconfined/);
   });
 });
 
