@@ -30,9 +30,9 @@ afterAll(() => {
   install = undefined;
 });
 
-/** Runs `node -e code` as nobody: asks the kernel, not the file modes, whether every folder on the way lets nobody in. */
-function nobodyCanRun(node: string, code = ''): boolean {
-  return spawnSync(AS_NOBODY[0], [...AS_NOBODY.slice(1), node, '-e', code], { stdio: 'ignore' }).status === 0;
+/** Runs `node -e code` as nobody in `cwd`: asks the kernel, not the file modes, whether every folder on the way lets nobody in. */
+function nobodyCanRun(node: string, cwd: string, code = ''): boolean {
+  return spawnSync(AS_NOBODY[0], [...AS_NOBODY.slice(1), node, '-e', code], { stdio: 'ignore', cwd }).status === 0;
 }
 
 /** The folder of an installed package, found as require() would find it from `from`. */
@@ -80,21 +80,26 @@ function copyNode(root: string): string {
 export function publicInstall(): PublicInstall {
   if (install) return install;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-public-'));
-  fs.chmodSync(root, 0o755);
-  install = { root, node: process.execPath };
-  const release = path.join(projectRoot, 'build', 'Release');
-  for (const source of [
-    path.join(projectRoot, 'package.json'),
-    path.join(projectRoot, 'dist'),
-    path.join(release, 'pidns.node'),
-    path.join(release, 'pidns-init'),
-    path.join(projectRoot, 'test', 'fixtures'),
-    ...runtimeDependencyFolders(),
-  ]) copyInto(root, source);
-  if (!nobodyCanRun(process.execPath)) install.node = copyNode(root);
-  if (!nobodyCanRun(install.node, `require(${JSON.stringify(path.join(root, 'dist'))})`))
-    throw new Error(`nobody cannot load the library copied to ${root}: is ${os.tmpdir()} (os.tmpdir()) open to other users?`);
-  return install;
+  try {
+    fs.chmodSync(root, 0o755);
+    const release = path.join(projectRoot, 'build', 'Release');
+    for (const source of [
+      path.join(projectRoot, 'package.json'),
+      path.join(projectRoot, 'dist'),
+      path.join(release, 'pidns.node'),
+      path.join(release, 'pidns-init'),
+      path.join(projectRoot, 'test', 'fixtures'),
+      ...runtimeDependencyFolders(),
+    ]) copyInto(root, source);
+    const node = nobodyCanRun(process.execPath, root) ? process.execPath : copyNode(root);
+    if (!nobodyCanRun(node, root, `require(${JSON.stringify(path.join(root, 'dist'))})`))
+      throw new Error(`nobody cannot load the library copied to ${root}: is ${os.tmpdir()} (os.tmpdir()) open to other users?`);
+    install = { root, node };
+    return install;
+  } catch (err) {
+    fs.rmSync(root, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /** The copy of a file of the checkout (a fixture, dist/cli.js) in publicInstall(). */
@@ -107,7 +112,12 @@ export function loadPublicInstall(): typeof import('../lib') {
   return require(path.join(publicInstall().root, 'dist')) as typeof import('../lib');
 }
 
-/** The command line that runs a script of the checkout as nobody, from publicInstall(). */
+/**
+ * The command line that runs a script of the checkout as nobody, from publicInstall() and with it
+ * as the working directory: the caller's may be closed to nobody, and Node (a package.json lookup
+ * for `node -e` on Node 24) and the commands a script starts work in theirs.
+ */
 export function asNobody(script: string, args: string[] = []): string[] {
-  return [...AS_NOBODY, publicInstall().node, inPublicInstall(script), ...args];
+  const { root, node } = publicInstall();
+  return [...AS_NOBODY, 'env', `--chdir=${root}`, node, inPublicInstall(script), ...args];
 }
