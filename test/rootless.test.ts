@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { collect, status } from './kernel';
-import { asNobody, loadPublicInstall } from './public-install';
+import { asNobody, loadPublicInstall, publicInstall } from './public-install';
 import { describeAsRoot } from './root';
 import { fixture, runFixture } from './subprocess';
 
@@ -83,6 +83,23 @@ describeAsRoot('user namespaces as root', () => {
     const r = report('sh', ['-c', 'cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; id -u'], { userNamespace: maps }, false);
     const lines = r.stdout.trim().split('\n').map((l: string) => l.trim().split(/\s+/).join(' '));
     expect(lines).toEqual(['0 100000 65536', '0 100000 65536', 'allow', '0']);
+  });
+
+  test('a package the mapped uid cannot reach (under a 0700 folder): EACCES for the init, saying so', () => {
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-closed-'));
+    try {
+      const { root } = publicInstall();
+      for (const part of ['package.json', 'dist', 'build', 'node_modules', 'test']) fs.cpSync(path.join(root, part), path.join(closed, part), { recursive: true });
+      const maps = { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }], gidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] };
+      const run = spawnSync(process.execPath, [path.join(closed, 'test', 'fixtures', 'run-report.js'), JSON.stringify(['true', [], { userNamespace: maps }])], { encoding: 'utf8', timeout: 20000 });
+      expect(run.stderr).toBe('');
+      const r = JSON.parse(run.stdout);
+      expect(r.error).toMatchObject({ code: 'EACCES', syscall: 'execve' });
+      expect(r.error.message).toContain(`cannot run ${path.join(closed, 'build', 'Release', 'pidns-init')}`);
+      expect(r.error.message).toMatch(/install pidns in a folder every user can enter/);
+    } finally {
+      fs.rmSync(closed, { recursive: true, force: true });
+    }
   });
 
   test('a pod with a wide map: pid 1 and members are root inside, uid 100000 outside', async () => {
