@@ -14,7 +14,7 @@ import * as path from 'path';
 const projectRoot = path.join(__dirname, '..');
 
 /** Runs the rest of a command line as uid and gid 65534, no groups, no inheritable capabilities. */
-export const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--'];
+const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--'];
 
 export interface PublicInstall {
   /** A folder (0755) laid out like the checkout: dist/, build/Release/, node_modules/, test/fixtures/. */
