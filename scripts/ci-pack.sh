@@ -21,14 +21,17 @@ echo "== what the tarball holds"
 # sources its source maps point at, lib/), and what the install script builds the addon and the
 # init from (binding.gyp, src-native/). No tests, benchmarks, examples, CI files or build output.
 files=$(tar -tzf "$tarball" | sed 's|^package/||')
-unexpected=$(echo "$files" | grep -v -E '^(package\.json|README\.md|LICENSE|binding\.gyp|dist/[^/]+\.(js|d\.ts|js\.map)|lib/[^/]+\.ts|src-native/.+\.(c|cc|h|sh))$' || true)
+unexpected=$(echo "$files" | grep -v -E '^(package\.json|README\.md|LICENSE|binding\.gyp|dist/[^/]+\.(js|d\.ts|js\.map)|lib/[^/]+\.ts|src-native/.+)$' || true)
 [ -z "$unexpected" ] || fail "unexpected files in the tarball:"$'\n'"$unexpected"
+leftovers=$(echo "$files" | grep -E '\.(o|a|so|node|d|log|tgz|orig|rej)$|~$|(^|/)\.' || true)
+[ -z "$leftovers" ] || fail "build leftovers or hidden files in the tarball:"$'\n'"$leftovers"
+# (grep reads a here-string: in a pipe, grep -q stopping early would fail the pipe under pipefail.)
 for required in package.json binding.gyp dist/index.js dist/index.d.ts dist/cli.js src-native/init/init.c src-native/init/build.sh; do
-  echo "$files" | grep -qx "$required" || fail "$required is missing from the tarball"
+  grep -qx "$required" <<<"$files" || fail "$required is missing from the tarball"
 done
 # A compiled file whose source is gone (dist/ is never cleaned by tsc) would ship as a leftover.
 for compiled in $(echo "$files" | sed -n 's|^dist/\([^/]*\)\.js$|\1|p'); do
-  echo "$files" | grep -qx "lib/$compiled.ts" || fail "dist/$compiled.js has no lib/$compiled.ts: a build leftover (rm -rf dist && npm run build:ts)"
+  grep -qx "lib/$compiled.ts" <<<"$files" || fail "dist/$compiled.js has no lib/$compiled.ts: a build leftover (rm -rf dist && npm run build:ts)"
 done
 echo "ok: only package.json, README.md, binding.gyp, dist/, lib/ and src-native/"
 
