@@ -13,8 +13,15 @@ import * as path from 'path';
 
 const projectRoot = path.join(__dirname, '..');
 
-/** Runs the rest of a command line as uid and gid 65534, no groups, no inheritable capabilities. */
-const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--'];
+/**
+ * A command line that runs `command` as nobody (uid and gid 65534, no groups, no capabilities) in
+ * `cwd`. setpriv still holds root's capabilities when it calls execve, so it execs env, which runs
+ * without them, and env changes the working directory and execs the command: every folder on the
+ * way to both is walked as nobody.
+ */
+function asNobodyIn(cwd: string, command: string[]): string[] {
+  return ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--', 'env', `--chdir=${cwd}`, ...command];
+}
 
 export interface PublicInstall {
   /** A folder (0755) laid out like the checkout: dist/, build/Release/, node_modules/, test/fixtures/. */
@@ -30,9 +37,10 @@ afterAll(() => {
   install = undefined;
 });
 
-/** Runs `node -e code` as nobody in `cwd`: asks the kernel, not the file modes, whether every folder on the way lets nobody in. */
+/** Runs `node -e code` as nobody in `cwd`: asks the kernel, not the file modes, whether nobody can. */
 function nobodyCanRun(node: string, cwd: string, code = ''): boolean {
-  return spawnSync(AS_NOBODY[0], [...AS_NOBODY.slice(1), node, '-e', code], { stdio: 'ignore', cwd }).status === 0;
+  const [command, ...args] = asNobodyIn(cwd, [node, '-e', code]);
+  return spawnSync(command, args, { stdio: 'ignore' }).status === 0;
 }
 
 /** The folder of an installed package, found as require() would find it from `from`. */
@@ -119,5 +127,5 @@ export function loadPublicInstall(): typeof import('../lib') {
  */
 export function asNobody(script: string, args: string[] = []): string[] {
   const { root, node } = publicInstall();
-  return [...AS_NOBODY, 'env', `--chdir=${root}`, node, inPublicInstall(script), ...args];
+  return asNobodyIn(root, [node, inPublicInstall(script), ...args]);
 }
