@@ -135,13 +135,20 @@ const E = os.constants.errno;
 function hintFor(errno: number, syscall: string, ctx: FailureContext): string | undefined {
   switch (errno) {
     case E.EPERM:
+      // A user namespace refused at clone: its creation is restricted (the kernel then returns
+      // EPERM, not ENOSPC as for a limit of 0), or the new namespace is denied CAP_SYS_ADMIN
+      // (Ubuntu's AppArmor restriction), or a seccomp filter refuses the flags (Docker's default).
       if (syscall === 'clone' && ctx.userNamespace)
-        return 'this kernel does not let this user create user namespaces: enable them (sysctl kernel.unprivileged_userns_clone=1 on Debian, kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu) or run as root';
+        return 'this system does not let this user create user namespaces: on Ubuntu 24.04 and later AppArmor restricts them (sysctl kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for node that allows userns), on Debian kernels kernel.unprivileged_userns_clone=0 does (set it to 1), in a container its seccomp profile does (allow clone, unshare and setns); or run as root';
       if (syscall === 'uid_map')
         return 'an id map other than your own uid and gid needs CAP_SETUID/CAP_SETGID: map only your own ids, or run as root';
+      // In a user namespace, the kernel mounts a new proc only where the current /proc is fully
+      // visible; container runtimes hide parts of it under other mounts.
+      if (syscall === 'mount' && ctx.userNamespace)
+        return 'a new /proc in a user namespace needs the current /proc fully visible, and mounts hide parts of it, as a container runtime masks paths (Docker: --security-opt systempaths=unconfined; Kubernetes: procMount: Unmasked); or leave out mountProc';
       if (syscall === 'mount') return 'mounting /proc was refused: the PID namespace must belong to the user namespace doing it';
       if (syscall === 'clone' || syscall === 'setns')
-        return 'creating or joining a PID namespace needs CAP_SYS_ADMIN: run as root, or pass userNamespace: true';
+        return 'creating or joining a PID namespace needs CAP_SYS_ADMIN: run as root, or pass userNamespace: true; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns';
       if (syscall === 'setuid' || syscall === 'setgid' || syscall === 'setgroups')
         return 'changing uid or gid needs CAP_SETUID/CAP_SETGID: run as root, or leave uid and gid unset';
       return 'the kernel refused the operation: run as root, or pass userNamespace: true';

@@ -52,7 +52,11 @@ export function startInit(
     if (result.syscall === 'execve' && [ENOENT, EACCES, ENOEXEC].includes(result.errno)) {
       // The init itself could not be run: the installation is broken, not the command.
       err.path = initPath;
-      err.hint = 'the bundled pidns-init could not be run: rebuild the package (npm rebuild pidns)';
+      // In a new user namespace the init runs as the uid the map gives it outside, which may not
+      // be able to enter the folders on the way to the package (a 0700 /root or home).
+      err.hint = result.errno === EACCES && request.newUserNamespace
+        ? 'the init runs as the uid your uidMap maps it to, and that uid cannot reach this file: install pidns in a folder every user can enter, or map your own uid'
+        : 'the bundled pidns-init could not be run: rebuild the package (npm rebuild pidns)';
       err.message = `cannot run ${initPath}: ${err.code} (${err.hint})`;
     }
     throw err;

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { eventually, exists, membersOfNamespace, namespaceInode, nsPidLine, runningMembersOfNamespace, status } from './kernel';
+import { asNobody } from './public-install';
 import { describeAsRoot } from './root';
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
@@ -37,9 +38,7 @@ let namespacesSeen: number[] = [];
 let started: ChildProcess[] = [];
 
 function start(args: string[], options: { asNobody?: boolean; stdin?: 'ignore' | 'pipe' } = {}): Running {
-  const command = options.asNobody
-    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--', process.execPath, CLI, ...args]
-    : [process.execPath, CLI, ...args];
+  const command = options.asNobody ? asNobody(CLI, args) : [process.execPath, CLI, ...args];
   const child = spawn(command[0], command.slice(1), { stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe'] });
   started.push(child);
   let stdout = '';

@@ -97,6 +97,7 @@ describeAsRoot('without privileges', () => {
       const report = JSON.parse(run.stdout);
       expect(report.error).toMatchObject({ code: 'EPERM', errno: -1, syscall: 'clone' });
       expect(report.error.message).toMatch(/run as root, or pass userNamespace: true/);
+      expect(report.error.message).toMatch(/in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns/);
     }
   });
 

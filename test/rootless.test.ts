@@ -2,13 +2,16 @@
 // test run, with every capability dropped.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import { PidNamespace } from '../lib';
+import * as os from 'os';
+import * as path from 'path';
 import { collect, status } from './kernel';
+import { asNobody, loadPublicInstall, publicInstall } from './public-install';
 import { describeAsRoot } from './root';
 import { fixture, runFixture } from './subprocess';
 
+/** Runs the command through the copy of the package every user can read: as nobody, or as root. */
 function report(command: string, args: string[], options: object, asNobody = true) {
-  const run = runFixture('run-report.js', [JSON.stringify([command, args, options])], { asNobody });
+  const run = runFixture('run-report.js', [JSON.stringify([command, args, options])], { asNobody, fromPublicInstall: true });
   expect(run.stderr).toBe('');
   return JSON.parse(run.stdout);
 }
@@ -72,6 +75,8 @@ describeAsRoot('rootless (as nobody, userNamespace: true)', () => {
   });
 });
 
+// With a map that makes root inside uid 100000 outside, the init runs as uid 100000, which must be
+// able to reach the package: these use the copy every user can read, not the checkout.
 describeAsRoot('user namespaces as root', () => {
   test('a wide map needs the privilege root has; setgroups stays allowed', () => {
     const maps = { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }], gidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] };
@@ -80,9 +85,27 @@ describeAsRoot('user namespaces as root', () => {
     expect(lines).toEqual(['0 100000 65536', '0 100000 65536', 'allow', '0']);
   });
 
+  test('a package the mapped uid cannot reach (under a 0700 folder): EACCES for the init, saying so', () => {
+    const closed = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-closed-'));
+    try {
+      const { root } = publicInstall();
+      for (const part of ['package.json', 'dist', 'build', 'node_modules', 'test']) fs.cpSync(path.join(root, part), path.join(closed, part), { recursive: true });
+      const maps = { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }], gidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] };
+      const run = spawnSync(process.execPath, [path.join(closed, 'test', 'fixtures', 'run-report.js'), JSON.stringify(['true', [], { userNamespace: maps }])], { encoding: 'utf8', timeout: 20000 });
+      expect(run.stderr).toBe('');
+      const r = JSON.parse(run.stdout);
+      expect(r.error).toMatchObject({ code: 'EACCES', syscall: 'execve' });
+      expect(r.error.message).toContain(`cannot run ${path.join(closed, 'build', 'Release', 'pidns-init')}`);
+      expect(r.error.message).toMatch(/install pidns in a folder every user can enter/);
+    } finally {
+      fs.rmSync(closed, { recursive: true, force: true });
+    }
+  });
+
   test('a pod with a wide map: pid 1 and members are root inside, uid 100000 outside', async () => {
     const maps = { uidMap: [{ containerId: 0, hostId: 100000, size: 65536 }], gidMap: [{ containerId: 0, hostId: 100000, size: 65536 }] };
-    await using ns = await PidNamespace.create({ userNamespace: maps, mountProc: true });
+    const { PidNamespace: PublicPidNamespace } = loadPublicInstall();
+    await using ns = await PublicPidNamespace.create({ userNamespace: maps, mountProc: true });
     const member = await ns.spawn('sh', ['-c', 'id -u; ps -e -o user= | sort -u; read wait']);
     // Read while the member runs: once it has exited and been reaped its /proc entry is gone.
     expect(fs.readlinkSync(`/proc/${member.pid}/ns/user`)).toBe(fs.readlinkSync(`/proc/${ns.init!.pid}/ns/user`));
@@ -90,6 +113,39 @@ describeAsRoot('user namespaces as root', () => {
     member.stdin!.end();
     expect(await output).toBe('0\nroot\n');
     expect(status(ns.init!.pid).get('Uid')!.split(/\s+/)).toEqual(['100000', '100000', '100000', '100000']);
+  });
+});
+
+// Refusals a newcomer meets on other systems, made here for real: as nobody, in a mount namespace
+// of its own set up by root (`unshare --mount`) the way those systems are.
+describeAsRoot('refused user namespaces give hints that name the settings', () => {
+  /** Runs run-report.js as nobody after `setup` (a shell line; $0 is an empty folder), optionally chrooted there. */
+  function asNobodyAfter(setup: string, options: object, chroot = false) {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-refusal-'));
+    try {
+      const command = [...(chroot ? ['chroot', scratch] : []), ...asNobody(fixture('run-report.js'), [JSON.stringify(['true', [], options])])];
+      const run = spawnSync('unshare', ['--mount', 'sh', '-c', `${setup} && exec "$@"`, scratch, ...command], { encoding: 'utf8', timeout: 20000 });
+      expect(run.stderr).toBe('');
+      return JSON.parse(run.stdout);
+    } finally {
+      fs.rmdirSync(scratch);
+    }
+  }
+
+  test('clone refused (EPERM, as under AppArmor restriction, kernel.unprivileged_userns_clone=0 or a seccomp filter)', () => {
+    // The kernel refuses a user namespace to a chrooted process with EPERM at clone, the same
+    // refusal those systems give. The chroot is a bind mount of /, so every path stays the same.
+    const r = asNobodyAfter('mount --rbind / "$0"', { userNamespace: true }, true);
+    expect(r.error).toMatchObject({ code: 'EPERM', syscall: 'clone' });
+    expect(r.error.message).toMatch(/kernel\.apparmor_restrict_unprivileged_userns=0/);
+    expect(r.error.message).toMatch(/kernel\.unprivileged_userns_clone=0/);
+    expect(r.error.message).toMatch(/seccomp profile/);
+  });
+
+  test('a new /proc refused where mounts hide parts of the current one (a container\'s masked paths)', () => {
+    const r = asNobodyAfter('mount --bind /dev/null /proc/keys', { userNamespace: true, mountProc: true });
+    expect(r.error).toMatchObject({ code: 'EPERM', syscall: 'mount' });
+    expect(r.error.message).toMatch(/systempaths=unconfined/);
   });
 });
 

@@ -1,16 +1,23 @@
 // Running a script of ours in another Node process: as another user, with other limits, or to be
-// killed. Scripts require the compiled library from dist/ (npm test builds it first).
+// killed. Scripts require the compiled library from dist/ (npm test builds it first); run as
+// another user, they run from a copy every user can read (see public-install.ts).
 import { spawn, spawnSync, type SpawnSyncReturns } from 'child_process';
 import * as path from 'path';
+import { asNobody, inPublicInstall, publicInstall } from './public-install';
 
 export const fixture = (name: string): string => path.join(__dirname, 'fixtures', name);
 
-/** Runs `node fixtures/NAME args...`, optionally as nobody (setpriv drops every capability). */
-export function runFixture(name: string, args: string[] = [], options: { asNobody?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
-  const node = process.execPath;
+/**
+ * Runs `node fixtures/NAME args...`, optionally as nobody (setpriv drops every capability), or from
+ * the copy of the package every user can read (implied by asNobody; for commands that run as
+ * another uid, such as a user namespace's root mapped elsewhere).
+ */
+export function runFixture(name: string, args: string[] = [], options: { asNobody?: boolean; fromPublicInstall?: boolean; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
   const command = options.asNobody
-    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--', node, fixture(name), ...args]
-    : [node, fixture(name), ...args];
+    ? asNobody(fixture(name), args)
+    : options.fromPublicInstall
+      ? [publicInstall().node, inPublicInstall(fixture(name)), ...args]
+      : [process.execPath, fixture(name), ...args];
   return spawnSync(command[0], command.slice(1), {
     encoding: 'utf8',
     env: { ...process.env, ...options.env },
