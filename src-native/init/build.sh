@@ -1,10 +1,17 @@
 #!/bin/sh
 # Builds pidns-init: build.sh OUTPUT [sanitize]
 #
-# The init is started for every namespace, so its start-up time is part of every spawn. A static
-# musl build starts in a fraction of the time of a glibc one (no dynamic loader, no CPU feature
-# probing) and is a sixteenth of the size; glibc (static-pie, else dynamic) is the fallback when
-# musl-gcc is not installed (Debian: musl-tools). With sanitize=1 it is built with ASan/UBSan.
+# The init is started for every namespace, so its start-up time is part of every spawn. Builds,
+# in the order tried:
+#   nolibc  the default on x86-64 and arm64: init.c over freestanding/ (system calls made directly,
+#           no C library), static. Nothing runs before main: a C library's start-up costs more than
+#           the rest of the init (glibc probes the CPU's caches with CPUID, which traps to the
+#           hypervisor in a VM: ~300 us per start measured; see BENCHMARKS.md).
+#   musl    static with musl-gcc when it is installed (Debian: musl-tools): a short start too.
+#   libc    the system C library (glibc: static-pie, else dynamic), which builds anywhere.
+# A build that fails falls through to the next, with a warning for nolibc. PIDNS_INIT_BUILD=nolibc,
+# musl or libc forces one (for tests and benchmarks), and fails if it cannot be built. With
+# sanitize=1 it is the C library build with ASan/UBSan. The last line printed names the build made.
 set -eu
 out=$1
 sanitize=${2:-0}
@@ -12,12 +19,58 @@ here=$(dirname "$0")
 warn="-Wall -Wextra -Werror=implicit-function-declaration"
 mkdir -p "$(dirname "$out")"
 
+# -fno-tree-loop-distribute-patterns: gcc would turn the loops of memcpy and memset into calls to
+# themselves. Not position-independent, so nothing needs relocating at start.
+# freestanding/arch.h knows these two.
+nolibc_supported() {
+  case "$(${CC:-cc} -dumpmachine)" in
+    x86_64-*-gnu | x86_64-*-musl | aarch64-*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+build_nolibc() {
+  nolibc_supported || { echo "no freestanding build for $(${CC:-cc} -dumpmachine)" >&2; return 1; }
+  ${CC:-cc} $warn -DPIDNS_FREESTANDING -Os -static -nostdlib -ffreestanding -fno-stack-protector \
+    -fno-pie -no-pie -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
+    -ffunction-sections -fdata-sections -Wl,--gc-sections -s -o "$out" \
+    "$here/init.c" "$here"/freestanding/*.c -lgcc
+}
+
+build_musl() {
+  command -v musl-gcc >/dev/null 2>&1 || { echo "musl-gcc is not installed (Debian: musl-tools)" >&2; return 1; }
+  musl-gcc $warn -D_GNU_SOURCE -Os -static -s -o "$out" "$here/init.c"
+}
+
+build_libc() {
+  ${CC:-cc} $warn -D_GNU_SOURCE -Os -fPIE -static-pie -s -o "$out" "$here/init.c" 2>/dev/null ||
+    ${CC:-cc} $warn -D_GNU_SOURCE -Os -s -o "$out" "$here/init.c"
+}
+
 if [ "$sanitize" = 1 ]; then
   exec ${CC:-cc} $warn -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
     -o "$out" "$here/init.c"
 fi
-if command -v musl-gcc >/dev/null 2>&1 && musl-gcc $warn -D_GNU_SOURCE -Os -static -s -o "$out" "$here/init.c" 2>/dev/null; then
+
+case "${PIDNS_INIT_BUILD:-}" in
+  nolibc | musl | libc)
+    "build_$PIDNS_INIT_BUILD" || { echo "pidns-init: the $PIDNS_INIT_BUILD build failed" >&2; exit 1; }
+    echo "pidns-init: $PIDNS_INIT_BUILD build"
+    exit 0 ;;
+  '') ;;
+  *) echo "PIDNS_INIT_BUILD must be nolibc, musl or libc, not $PIDNS_INIT_BUILD" >&2; exit 2 ;;
+esac
+
+if nolibc_supported; then
+  if build_nolibc; then
+    echo "pidns-init: nolibc build"
+    exit 0
+  fi
+  echo "pidns-init: warning: the build without a C library failed; using a C library (slower start)" >&2
+fi
+if build_musl 2>/dev/null; then
+  echo "pidns-init: musl build"
   exit 0
 fi
-${CC:-cc} $warn -D_GNU_SOURCE -Os -fPIE -static-pie -s -o "$out" "$here/init.c" 2>/dev/null ||
-  exec ${CC:-cc} $warn -D_GNU_SOURCE -Os -s -o "$out" "$here/init.c"
+build_libc
+echo "pidns-init: libc build"

@@ -11,6 +11,11 @@
  * Run by hand (not pid 1) it becomes a child subreaper instead, and signals nothing but its command
  * (or the command's group), since kill(-1) there would reach every process of the host.
  */
+/* build.sh builds it against freestanding/libc.h (no C library, fast to start) where it can, and
+ * against the C library elsewhere; a new call needs both to declare it. */
+#ifdef PIDNS_FREESTANDING
+#include "freestanding/libc.h"
+#else
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -32,6 +37,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#endif
 
 #include "../protocol.h"
 
