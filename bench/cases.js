@@ -3,8 +3,7 @@
 // run(file, args, capture) that runs FILE ARGS to its end and resolves with { code, signal } plus
 // { stdout } when capture is true, so the same code path is timed and sanity-checked.
 const { spawn, execFile } = require('child_process');
-const { spawnInPidNamespace } = require('../dist');
-const { initPath } = require('../dist/native');
+const pidns = require('../dist');
 
 function collect(stream) {
   return new Promise((resolve, reject) => {
@@ -15,9 +14,9 @@ function collect(stream) {
   });
 }
 
-function viaPidns(options) {
+function viaPidns(options, library = pidns) {
   return async (file, args, capture) => {
-    const child = await spawnInPidNamespace(file, args, { ...options, stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'ignore' });
+    const child = await library.spawnInPidNamespace(file, args, { ...options, stdio: capture ? ['ignore', 'pipe', 'inherit'] : 'ignore' });
     const stdout = capture ? collect(child.stdout) : undefined;
     const status = await child.exited;
     return { ...status, stdout: await stdout };
@@ -37,14 +36,20 @@ function viaChildProcess(wrapper) {
     });
 }
 
+/** Row names for each init build (bench/inits.js); the default build, first, keeps the plain names. */
+const initCaseName = (build, index) => (index === 0 ? 'pidns init' : `pidns init, ${build.label} init`);
+const initFloorName = (build, index) => (index === 0 ? 'C floor, pidns-init' : `C floor, ${build.label} pidns-init`);
+const initMemoryName = (build, index) => (index === 0 ? 'pidns-init' : `pidns-init, ${build.label} build`);
+
 /**
  * The spawn cases of the latency table, in display order. `pod` is the pid of a running
- * namespace member to join. The floor is not here: it times itself (see floorRound).
+ * namespace member to join; `inits` lists the init builds, the default first. The floors are not
+ * here: they time themselves (see floorRun).
  */
-function makeCases(tools, pod) {
+function makeCases(tools, pod, inits) {
   return {
     'pidns raw': viaPidns({ init: false }),
-    'pidns init': viaPidns({ init: true }),
+    ...Object.fromEntries(inits.builds.map((b, i) => [initCaseName(b, i), viaPidns({ init: true }, b.library)])),
     'pidns join': viaPidns({ join: pod }),
     'child_process.spawn': viaChildProcess([]),
     'unshare --pid --fork': viaChildProcess([tools.unshare, '--pid', '--fork']),
@@ -54,27 +59,34 @@ function makeCases(tools, pod) {
 }
 
 /** What each case runs, for the report. */
-const CASE_COMMANDS = {
+const caseCommands = (inits) => ({
   'pidns raw': "spawnInPidNamespace('/bin/true', [], { init: false })",
-  'pidns init': "spawnInPidNamespace('/bin/true') (init: true, the default)",
+  ...Object.fromEntries(
+    inits.builds.map((b, i) => [
+      initCaseName(b, i),
+      `spawnInPidNamespace('/bin/true') (init: true, the default), pidns-init ${i === 0 ? `as built by default here (${b.name})` : `built with PIDNS_INIT_BUILD=${b.name}`}`,
+    ]),
+  ),
   'pidns join': "spawnInPidNamespace('/bin/true', [], { join: podPid })",
   'child_process.spawn': "child_process.spawn('/bin/true')",
   'unshare --pid --fork': "child_process.spawn('unshare', ['--pid', '--fork', '/bin/true'])",
   'unshare --pid --fork tini': "child_process.spawn('unshare', ['--pid', '--fork', 'tini', '--', '/bin/true'])",
   'bwrap --unshare-pid': "child_process.spawn('bwrap', ['--unshare-pid', '--dev-bind', '/', '/', '/bin/true'])",
   'C floor': 'bench/floor.c: clone(CLONE_NEWPID|CLONE_VM|CLONE_VFORK) + execve + waitpid',
-  'C floor, pidns-init': 'bench/floor.c running pidns-init -- /bin/true',
-};
+  ...Object.fromEntries(
+    inits.builds.map((b, i) => [initFloorName(b, i), `bench/floor.c running pidns-init -- /bin/true (PIDNS_INIT_BUILD=${b.name})`]),
+  ),
+});
 
 /**
  * The floors: the C loop running /bin/true directly (what pidns raw does, without Node), and
- * running it under pidns-init (what init mode does, without Node). Each maps to the argv prefix
- * put before the program.
+ * running it under each pidns-init build (what init mode does, without Node). Each maps to the
+ * argv prefix put before the program.
  */
-const FLOORS = {
+const makeFloors = (inits) => ({
   'C floor': [],
-  'C floor, pidns-init': [initPath, '--'],
-};
+  ...Object.fromEntries(inits.builds.map((b, i) => [initFloorName(b, i), [b.initPath, '--']])),
+});
 
 /**
  * Runs the C floor for `iterations` spawns of PREFIX FILE ARGS; resolves with its per-iteration
@@ -91,4 +103,4 @@ function floorRun(floor, prefix, iterations, file = '/bin/true', args = []) {
   });
 }
 
-module.exports = { CASE_COMMANDS, FLOORS, makeCases, floorRun };
+module.exports = { caseCommands, makeCases, makeFloors, floorRun, initCaseName, initFloorName, initMemoryName };

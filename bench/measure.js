@@ -2,7 +2,7 @@
 // Timing: sequential latency in interleaved rounds, throughput at a fixed number in flight with
 // the event-loop lag seen meanwhile, and the memory the process is made to hold.
 const { monitorEventLoopDelay } = require('perf_hooks');
-const { FLOORS, floorRun } = require('./cases');
+const { floorRun } = require('./cases');
 
 const PAGE = 4096;
 const CHUNK = 64 * 2 ** 20;
@@ -47,10 +47,10 @@ async function timeSequential(run, count) {
  * the machine over the run (other load, caches) is spread over all cases alike. One untimed round
  * first warms up every path.
  */
-async function latency(cases, floor, { rounds, perRound }, progress) {
-  const names = [...Object.keys(cases), ...Object.keys(FLOORS)];
+async function latency(cases, floor, floors, { rounds, perRound }, progress) {
+  const names = [...Object.keys(cases), ...Object.keys(floors)];
   const runOne = (name, count) =>
-    name in FLOORS ? floorRun(floor, FLOORS[name], count).then((r) => r.samplesUs) : timeSequential(cases[name], count);
+    name in floors ? floorRun(floor, floors[name], count).then((r) => r.samplesUs) : timeSequential(cases[name], count);
   for (const name of names) await runOne(name, 2);
 
   const samples = Object.fromEntries(names.map((n) => [n, []]));

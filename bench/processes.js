@@ -3,7 +3,7 @@
 // cost of many live namespaces.
 const fs = require('fs');
 const { spawnInPidNamespace } = require('../dist');
-const { FLOORS, floorRun } = require('./cases');
+const { floorRun, initCaseName, initFloorName, initMemoryName } = require('./cases');
 
 const namespaceOf = (pid) => fs.statSync(`/proc/${pid}/ns/pid`).ino;
 
@@ -53,24 +53,26 @@ function membersOf(namespaceIds) {
  * line printed is the command's own: the pid chain from our namespace inwards. Throws if a case
  * does not put the command where it claims to.
  */
-async function verifyCases(cases, floor, pod) {
+async function verifyCases(cases, floor, floors, inits, pod) {
   const script = 'readlink /proc/self/ns/pid; exec grep NSpid /proc/self/status';
   const ours = namespaceOf('self');
   const podNamespace = namespaceOf(pod);
   // The pid of the command inside its namespace; 'pod': the pod's namespace; 'same': no new one.
   const expected = {
     'pidns raw': 1,
-    'pidns init': 2,
     'pidns join': 'pod',
     'child_process.spawn': 'same',
     'unshare --pid --fork': 1,
     'unshare --pid --fork tini': 2,
     'bwrap --unshare-pid': 2,
     'C floor': 1,
-    'C floor, pidns-init': 2,
   };
+  inits.builds.forEach((b, i) => {
+    expected[initCaseName(b, i)] = 2;
+    expected[initFloorName(b, i)] = 2;
+  });
   const runners = { ...cases };
-  for (const [name, prefix] of Object.entries(FLOORS))
+  for (const [name, prefix] of Object.entries(floors))
     runners[name] = (file, args) => floorRun(floor, prefix, 1, file, args).then((r) => ({ code: 0, stdout: r.output }));
   const found = {};
   for (const [name, run] of Object.entries(runners)) {
@@ -100,17 +102,22 @@ async function waitFor(predicate, timeoutMs) {
 }
 
 /**
- * Memory of each init as pid 1 of its own namespace with `sleep 100` as its child. tini and
- * dumb-init are started as pid 1 by pidns raw mode, which execs them directly, exactly as
- * `unshare --pid --fork tini` would.
+ * Memory of each init (every pidns-init build, then the others) as pid 1 of its own namespace
+ * with `sleep 100` as its child. tini and dumb-init are started as pid 1 by pidns raw mode, which
+ * execs them directly, exactly as `unshare --pid --fork tini` would.
  */
-async function initMemory(tools) {
+async function initMemory(tools, inits) {
   const sleep = ['/bin/sleep', '100'];
   const candidates = {
-    'pidns-init': async () => {
-      const child = await spawnInPidNamespace(sleep[0], sleep.slice(1), { stdio: 'ignore' });
-      return { child, initPid: child.init.pid };
-    },
+    ...Object.fromEntries(
+      inits.builds.map((b, i) => [
+        initMemoryName(b, i),
+        async () => {
+          const child = await b.library.spawnInPidNamespace(sleep[0], sleep.slice(1), { stdio: 'ignore' });
+          return { child, initPid: child.init.pid };
+        },
+      ]),
+    ),
     tini: (p) => p(tools.tini, ['--', ...sleep]),
     'tini-static': (p) => p(tools.tiniStatic, ['--', ...sleep]),
     'dumb-init': (p) => p(tools.dumbInit, sleep),

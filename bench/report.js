@@ -56,6 +56,12 @@ function goals(r) {
   return list;
 }
 
+const INIT_BUILD_TEXT = {
+  nolibc: 'no C library: init.c over src-native/init/freestanding/, static',
+  musl: 'musl-gcc, static',
+  libc: 'the system C library (cc), static-pie',
+};
+
 function render(r, analysis) {
   const env = r.environment;
   const heaps = Object.keys(r.latency);
@@ -80,6 +86,28 @@ function render(r, analysis) {
   for (const [tool, version] of Object.entries(env.versions)) out.push(`- ${tool}: ${version}`);
   out.push('');
 
+  const defaultInit = r.initBuilds[0];
+  out.push('## Init builds');
+  out.push('');
+  out.push(
+    'pidns-init as src-native/init/build.sh builds it here by default, and every other way it can build it ' +
+      '(PIDNS_INIT_BUILD), each measured side by side in the same run. Every figure for init mode that does not ' +
+      `name a build (the goals, "pidns init", throughput, "pidns-init" memory, scale) is the default build, ${defaultInit.name}.`,
+  );
+  out.push('');
+  out.push(
+    table(
+      ['build', 'what it is', 'binary', 'its rows'],
+      r.initBuilds.map((b, i) => [
+        i === 0 ? `${b.name} (the default)` : b.name,
+        INIT_BUILD_TEXT[b.name] ?? b.name,
+        `${(b.bytes / 1024).toFixed(0)} KiB`,
+        i === 0 ? '"pidns init", "C floor, pidns-init", "pidns-init"' : `"pidns init, ${b.label} init", "C floor, ${b.label} pidns-init", "pidns-init, ${b.label} build"`,
+      ]),
+    ),
+  );
+  out.push('');
+
   out.push('## Goals');
   out.push('');
   out.push(table(['goal', 'measured', 'target', ''], goals(r).map((g) => [g.goal, g.measured, g.target, g.met ? 'met' : '**missed**'])));
@@ -92,7 +120,7 @@ function render(r, analysis) {
       `${r.params.perRound} spawns per case, the cases taking turns within each round (the order rotates), after ` +
       'an untimed warm-up. "C floor" is bench/floor.c timing its own clone(CLONE_NEWPID|CLONE_VM|CLONE_VFORK) + ' +
       'execve + waitpid loop, without Node; "C floor, pidns-init" is the same loop running `pidns-init -- /bin/true`, ' +
-      'the floor of init mode. The heap columns are the same run with that much memory in Buffers ' +
+      'the floor of init mode. Rows that name an init build ran that build of pidns-init (see Init builds). The heap columns are the same run with that much memory in Buffers ' +
       'held by Node, every page touched.',
   );
   out.push('');
@@ -192,7 +220,8 @@ function render(r, analysis) {
   out.push('## Scale');
   out.push('');
   out.push(
-    `${s.count} namespaces started one after another from one Node process, each \`sleep 1000\` under pidns-init; ` +
+    `${s.count} namespaces started one after another from one Node process, each \`sleep 1000\` under pidns-init ` +
+      `(${r.initBuilds[0].name} build); ` +
       'then every one killed with child.kill(\'SIGKILL\').',
   );
   out.push('');

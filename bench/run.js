@@ -10,7 +10,8 @@
 const fs = require('fs');
 const path = require('path');
 const { spawnInPidNamespace } = require('../dist');
-const { CASE_COMMANDS, makeCases } = require('./cases');
+const { caseCommands, makeCases, makeFloors } = require('./cases');
+const { buildInits } = require('./inits');
 const { latency, throughputWithLag, idleLag, holdMemory } = require('./measure');
 const { memoryOf, verifyCases, initMemory, scale } = require('./processes');
 const { render, readAnalysis } = require('./report');
@@ -53,22 +54,25 @@ async function main() {
 
   const tools = ensureTools();
   const floor = buildFloor();
+  const inits = buildInits();
   const environment = describeEnvironment(tools);
 
   // The pod that 'pidns join' enters: a sleeping pid 1, as a pause process would be.
   const pod = await spawnInPidNamespace('/bin/sleep', ['100000'], { init: false, stdio: 'ignore' });
-  const cases = makeCases(tools, pod.pid);
-  const results = { quick, params, environment, caseCommands: CASE_COMMANDS, lagInFlight: LAG_IN_FLIGHT, latency: {}, heapState: {} };
+  const cases = makeCases(tools, pod.pid, inits);
+  const floors = makeFloors(inits);
+  const initBuilds = inits.builds.map(({ name, label, bytes }) => ({ name, label, bytes }));
+  const results = { quick, params, environment, initBuilds, caseCommands: caseCommands(inits), lagInFlight: LAG_IN_FLIGHT, latency: {}, heapState: {} };
 
   log('checking that every case spawns what it claims');
-  results.verified = await verifyCases(cases, floor, pod.pid);
+  results.verified = await verifyCases(cases, floor, floors, inits, pod.pid);
 
   const held = [];
   for (const [heap, bytes] of HEAPS) {
     holdMemory(held, bytes);
     results.heapState[heap] = memoryOf('self');
     log(`latency, ${heap} heap (VmRSS ${(results.heapState[heap].vmRss / 1024).toFixed(0)} MiB)`);
-    results.latency[heap] = await latency(cases, floor, params, (done, total) => log(`  round ${done}/${total}`));
+    results.latency[heap] = await latency(cases, floor, floors, params, (done, total) => log(`  round ${done}/${total}`));
 
     if (heap === 'small') {
       log('throughput and event-loop lag');
@@ -80,7 +84,7 @@ async function main() {
         }
       }
       log('init memory');
-      results.initMemory = await initMemory(tools);
+      results.initMemory = await initMemory(tools, inits);
       log(`scale: ${params.scaleCount} namespaces`);
       results.scale = await scale(params.scaleCount, (done, total) => log(`  ${done}/${total} started`));
     }

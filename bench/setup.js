@@ -17,6 +17,8 @@ const TOOLS = {
   tiniStatic: { path: '/usr/bin/tini-static', pkg: 'tini' },
   dumbInit: { path: '/usr/bin/dumb-init', pkg: 'dumb-init' },
   bwrap: { path: '/usr/bin/bwrap', pkg: 'bubblewrap' },
+  // Only to build the musl variant of pidns-init for comparison (bench/inits.js).
+  muslGcc: { path: '/usr/bin/musl-gcc', pkg: 'musl-tools' },
 };
 
 function log(message) {
@@ -104,6 +106,8 @@ function describeEnvironment(tools) {
       'dumb-init': firstLine(tools.dumbInit, ['--version']),
       bwrap: firstLine(tools.bwrap, ['--version']),
       cc: firstLine('cc', ['--version']),
+      'C library': firstLine('ldd', ['--version']),
+      musl: firstLine('dpkg-query', ['-W', '-f', 'musl ${Version}', 'musl']),
     },
   };
 }
