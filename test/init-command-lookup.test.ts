@@ -65,13 +65,6 @@ describe('pidns-init looking a command up in PATH', () => {
     expect(run.status).toBe(5);
   });
 
-  test('a file found in PATH without a #! line is run by /bin/sh', () => {
-    file('bin/plain-script', 'exit 9\n', 0o755);
-    const run = runInit(['plain-script'], { PATH: `${dir}/bin` });
-    expect(run.stderr).toBe('');
-    expect(run.status).toBe(9);
-  });
-
   test('the arguments and the environment reach the command found', () => {
     file('bin/show', '#!/bin/sh\nprintf "%s|" "$0" "$@" "$MARK"\n', 0o755);
     const run = runInit(['show', 'a b', '', 'c'], { PATH: `${dir}/bin`, MARK: 'seen' });

@@ -1,7 +1,7 @@
-/* execv and execvp. execvp searches PATH as POSIX describes it, the way the C libraries do: a name
- * with a slash is run as it is; otherwise each PATH entry in turn (an empty one is the current
- * folder), a file that exists but is no executable program is run by /bin/sh, and when nothing
- * could be run the error is EACCES if some candidate was refused, else the last one seen. */
+/* execv and execvp. execvp searches PATH as POSIX describes it and glibc does: a name with a slash
+ * is run as it is; otherwise each PATH entry in turn (an empty one is the current folder), a file
+ * that exists but is no executable program is run by /bin/sh (musl leaves this step out),
+ * and when nothing could be run the error is EACCES if some candidate was refused, else ENOENT. */
 #include "libc.h"
 
 /* What the C libraries search when PATH is not set. */
