@@ -23,7 +23,6 @@
 #include <linux/fcntl.h>
 #include <linux/poll.h>
 #include <linux/prctl.h>
-#include <linux/resource.h>
 #include <linux/signalfd.h>
 #include <linux/time.h>
 #include <linux/uio.h>
@@ -37,6 +36,27 @@ typedef unsigned int gid_t;
 typedef unsigned int socklen_t;
 typedef unsigned long nfds_t;
 typedef int clockid_t;
+/* As the kernel fills it in (its own header names the time fields __kernel_old_timeval). */
+struct rusage {
+  struct timeval ru_utime;
+  struct timeval ru_stime;
+  long ru_maxrss;
+  long ru_ixrss;
+  long ru_idrss;
+  long ru_isrss;
+  long ru_minflt;
+  long ru_majflt;
+  long ru_nswap;
+  long ru_inblock;
+  long ru_oublock;
+  long ru_msgsnd;
+  long ru_msgrcv;
+  long ru_nsignals;
+  long ru_nvcsw;
+  long ru_nivcsw;
+};
+#define RUSAGE_SELF 0
+#define RUSAGE_CHILDREN (-1)
 /* The kernel's signal set: one bit per signal 1..64 (x86-64 and arm64 are 64-bit). */
 typedef struct {
   unsigned long bits;
@@ -68,6 +88,7 @@ int setpgid(pid_t pid, pid_t pgid);
 pid_t getpgrp(void);
 pid_t setsid(void);
 int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
+int getrusage(int who, struct rusage *usage);
 /* syscall(SYS_x, ...) with up to six arguments, each passed as a long (missing ones as 0). */
 long freestanding_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
 #define FREESTANDING_SYSCALL_ARGS(number, a1, a2, a3, a4, a5, a6, ...) \

@@ -55,6 +55,8 @@ int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4
   return (int)CALL(__NR_prctl, option, arg2, arg3, arg4, arg5, 0);
 }
 
+int getrusage(int who, struct rusage *usage) { return (int)CALL(__NR_getrusage, who, usage, 0, 0, 0, 0); }
+
 ssize_t read(int fd, void *buf, size_t count) { return CALL(__NR_read, fd, buf, count, 0, 0, 0); }
 ssize_t write(int fd, const void *buf, size_t count) { return CALL(__NR_write, fd, buf, count, 0, 0, 0); }
 
