@@ -115,6 +115,8 @@ ssize_t read(int fd, void *buf, size_t count);
 ssize_t write(int fd, const void *buf, size_t count);
 int open(const char *path, int flags, ...);
 int close(int fd);
+int chdir(const char *path);
+int fchdir(int fd);
 int dup2(int fd, int target);
 int pipe2(int fds[2], int flags);
 int fcntl(int fd, int command, ...);

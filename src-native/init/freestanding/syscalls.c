@@ -73,6 +73,8 @@ int open(const char *path, int flags, ...) {
 }
 
 int close(int fd) { return (int)CALL(__NR_close, fd, 0, 0, 0, 0, 0); }
+int chdir(const char *path) { return (int)CALL(__NR_chdir, path, 0, 0, 0, 0, 0); }
+int fchdir(int fd) { return (int)CALL(__NR_fchdir, fd, 0, 0, 0, 0, 0); }
 
 /* dup3 refuses fd == target, where dup2 succeeds if fd is open. */
 int dup2(int fd, int target) {
