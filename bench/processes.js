@@ -19,7 +19,7 @@ function memoryOf(pid) {
       if (m) fields[m[1]] = Number(m[2]);
     }
   }
-  return { vmRss: fields.VmRSS, pss: fields.Pss, privateDirty: fields.Private_Dirty, vmPte: fields.VmPTE };
+  return { vmRss: fields.VmRSS, rssAnon: fields.RssAnon, pss: fields.Pss, privateDirty: fields.Private_Dirty, vmPte: fields.VmPTE };
 }
 
 /** Children of PID across all its threads (libuv may fork from any of them). */
@@ -197,4 +197,4 @@ async function scale(count, progress) {
   };
 }
 
-module.exports = { memoryOf, verifyCases, initMemory, scale };
+module.exports = { memoryOf, childrenOf, verifyCases, initMemory, scale };

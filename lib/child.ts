@@ -1,10 +1,12 @@
 // PidNamespaceChild: a started command, shaped like Node's ChildProcess where it can be.
 import { EventEmitter } from 'events';
-import type { Readable, Writable } from 'stream';
+import type { Duplex, Readable, Writable } from 'stream';
 import { usablePlacement, type CgroupPlacement, type CgroupStats } from './cgroup';
-import { systemError } from './errors';
+import { PidnsStateError, systemError } from './errors';
 import { IpcChannel, type ChannelEnd, type SendCallback } from './ipc';
+import { checkTerminalSize } from './options';
 import { signalNumber, type ExitStatus } from './signals';
+import type { TerminalStream } from './terminal';
 
 export type { ExitStatus } from './signals';
 
@@ -30,6 +32,8 @@ export interface ChildFields {
   init: InitInfo | null;
   namespaceId: number;
   stdio: (Readable | Writable | null)[];
+  /** The controller side of the command's terminal (options.terminal), or null. */
+  terminal: TerminalStream | null;
   control: ChildControl;
   /** The cgroup the namespace was placed in, or null. */
   cgroup: CgroupPlacement | null;
@@ -67,6 +71,11 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
   readonly stdout: Readable | null;
   /** The command's stderr ('pipe'), else null. */
   readonly stderr: Readable | null;
+  /**
+   * With options.terminal, the other side of the command's terminal: write what the user types,
+   * read what the screen shows. It ends once the command's session is over; else null.
+   */
+  readonly terminal: Duplex | null;
   /** Every 'pipe' entry of options.stdio by descriptor number; null for the others. */
   readonly stdio: (Readable | Writable | null)[];
   /** The command and its arguments, as given. */
@@ -96,6 +105,7 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
   #cgroup: CgroupPlacement | null;
   #killSignal: number;
   #channel: IpcChannel;
+  #terminal: TerminalStream | null;
   #hasExited = false;
   #status: ExitStatus | null = null;
   #resolveExited!: (status: ExitStatus) => void;
@@ -119,6 +129,7 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
     this.#cgroup = fields.cgroup;
     this.#killSignal = fields.killSignal;
     this.#channel = new IpcChannel(fields.channel, this);
+    this.terminal = this.#terminal = fields.terminal;
     this.exited = new Promise((resolve) => {
       this.#resolveExited = resolve;
     });
@@ -126,7 +137,7 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
       this.#resolveClosed = resolve;
     });
     // Like ChildProcess: 'close' waits for the streams the child writes to (stdin is ours).
-    for (const stream of fields.stdio.slice(1)) {
+    for (const stream of [...fields.stdio.slice(1), fields.terminal]) {
       if (!stream) continue;
       this.#openStreams++;
       stream.once('close', () => {
@@ -208,6 +219,16 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
     this.#channel.disconnect();
   }
 
+  /**
+   * Sets the window size of the command's terminal (options.terminal); the kernel sends SIGWINCH
+   * to its foreground process group. Returns false once the terminal is closed.
+   */
+  resize(cols: number, rows: number): boolean {
+    const size = checkTerminalSize('', cols, rows);
+    if (!this.#terminal) throw new PidnsStateError('ERR_NO_TERMINAL', `resize: process ${this.pid} was not started with options.terminal`);
+    return this.#terminal.resize(size);
+  }
+
   /** Lets Node exit while the command runs (the command keeps running). */
   unref(): void {
     this.#control.unref();
@@ -237,7 +258,7 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
   }
 
   #discardUnreadOutput(): void {
-    for (const stream of this.stdio.slice(1)) {
+    for (const stream of [...this.stdio.slice(1), this.#terminal]) {
       const readable = stream as Readable | null;
       if (readable && !readable.destroyed && readable.readableFlowing === null) readable.resume();
     }

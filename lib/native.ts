@@ -27,6 +27,8 @@ export interface NativeSpawnOptions {
   noNewPrivileges: boolean;
   /** A process group of its own, made the foreground group of the terminal on descriptor 0. */
   foreground: boolean;
+  /** setsid and TIOCSCTTY on descriptor 0 before execve: the command leads a session on that terminal. */
+  terminal: boolean;
   /** New user and PID namespaces, with these maps written from outside before the child goes on. */
   newUserNamespace: boolean;
   uidMap: string;
@@ -51,6 +53,19 @@ export interface NativeControlChannel {
   close(): void;
 }
 
+/** What a NativeTerminalController reports (src-native/terminal.cc). */
+export const TerminalEvent = { Data: 1, End: 2, Writable: 3, Error: 4 } as const;
+
+export interface NativeTerminalController {
+  setReading(on: boolean): void;
+  /** Bytes written (0: the terminal takes nothing now), or -errno. */
+  write(data: Buffer): number;
+  awaitWritable(): void;
+  /** 0 or errno. */
+  resize(cols: number, rows: number): number;
+  close(): void;
+}
+
 export interface NativeBinding {
   spawn(options: NativeSpawnOptions): NativeSpawnResult | NativeFailure;
   ProcessHandle: new (pid: number, pidfd: number, onExit?: (waitStatus: number, usage: ResourceUsage | null) => void) => NativeProcessHandle;
@@ -69,6 +84,8 @@ export interface NativeBinding {
   setForegroundGroup(fd: number, pgid: number): number;
   stopProcess(signo: number): void;
   stopSignalOf(pid: number): number;
+  openTerminal(cols: number, rows: number): [controller: number, terminal: number] | NativeFailure;
+  TerminalController: new (fd: number, onEvent: (event: number, payload?: Buffer | number) => void) => NativeTerminalController;
   constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number };
 }
 

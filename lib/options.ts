@@ -29,6 +29,12 @@ export interface UserNamespaceOptions {
   gidMap?: readonly IdMapping[];
 }
 
+/** A terminal's window size in character cells. */
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
 /** Options of spawnInPidNamespace(). */
 export interface SpawnOptions {
   /** Default true: the bundled init is pid 1 and the command pid 2. false: the command is pid 1. */
@@ -43,6 +49,13 @@ export interface SpawnOptions {
   /** The format of messages over an 'ipc' stdio entry: 'json' (default) or 'advanced' (the v8
    * serializer, which also carries Buffers, Maps, Sets, BigInts, ...). */
   serialization?: Serialization;
+  /**
+   * Run the command on a new pseudo-terminal (true: 80x24, or a size): it gets the terminal on
+   * descriptors 0-2 and leads a session of its own with it as controlling terminal. The child's
+   * `terminal` is the other side; `stdin`, `stdout` and `stderr` are null. stdio entries 0-2
+   * must then be left at the default.
+   */
+  terminal?: boolean | Partial<TerminalSize>;
   /** The command's whole environment (default process.env); values must be strings. */
   env?: NodeJS.ProcessEnv;
   /** The command's working directory (default: ours). */
@@ -114,6 +127,8 @@ export interface NormalizedOptions {
   join: { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number; userPath?: string } | null;
   stdio: StdioEntry[];
   serialization: Serialization;
+  /** The window size of a new terminal, or null for none. */
+  terminal: TerminalSize | null;
   env: string[];
   envPath: string | undefined;
   cwd: string | null;
@@ -135,6 +150,8 @@ export interface NormalizedOptions {
 }
 
 const MAX_STDIO = 1024;
+const MAX_TERMINAL_CELLS = 0xffff; // struct winsize holds unsigned shorts
+const DEFAULT_TERMINAL_SIZE: TerminalSize = { cols: 80, rows: 24 };
 const MAX_ID = 0xfffffffe;
 const MAX_PID = 0x400000; // PID_MAX_LIMIT on 64-bit kernels
 
@@ -186,6 +203,29 @@ function checkStdio(value: unknown): StdioEntry[] {
   }
   while (entries.length < 3) entries.push(undefined);
   return entries;
+}
+
+/** A window size in character cells, as struct winsize holds it. */
+export function checkTerminalSize(name: string, cols: unknown, rows: unknown): TerminalSize {
+  return {
+    cols: checkInteger(`${name}cols`, cols, 1, MAX_TERMINAL_CELLS),
+    rows: checkInteger(`${name}rows`, rows, 1, MAX_TERMINAL_CELLS),
+  };
+}
+
+function checkTerminal(value: unknown, stdio: StdioEntry[]): TerminalSize | null {
+  if (value === undefined || value === false) return null;
+  let size = DEFAULT_TERMINAL_SIZE;
+  if (value !== true) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType('options.terminal', 'a boolean or { cols, rows }', value);
+    const given = ownProperties(value);
+    size = checkTerminalSize('options.terminal.', given.cols ?? size.cols, given.rows ?? size.rows);
+  }
+  const taken = stdio.slice(0, 3).findIndex((entry) => entry !== undefined && entry !== null && entry !== 'pipe');
+  if (taken >= 0) {
+    throw invalidValue(`options.stdio[${taken}]`, stdio[taken], 'cannot be set with options.terminal (the terminal is descriptors 0, 1 and 2); leave entries 0-2 at the default');
+  }
+  return size;
 }
 
 function checkEnv(value: unknown): { env: string[]; path: string | undefined } {
@@ -313,8 +353,12 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   if (join !== null && o.userNamespace !== undefined && o.userNamespace !== false) {
     throw invalidValue('options.userNamespace', o.userNamespace, 'cannot be used with options.join (a joined namespace keeps its own user namespace)');
   }
-  const { env, path } = checkEnv(o.env);
   const stdio = checkStdio(o.stdio);
+  const terminal = checkTerminal(o.terminal, stdio);
+  if (terminal && o.foreground === true) {
+    throw invalidValue('options.foreground', o.foreground, 'cannot be used with options.terminal (the command gets a terminal of its own, not yours)');
+  }
+  const { env, path } = checkEnv(o.env);
   const serialization = checkSerialization(o.serialization);
   const userNamespace = checkUserNamespace(o.userNamespace);
 
@@ -331,6 +375,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     stdio,
     serialization,
     env: withChannelVariables(env, stdio, serialization),
+    terminal,
     envPath: path,
     cwd: checkCwd(o.cwd),
     argv0: o.argv0 === undefined ? (command as string) : checkString('options.argv0', o.argv0),

@@ -15,7 +15,7 @@ import { resolveCommand } from './resolve';
 import { CgroupPlacement } from './cgroup';
 import { armKillers, abortError } from './deadline';
 import { decodeWaitStatus, signalNumber, type ExitStatus, type ResourceUsage } from './signals';
-import { channelEnd, openStreams, prepareStdio, releaseStdio, type PreparedStdio } from './stdio';
+import { channelEnd, openStreams, openTerminalStream, prepareStdio, releaseStdio, type PreparedStdio } from './stdio';
 
 /** False on kernels without pidfds (before 5.3), or when PIDNS_NO_PIDFD=1 forces the fallback. */
 export const usePidfd = !process.env.PIDNS_NO_PIDFD && native.pidfdSupported();
@@ -100,6 +100,7 @@ export function spawnRequest(
     ...rest,
     noNewPrivileges: noNewPrivileges ?? false,
     foreground: false,
+    terminal: false,
     newPidNamespace: true,
     joinFd: -1,
     joinUserFd: -1,
@@ -140,11 +141,12 @@ function failureContext(ctx: Context, syscall: string, joinPath?: string) {
 /** The command is exec'd by our child itself: pid 1 of a new namespace, or a joiner. */
 function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
   const joinPath = join?.path;
-  const stdio = prepareStdio(ctx.opts.stdio, ctx.action);
+  const stdio = prepareStdio(ctx.opts.stdio, ctx.action, ctx.opts.terminal);
   const request = nativeOptions(ctx, stdio);
   request.newPidNamespace = !join;
   request.joinFd = join ? join.fd : -1;
   request.joinUserFd = join?.userFd ?? -1;
+  request.terminal = ctx.opts.terminal !== null;
   // PR_SET_PDEATHSIG follows the thread that forked, so it is only the process's lifetime on
   // the main thread. Under the init the control channel does this for every thread.
   request.pdeathsig = ctx.opts.dieWithParent && isMainThread ? SIGKILL : 0;
@@ -167,6 +169,7 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
     init: null,
     namespaceId: pidNamespaceId(result.pid),
     stdio: openStreams(stdio),
+    terminal: openTerminalStream(stdio),
     control: handle,
     cgroup: ctx.cgroup,
     spawnargs: ctx.spawnargs,
@@ -269,6 +272,7 @@ function initArgs(ctx: Context): string[] {
   const args = ['--argv0', opts.argv0];
   if (opts.signalGroup) args.push('--signal-group');
   if (ctx.withTerminal) args.push('--foreground');
+  if (opts.terminal) args.push('--terminal');
   if (opts.teardownGraceMs > 0) args.push('--grace-ms', String(opts.teardownGraceMs));
   if (!opts.dieWithParent) args.push('--no-die-with-parent');
   // concat, not push(...): a spread of a huge argument list would overflow the call stack.
@@ -300,7 +304,7 @@ export function placeInit(request: NativeSpawnOptions, cgroup: CgroupPlacement, 
  * then whether execve worked, and finally the command's exact wait status.
  */
 function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
-  const stdio = prepareStdio(ctx.opts.stdio, ctx.action);
+  const stdio = prepareStdio(ctx.opts.stdio, ctx.action, ctx.opts.terminal);
   return new Promise((resolve, reject) => {
     let commandPid = -1;
     let commandHandle: InstanceType<typeof native.ProcessHandle> | null = null;
@@ -334,6 +338,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
               init: { pid: init.pid, nsPid: 1 },
               namespaceId: init.namespaceId,
               stdio: openStreams(stdio),
+              terminal: openTerminalStream(stdio),
               control,
               cgroup: ctx.cgroup,
               spawnargs: ctx.spawnargs,

@@ -6,7 +6,8 @@ import type { Readable, Writable } from 'stream';
 import { systemError } from './errors';
 import type { ChannelEnd } from './ipc';
 import { isFailure, native } from './native';
-import type { Serialization, StdioEntry } from './options';
+import type { Serialization, StdioEntry, TerminalSize } from './options';
+import { openTerminalPair, TerminalStream } from './terminal';
 
 export interface PreparedStdio {
   /** fdMap[i]: our descriptor that becomes the child's descriptor i. */
@@ -20,15 +21,23 @@ export interface PreparedStdio {
   /** One /dev/null descriptor (read-write) for every 'ignore' entry, opened and closed through
    * fs (a worker thread tracks what its fs calls opened). */
   devNull: number | null;
+  /** Our side of the terminal that is the child's descriptors 0-2 (options.terminal), or null. */
+  terminalController: number | null;
 }
 
 function closeAll(fds: (number | null)[]): void {
   for (const fd of fds) if (fd !== null) native.closeFd(fd);
 }
 
-export function prepareStdio(entries: StdioEntry[], action: string): PreparedStdio {
-  const prepared: PreparedStdio = { fdMap: [], parentEnds: [], channelEnd: null, childOnly: [], devNull: null };
+export function prepareStdio(entries: StdioEntry[], action: string, terminal: TerminalSize | null = null): PreparedStdio {
+  const prepared: PreparedStdio = { fdMap: [], parentEnds: [], channelEnd: null, childOnly: [], devNull: null, terminalController: null };
   try {
+    if (terminal) {
+      const pair = openTerminalPair(terminal, action);
+      prepared.terminalController = pair.controller;
+      prepared.childOnly.push(pair.terminal);
+      entries = [pair.terminal, pair.terminal, pair.terminal, ...entries.slice(3)];
+    }
     entries.forEach((entry, i) => {
       const kind = entry ?? (i < 3 ? 'pipe' : 'ignore');
       prepared.parentEnds.push(null);
@@ -76,10 +85,16 @@ export function releaseStdio(prepared: PreparedStdio, failed: boolean): void {
   if (prepared.devNull !== null) fs.closeSync(prepared.devNull);
   prepared.devNull = null;
   if (failed) {
-    closeAll([...prepared.parentEnds, prepared.channelEnd]);
+    closeAll([...prepared.parentEnds, prepared.channelEnd, prepared.terminalController]);
     prepared.parentEnds = [];
     prepared.channelEnd = null;
+    prepared.terminalController = null;
   }
+}
+
+/** child.terminal over our side of the terminal, or null without one. */
+export function openTerminalStream(prepared: PreparedStdio): TerminalStream | null {
+  return prepared.terminalController === null ? null : new TerminalStream(prepared.terminalController);
 }
 
 /** Streams over our ends of the pipes: index 0 writable, the others readable. */

@@ -134,6 +134,12 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
     pid_t group = c->inner_pid;
     (void)ioctl(0, TIOCSPGRP, &group);
   }
+  /* Before the ids change: the command leads a session of its own on the terminal, which the
+   * kernel then signals (^C, ^Z, SIGWINCH, the hangup when the terminal closes). */
+  if (c->terminal) {
+    if (setsid() < 0) report_and_exit(c, PIDNS_STEP_SETSID, errno);
+    if (ioctl(0, TIOCSCTTY, 0) < 0) report_and_exit(c, PIDNS_STEP_CONTROLLING_TERMINAL, errno);
+  }
   if (c->cwd && chdir(c->cwd) < 0) report_and_exit(c, PIDNS_STEP_CHDIR, errno);
   if (c->uid >= 0 || c->gid >= 0) {
     /* Supplementary groups of the Node process must not follow a change of identity. Only a

@@ -5,8 +5,8 @@
  * thread is suspended. Everything it reads is prepared before the clone and lives in struct
  * pidns_child; it allocates nothing, takes no lock, touches no stdio and throws nothing, and only
  * makes the system calls in kernel.h plus async-signal-safe libc calls that are single system
- * calls (dup2, close, chdir, fcntl, prctl, open, read, pread, write, mount, setpgid, ioctl,
- * execve, _exit).
+ * calls (dup2, close, chdir, fcntl, prctl, open, read, pread, write, mount, setpgid, setsid,
+ * ioctl, execve, _exit).
  */
 #ifndef PIDNS_CHILD_H
 #define PIDNS_CHILD_H
@@ -46,6 +46,8 @@ enum pidns_child_step {
   PIDNS_STEP_PIPE,
   PIDNS_STEP_NO_NEW_PRIVS,
   PIDNS_STEP_SETPGID,
+  PIDNS_STEP_SETSID,
+  PIDNS_STEP_CONTROLLING_TERMINAL,
 };
 
 struct pidns_child_error {
@@ -74,6 +76,7 @@ struct pidns_child {
   int no_new_privs;      /* PR_SET_NO_NEW_PRIVS: execve can never grant privileges again */
   int foreground;        /* lead a process group of its own, the foreground group of the terminal
                             on descriptor 0 */
+  int terminal;          /* start a new session whose controlling terminal is descriptor 0 */
 
   /* Joining: enter join_fd's PID namespace (and join_user_fd's user namespace first, when >= 0),
    * then fork the process that execs. */

@@ -39,6 +39,8 @@ const char *StepName(int step) {
     case PIDNS_STEP_PIPE: return "pipe2";
     case PIDNS_STEP_NO_NEW_PRIVS: return "prctl";
     case PIDNS_STEP_SETPGID: return "setpgid";
+    case PIDNS_STEP_SETSID: return "setsid";
+    case PIDNS_STEP_CONTROLLING_TERMINAL: return "ioctl";
     default: return "spawn";
   }
 }
@@ -139,6 +141,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.mount_proc = o.Get("mountProc").ToBoolean();
   child.no_new_privs = o.Get("noNewPrivileges").ToBoolean();
   child.foreground = o.Get("foreground").ToBoolean();
+  child.terminal = o.Get("terminal").ToBoolean();
   child.new_user_namespace = newUserNamespace;
   child.uid_map = uidMap.c_str();
   child.gid_map = gidMap.c_str();

@@ -49,7 +49,7 @@
 #define EXIT_PARENT_GONE (128 + SIGKILL)
 
 static const char usage_text[] =
-    "usage: pidns-init [--control-fd N] [--signal-group] [--foreground] [--grace-ms MS] "
+    "usage: pidns-init [--control-fd N] [--signal-group] [--foreground] [--terminal] [--grace-ms MS] "
     "[--no-die-with-parent] [--argv0 NAME] [--pause] [--] CMD [ARGS...]";
 
 struct options {
@@ -58,6 +58,9 @@ struct options {
   /* The command leads a process group of its own, made the foreground group of the terminal on
    * stdin; the init leaves its parent's group too (see main). */
   bool foreground;
+  /* stdin is a terminal that the command takes as its controlling terminal, leading a session
+   * of its own; the init keeps no descriptor of it. */
+  bool terminal;
   int grace_ms;
   bool die_with_parent;
   bool pause;
@@ -121,6 +124,8 @@ static struct options parse_options(int argc, char **argv) {
       opt.signal_group = true;
     else if (strcmp(arg, "--foreground") == 0)
       opt.foreground = true;
+    else if (strcmp(arg, "--terminal") == 0)
+      opt.terminal = true;
     else if (strcmp(arg, "--no-die-with-parent") == 0)
       opt.die_with_parent = false;
     else if (strcmp(arg, "--pause") == 0)
@@ -251,8 +256,12 @@ static _Noreturn void report_exec_error(int exec_error_fd) {
  * descriptor of the init is close-on-exec, so the command gets only what the init inherited. */
 static _Noreturn void run_command(const struct init *init, int start_dir, int exec_error_fd) {
   if (fchdir(start_dir) == -1) report_exec_error(exec_error_fd);
-  if ((init->opt.signal_group || init->opt.foreground) && setpgid(0, 0) == -1)
+  /* A new session is a new process group too, led by the command. */
+  if (init->opt.terminal) {
+    if (setsid() == -1 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) == -1) report_exec_error(exec_error_fd);
+  } else if ((init->opt.signal_group || init->opt.foreground) && setpgid(0, 0) == -1) {
     report_exec_error(exec_error_fd);
+  }
   if (init->opt.foreground) {
     /* Every signal is still blocked here, so this works from outside the foreground group (no
      * SIGTTOU). A failure (the terminal changed hands since Node looked) leaves the command in
@@ -299,11 +308,13 @@ static pid_t start_command(const struct init *init, int start_dir) {
 }
 
 /* The command's stdin and stdout must end when the command (and what it started) closes them, not
- * when the init exits; stderr stays for the init's own error lines. fill_standard_fds() made sure
- * no other descriptor of the init lives at 0 or 1, and the init opens nothing after this. */
-static void release_stdio(void) {
+ * when the init exits; stderr stays for the init's own error lines, unless it is the command's
+ * terminal. fill_standard_fds() made sure no other descriptor of the init lives at 0 to 2, and
+ * the init opens nothing after this. */
+static void release_stdio(const struct init *init) {
+  int last = init->opt.terminal ? STDERR_FILENO : STDOUT_FILENO;
   int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int fd = STDIN_FILENO; fd <= STDOUT_FILENO; fd++) {
+  for (int fd = STDIN_FILENO; fd <= last; fd++) {
     if (null_fd == -1 || dup2(null_fd, fd) == -1) close(fd);
   }
   if (null_fd != -1) close(null_fd);
@@ -509,7 +520,7 @@ int main(int argc, char **argv) {
   if (!init.opt.pause) init.command_pid = start_command(&init, start_dir);
   close(start_dir);
   send_message(&init, PIDNS_MSG_STARTED, init.command_pid);
-  release_stdio();
+  release_stdio(&init);
   release_command_fds(&init);
   run_event_loop(&init);
 }
