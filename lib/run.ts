@@ -61,6 +61,7 @@ function checkRunOptions(o: Record<string, unknown>, opts: NormalizedOptions): R
   else if (o.input !== undefined) throw invalidType('options.input', 'of type string or an instance of Buffer, TypedArray or DataView', o.input);
   if (input !== null && (opts.stdio[0] ?? 'pipe') !== 'pipe') throw invalidValue('options.input', o.input, "needs options.stdio[0] to be 'pipe'");
   if (opts.stdio.includes('ipc')) throw invalidValue('options.stdio', o.stdio, "cannot have 'ipc' here (use spawnInPidNamespace or forkInPidNamespace for a channel)");
+  if (opts.terminal) throw invalidValue('options.terminal', o.terminal, 'cannot be used here: the output goes to the terminal, not to stdout and stderr (use spawnInPidNamespace)');
 
   const encoding = o.encoding ?? 'utf8';
   if (typeof encoding !== 'string') throw invalidType('options.encoding', 'of type string', encoding);

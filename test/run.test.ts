@@ -111,6 +111,7 @@ describeAsRoot('runInPidNamespace', () => {
       [{ maxBuffer: -1 }, 'ERR_OUT_OF_RANGE'],
       [{ maxBuffer: '1' }, 'ERR_INVALID_ARG_TYPE'],
       [{ stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }, 'ERR_INVALID_ARG_VALUE'],
+      [{ terminal: true }, 'ERR_INVALID_ARG_VALUE'],
       [{ timeout: -1 }, 'ERR_OUT_OF_RANGE'],
     ];
     for (const [options, code] of cases) {
