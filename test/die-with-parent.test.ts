@@ -5,7 +5,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { spawnInPidNamespace } from '../lib';
-import { eventually, running } from './kernel';
+import { eventually, running, status } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
 
@@ -27,7 +27,7 @@ function runningNamed(name: string): number[] {
 }
 
 /** Starts the storm, kills it after a random delay once spawns run, returns the survivors. */
-async function stormRound(mode: string, name: string, holderPid: number): Promise<number[]> {
+async function stormRound(mode: string, name: string, holderPid: number): Promise<string[]> {
   const storm = spawn(process.execPath, [fixture('spawn-storm.js'), mode, name, String(holderPid)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((resolve) => storm.once('exit', resolve));
   await new Promise<void>((resolve, reject) => {
@@ -38,9 +38,14 @@ async function stormRound(mode: string, name: string, holderPid: number): Promis
   storm.kill('SIGKILL');
   await exited;
   // A child that was between clone and exec when its parent died needs a moment to notice.
-  await eventually(() => runningNamed(name).length === 0, 2000);
-  const survivors = runningNamed(name);
-  for (const pid of survivors) process.kill(pid, 'SIGKILL');
+  // (5 s: on a loaded machine the kernel may take a while to kill a whole namespace.)
+  await eventually(() => runningNamed(name).length === 0, 5000);
+  // Described from /proc, so that a failure says what survived and where.
+  const survivors = runningNamed(name).map((pid) => {
+    const s = status(pid);
+    return `pid ${pid}: State ${s.get('State')}, PPid ${s.get('PPid')}, NSpid ${s.get('NSpid')}`;
+  });
+  for (const pid of runningNamed(name)) process.kill(pid, 'SIGKILL');
   return survivors;
 }
 
@@ -51,7 +56,7 @@ describeAsRoot('dieWithParent: nothing outlives a Node process killed in the mid
     async (mode) => {
       // The join modes enter a namespace whose pid 1 belongs to this process, not to the one killed.
       const holder = await spawnInPidNamespace('sleep', ['1000'], { init: false, stdio: 'ignore' });
-      const survivors: number[] = [];
+      const survivors: string[] = [];
       try {
         for (let round = 0; round < ROUNDS; round++) {
           survivors.push(...(await stormRound(mode, `pidns-storm-${mode}-${process.pid}-${round}`, holder.pid)));
