@@ -41,9 +41,13 @@ async function stormRound(mode: string, name: string, holderPid: number): Promis
   // (5 s: on a loaded machine the kernel may take a while to kill a whole namespace.)
   await eventually(() => runningNamed(name).length === 0, 5000);
   // Described from /proc, so that a failure says what survived and where.
-  const survivors = runningNamed(name).map((pid) => {
-    const s = status(pid);
-    return `pid ${pid}: State ${s.get('State')}, PPid ${s.get('PPid')}, NSpid ${s.get('NSpid')}`;
+  const survivors = runningNamed(name).flatMap((pid) => {
+    try {
+      const s = status(pid);
+      return [`pid ${pid}: State ${s.get('State')}, PPid ${s.get('PPid')}, NSpid ${s.get('NSpid')}`];
+    } catch {
+      return []; // it was dying after all: gone between the two reads
+    }
   });
   for (const pid of runningNamed(name)) process.kill(pid, 'SIGKILL');
   return survivors;
