@@ -86,7 +86,7 @@ export interface NativeBinding {
   stopSignalOf(pid: number): number;
   openTerminal(cols: number, rows: number): [controller: number, terminal: number] | NativeFailure;
   TerminalController: new (fd: number, onEvent: (event: number, payload?: Buffer | number) => void) => NativeTerminalController;
-  constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number };
+  constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number; MAX_FD_MAP: number };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -2,6 +2,7 @@
 // so a bad input is a TypeError/RangeError and nothing is started.
 import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
+import { native } from './native';
 import { signalNumber } from './signals';
 
 /** 'pipe': a stream in Node; 'inherit': Node's own descriptor; 'ignore': /dev/null. */
@@ -149,7 +150,8 @@ export interface NormalizedOptions {
   cgroup: NormalizedCgroup;
 }
 
-const MAX_STDIO = 1024;
+/** The addon's longest descriptor map, less the init's control channel. */
+const MAX_STDIO = native.constants.MAX_FD_MAP - 1;
 const MAX_TERMINAL_CELLS = 0xffff; // struct winsize holds unsigned shorts
 const DEFAULT_TERMINAL_SIZE: TerminalSize = { cols: 80, rows: 24 };
 const MAX_ID = 0xfffffffe;

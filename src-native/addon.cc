@@ -1,9 +1,11 @@
 // Module entry: registers the native calls that lib/native.ts types.
 #include "addon.h"
+#include "child.h"
 
 #include <linux/sched.h>
 #include <sched.h>
 
+#include <cmath>
 #include <vector>
 
 namespace pidns {
@@ -11,6 +13,12 @@ namespace pidns {
 Napi::Value ThrowType(Napi::Env env, const char *message) {
   Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
   return env.Undefined();
+}
+
+bool IsIntegerIn(const Napi::Value &v, double min, double max) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  return d >= min && d <= max && std::trunc(d) == d;
 }
 
 Napi::Value Failure(Napi::Env env, int err, const char *syscall) {
@@ -55,6 +63,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("CLONE_NEWPID", CLONE_NEWPID);
   constants.Set("CLONE_NEWUSER", CLONE_NEWUSER);
+  constants.Set("MAX_FD_MAP", PIDNS_MAX_FD_MAP);
   exports.Set("constants", constants);
   return exports;
 }

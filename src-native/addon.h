@@ -9,6 +9,9 @@ namespace pidns {
 // Throws a TypeError into JS and returns undefined (C++ exceptions are disabled).
 Napi::Value ThrowType(Napi::Env env, const char *message);
 
+// Whether v is a number that is an integer between min and max (NaN and fractions are not).
+bool IsIntegerIn(const Napi::Value &v, double min, double max);
+
 // { errno, syscall }: a kernel refusal as lib/native.ts types it (NativeFailure).
 Napi::Value Failure(Napi::Env env, int err, const char *syscall);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -15,15 +16,24 @@
 
 /* Rules for this file: see child.h. In short: raw system calls only, no allocation, no locks. */
 
-PIDNS_CHILD_CODE static void report_and_exit(const struct pidns_child *c, int step, int err) {
+/* Indexes of pidns_child.user_pipes. */
+#define GO 0
+#define DONE 1
+
+PIDNS_CHILD_CODE static void report_to(int error_fd, int step, int err) {
   struct pidns_child_error e;
   e.step = step;
   e.err = err;
   ssize_t n;
   do {
-    n = write(c->error_fd, &e, sizeof e);
+    n = write(error_fd, &e, sizeof e);
   } while (n < 0 && errno == EINTR);
   _exit(127);
+}
+
+/* For the steps before the process that execs has moved its own descriptors (see lift_private). */
+PIDNS_CHILD_CODE static void report_and_exit(const struct pidns_child *c, int step, int err) {
+  report_to(c->error_fd, step, err);
 }
 
 PIDNS_CHILD_CODE static int reset_signals(void) {
@@ -34,6 +44,56 @@ PIDNS_CHILD_CODE static int reset_signals(void) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     if (pidns_sigaction_default(sig) < 0 && errno != EINVAL) return -1;
   }
+  return 0;
+}
+
+/* The descriptors the process that execs keeps for itself until execve (the error pipe, the
+ * user-namespace DONE pipe, its /proc status file) were opened in Node, where they took the lowest
+ * free numbers: any of those may be one that the descriptor map is about to overwrite or close. So
+ * each is moved to a number at or above fd_count first. Returns the new number, or -1. */
+PIDNS_CHILD_CODE static int lift_private(int fd, int fd_count) {
+  if (fd < 0 || fd >= fd_count) return fd;
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, fd_count);
+  if (high >= 0) close(fd);
+  return high;
+}
+
+/* struct linux_dirent64, which glibc does not declare. */
+struct pidns_dirent64 {
+  unsigned long long d_ino;
+  long long d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+/* Marks close-on-exec every descriptor from `first` on, by the list in /proc/self/fd: the cost
+ * is the number of descriptors open, not the limit on them (Node raises its soft limit to the
+ * hard one, which containers set to 2^20 and some systems to 2^30). 0, or -1 when /proc cannot
+ * be read. */
+PIDNS_CHILD_CODE static int cloexec_listed(int first) {
+  int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return -1;
+  _Alignas(8) char buf[4096];
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      close(dir);
+      return -1;
+    }
+    if (n == 0) break;
+    for (long offset = 0; offset < n;) {
+      const struct pidns_dirent64 *entry = (const struct pidns_dirent64 *)(buf + offset);
+      offset += entry->d_reclen;
+      long fd = 0;
+      const char *p = entry->d_name;
+      if (*p < '0' || *p > '9') continue; /* "." and ".." */
+      while (*p >= '0' && *p <= '9') fd = fd * 10 + (*p++ - '0');
+      if (fd >= first && fd != dir) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+    }
+  }
+  close(dir);
   return 0;
 }
 
@@ -54,12 +114,14 @@ PIDNS_CHILD_CODE static int install_descriptors(const struct pidns_child *c, int
     if (dup2(moved[i], i) < 0) return -1;
   }
   /* Whatever Node holds (its own descriptors, any inherited without O_CLOEXEC) ends at execve.
-   * The error pipe must stay open until then, so mark rather than close. */
-  if (pidns_close_range_cloexec((unsigned int)c->fd_count) < 0) {
-    if (errno != ENOSYS && errno != EINVAL) return -1;
-    long max = pidns_open_files_limit();
-    for (long fd = c->fd_count; fd < max; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-  }
+   * The error pipe must stay open until then, so mark rather than close. Without close_range
+   * (before Linux 5.11, or refused by a seccomp profile), the list in /proc; without /proc, every
+   * number up to the limit. */
+  if (pidns_close_range_cloexec((unsigned int)c->fd_count) == 0) return 0;
+  if (errno != ENOSYS && errno != EINVAL && errno != EPERM) return -1;
+  if (cloexec_listed(c->fd_count) == 0) return 0;
+  long max = pidns_open_files_limit();
+  for (long fd = c->fd_count; fd < max; fd++) fcntl((int)fd, F_SETFD, FD_CLOEXEC);
   return 0;
 }
 
@@ -74,11 +136,7 @@ PIDNS_CHILD_CODE static int mount_private_proc(void) {
  * child installs, so that it still names this process in Node's /proc at the end. -1 if /proc is
  * not there: the parent check is then skipped. */
 PIDNS_CHILD_CODE static int open_own_status(const struct pidns_child *c) {
-  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fd >= c->fd_count) return fd;
-  int high = fcntl(fd, F_DUPFD_CLOEXEC, c->fd_count);
-  close(fd);
-  return high;
+  return lift_private(open("/proc/self/status", O_RDONLY | O_CLOEXEC), c->fd_count);
 }
 
 /* The PPid field of a /proc/PID/status, or -1. Parsed in place: no allocation here. */
@@ -111,8 +169,8 @@ PIDNS_CHILD_CODE static long read_parent_pid(int status_fd) {
  * before it reads pdeath_signal, so either the signal comes or the new parent shows here.
  * getppid() cannot tell: in a new PID namespace, or joined into one, it is always 0, since the
  * parent is outside; Node's /proc shows the real parent. */
-PIDNS_CHILD_CODE static void arm_parent_death_signal(const struct pidns_child *c, int status_fd) {
-  if (prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0) report_and_exit(c, PIDNS_STEP_PDEATHSIG, errno);
+PIDNS_CHILD_CODE static void arm_parent_death_signal(const struct pidns_child *c, int error_fd, int status_fd) {
+  if (prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0) report_to(error_fd, PIDNS_STEP_PDEATHSIG, errno);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
   if (status_fd < 0 || c->parent_pid <= 0) return;
   long parent = read_parent_pid(status_fd);
@@ -123,11 +181,19 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   int moved[c->fd_count > 0 ? c->fd_count : 1];
 
   c->inner_pid = (pid_t)syscall(SYS_getpid);
+  /* From here on this process reports through its own copy of the error pipe: the number in c
+   * may be one the descriptor map takes. */
+  int error_fd = lift_private(c->error_fd, c->fd_count);
+  if (error_fd < 0) report_and_exit(c, PIDNS_STEP_DUP2, errno);
+  /* The first child waits for end of file on DONE before it lets Node go on: DONE's write end
+   * must live until execve, whatever number the map puts over the old one. */
+  if (c->new_user_namespace && lift_private(c->user_pipes[DONE][1], c->fd_count) < 0)
+    report_to(error_fd, PIDNS_STEP_DUP2, errno);
   int status_fd = c->pdeathsig ? open_own_status(c) : -1;
-  if (c->mount_proc && mount_private_proc() < 0) report_and_exit(c, PIDNS_STEP_MOUNT, errno);
-  if (install_descriptors(c, moved) < 0) report_and_exit(c, PIDNS_STEP_DUP2, errno);
+  if (c->mount_proc && mount_private_proc() < 0) report_to(error_fd, PIDNS_STEP_MOUNT, errno);
+  if (install_descriptors(c, moved) < 0) report_to(error_fd, PIDNS_STEP_DUP2, errno);
   if (c->foreground) {
-    if (setpgid(0, 0) < 0) report_and_exit(c, PIDNS_STEP_SETPGID, errno);
+    if (setpgid(0, 0) < 0) report_to(error_fd, PIDNS_STEP_SETPGID, errno);
     /* The mask is still full, so no SIGTTOU stops this from outside the foreground group. A
      * failure (the terminal changed hands since Node looked) leaves the command in the
      * background, where a shell would have put it. */
@@ -137,31 +203,36 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   /* Before the ids change: the command leads a session of its own on the terminal, which the
    * kernel then signals (^C, ^Z, SIGWINCH, the hangup when the terminal closes). */
   if (c->terminal) {
-    if (setsid() < 0) report_and_exit(c, PIDNS_STEP_SETSID, errno);
-    if (ioctl(0, TIOCSCTTY, 0) < 0) report_and_exit(c, PIDNS_STEP_CONTROLLING_TERMINAL, errno);
+    if (setsid() < 0) report_to(error_fd, PIDNS_STEP_SETSID, errno);
+    if (ioctl(0, TIOCSCTTY, 0) < 0) report_to(error_fd, PIDNS_STEP_CONTROLLING_TERMINAL, errno);
   }
-  if (c->cwd && chdir(c->cwd) < 0) report_and_exit(c, PIDNS_STEP_CHDIR, errno);
-  if (c->uid >= 0 || c->gid >= 0) {
-    /* Supplementary groups of the Node process must not follow a change of identity. Only a
-     * privileged caller can clear them; an unprivileged one has none it could drop anyway. */
-    if (pidns_setgroups_empty() < 0 && errno != EPERM)
-      report_and_exit(c, PIDNS_STEP_SETGROUPS, errno);
+  if (c->cwd && chdir(c->cwd) < 0) report_to(error_fd, PIDNS_STEP_CHDIR, errno);
+  if ((c->uid >= 0 || c->gid >= 0) && pidns_setgroups_empty() < 0) {
+    /* Supplementary groups of the Node process must not follow a change of identity. A caller
+     * that may change ids but not groups (CAP_SETUID without CAP_SETGID) would otherwise hand the
+     * command Node's groups: that is a failure, unless there are none to drop. In a user
+     * namespace whose setgroups is denied (every unprivileged one) the kernel keeps the groups
+     * for every process there, by design, so nothing is lost by going on. */
+    int err = errno;
+    bool in_user_namespace = c->new_user_namespace || c->join_user_fd >= 0;
+    if (err != EPERM || (!in_user_namespace && pidns_group_count() != 0))
+      report_to(error_fd, PIDNS_STEP_SETGROUPS, err);
   }
   /* gid before uid: after setuid the process may no longer change its gid. */
   if (c->gid >= 0 && pidns_setresgid((gid_t)c->gid) < 0)
-    report_and_exit(c, PIDNS_STEP_SETGID, errno);
+    report_to(error_fd, PIDNS_STEP_SETGID, errno);
   if (c->uid >= 0 && pidns_setresuid((uid_t)c->uid) < 0)
-    report_and_exit(c, PIDNS_STEP_SETUID, errno);
+    report_to(error_fd, PIDNS_STEP_SETUID, errno);
   if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    report_and_exit(c, PIDNS_STEP_NO_NEW_PRIVS, errno);
+    report_to(error_fd, PIDNS_STEP_NO_NEW_PRIVS, errno);
   /* After the ids: the kernel clears the parent-death signal when they change. */
-  if (c->pdeathsig) arm_parent_death_signal(c, status_fd);
+  if (c->pdeathsig) arm_parent_death_signal(c, error_fd, status_fd);
 
   sigset_t empty;
   sigemptyset(&empty);
   pidns_sigmask_set(&empty, NULL);
   execve(c->file, c->argv, c->envp);
-  report_and_exit(c, PIDNS_STEP_EXECVE, errno);
+  report_to(error_fd, PIDNS_STEP_EXECVE, errno);
 }
 
 PIDNS_CHILD_CODE static int grandchild_main(void *arg) {
@@ -185,10 +256,6 @@ PIDNS_CHILD_CODE static pid_t clone_grandchild(struct pidns_child *c, int (*fn)(
   return pidns_clone3(&request, fn, c);
 }
 
-/* Indexes of pidns_child.user_pipes. */
-#define GO 0
-#define DONE 1
-
 PIDNS_CHILD_CODE static int user_grandchild_main(void *arg) {
   struct pidns_child *c = (struct pidns_child *)arg;
   char byte;
@@ -204,7 +271,7 @@ PIDNS_CHILD_CODE static int user_grandchild_main(void *arg) {
   return 127;
 }
 
-static char *format_pid_path(char *buf, pid_t pid, const char *leaf) {
+PIDNS_CHILD_CODE static char *format_pid_path(char *buf, pid_t pid, const char *leaf) {
   char digits[16];
   int n = 0;
   do {

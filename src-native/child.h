@@ -50,6 +50,10 @@ enum pidns_child_step {
   PIDNS_STEP_CONTROLLING_TERMINAL,
 };
 
+/* The longest descriptor map: 1024 stdio entries and the init's control channel. The process that
+ * execs keeps an int per entry on its stack (32 KiB, see spawn.cc). */
+#define PIDNS_MAX_FD_MAP 1025
+
 struct pidns_child_error {
   int step;
   int err;

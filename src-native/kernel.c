@@ -35,6 +35,8 @@ PIDNS_RAW int pidns_setresgid(gid_t gid) { return (int)syscall(SYS_setresgid, gi
 
 PIDNS_RAW int pidns_setgroups_empty(void) { return (int)syscall(SYS_setgroups, 0, NULL); }
 
+PIDNS_RAW int pidns_group_count(void) { return (int)syscall(SYS_getgroups, 0, NULL); }
+
 PIDNS_RAW int pidns_close_range_cloexec(unsigned int first) {
   return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
 }

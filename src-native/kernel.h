@@ -28,6 +28,8 @@ int pidns_setns(int fd, int nstype);
 int pidns_setresuid(uid_t uid);
 int pidns_setresgid(gid_t gid);
 int pidns_setgroups_empty(void);
+/* How many supplementary groups the process has. */
+int pidns_group_count(void);
 int pidns_close_range_cloexec(unsigned int first);
 int pidns_sigaction_default(int sig);
 int pidns_sigmask_set(const sigset_t *set, sigset_t *old);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,17 +71,18 @@ class CStringArray {
   std::vector<char *> pointers_;
 };
 
-int IntField(const Napi::Object &o, const char *name, int fallback) {
+// The addon refuses on its own what lib/ would never build: a NaN would otherwise become 0 (uid
+// root, descriptor stdin), and a fraction or an out-of-range number would be truncated. An absent
+// field takes its fallback.
+bool IntField(const Napi::Object &o, const char *name, int64_t min, int64_t max, int64_t fallback, int64_t *out) {
   Napi::Value v = o.Get(name);
-  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : fallback;
-}
-
-// uid and gid go up to 2^32-2, beyond an int32.
-long IdField(const Napi::Object &o, const char *name) {
-  Napi::Value v = o.Get(name);
-  if (!v.IsNumber()) return -1;
-  int64_t id = v.As<Napi::Number>().Int64Value();
-  return id >= 0 && id <= 0xfffffffeLL ? static_cast<long>(id) : -1;
+  if (v.IsUndefined()) {
+    *out = fallback;
+    return true;
+  }
+  if (!IsIntegerIn(v, static_cast<double>(min), static_cast<double>(max))) return false;
+  *out = v.As<Napi::Number>().Int64Value();
+  return true;
 }
 
 }  // namespace
@@ -108,10 +110,20 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Value fdValue = o.Get("fdMap");
   if (!fdValue.IsArray()) return ThrowType(env, "spawn: fdMap must be an array");
   Napi::Array fdArray = fdValue.As<Napi::Array>();
+  // The child keeps one int per entry on a stack of its own (child.h).
+  if (fdArray.Length() > PIDNS_MAX_FD_MAP) return ThrowType(env, "spawn: fdMap is too long");
   for (uint32_t i = 0; i < fdArray.Length(); i++) {
     Napi::Value v = fdArray.Get(i);
-    fdMap.push_back(v.IsNumber() ? v.As<Napi::Number>().Int32Value() : -1);
+    if (!IsIntegerIn(v, -1, INT32_MAX)) return ThrowType(env, "spawn: fdMap entries must be descriptors or -1");
+    fdMap.push_back(v.As<Napi::Number>().Int32Value());
   }
+
+  int64_t uid, gid, pdeathsig, parentPid, cgroupFd, joinFd, joinUserFd;
+  if (!IntField(o, "uid", -1, 0xfffffffeLL, -1, &uid) || !IntField(o, "gid", -1, 0xfffffffeLL, -1, &gid) ||
+      !IntField(o, "pdeathsig", 0, NSIG - 1, 0, &pdeathsig) || !IntField(o, "parentPid", 0, INT32_MAX, 0, &parentPid) ||
+      !IntField(o, "cgroupFd", -1, INT32_MAX, -1, &cgroupFd) || !IntField(o, "joinFd", -1, INT32_MAX, -1, &joinFd) ||
+      !IntField(o, "joinUserFd", -1, INT32_MAX, -1, &joinUserFd))
+    return ThrowType(env, "spawn: uid, gid, pdeathsig, parentPid and the descriptor fields must be integers in range");
 
   bool newPidNamespace = o.Get("newPidNamespace").ToBoolean();
   bool usePidfd = o.Get("usePidfd").ToBoolean();
@@ -129,15 +141,15 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.argv = argv.get();
   child.envp = envp.get();
   child.cwd = hasCwd ? cwd.c_str() : nullptr;
-  child.uid = IdField(o, "uid");
-  child.gid = IdField(o, "gid");
+  child.uid = static_cast<long>(uid);
+  child.gid = static_cast<long>(gid);
   child.fd_map = fdMap.data();
   child.fd_count = static_cast<int>(fdMap.size());
-  child.pdeathsig = IntField(o, "pdeathsig", 0);
-  child.parent_pid = IntField(o, "parentPid", 0);
-  child.cgroup_fd = IntField(o, "cgroupFd", -1);
-  child.join_fd = IntField(o, "joinFd", -1);
-  child.join_user_fd = IntField(o, "joinUserFd", -1);
+  child.pdeathsig = static_cast<int>(pdeathsig);
+  child.parent_pid = static_cast<pid_t>(parentPid);
+  child.cgroup_fd = static_cast<int>(cgroupFd);
+  child.join_fd = static_cast<int>(joinFd);
+  child.join_user_fd = static_cast<int>(joinUserFd);
   child.mount_proc = o.Get("mountProc").ToBoolean();
   child.no_new_privs = o.Get("noNewPrivileges").ToBoolean();
   child.foreground = o.Get("foreground").ToBoolean();
