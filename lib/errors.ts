@@ -131,6 +131,8 @@ function errnoText(errno: number): string {
 
 const E = os.constants.errno;
 
+const CLONE3_HINT = 'placing a process in a cgroup needs clone3 with CLONE_INTO_CGROUP (Linux 5.7), which this kernel or its seccomp profile does not offer: leave out the cgroup option';
+
 /** What to do about a refusal, by errno and the call that failed. */
 function hintFor(errno: number, syscall: string, ctx: FailureContext): string | undefined {
   switch (errno) {
@@ -163,7 +165,12 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext): string | 
       return 'the file is not an executable format the kernel knows (a script needs a #! line)';
     case E.EINVAL:
       if (syscall === 'setns' || ctx.joining) return 'the join target is not a PID namespace of this system';
+      // Linux 5.3 to 5.6 have clone3 but not CLONE_INTO_CGROUP.
+      if (syscall === 'clone3') return CLONE3_HINT;
       return undefined;
+    case E.ENOSYS:
+      if (syscall === 'clone3') return CLONE3_HINT;
+      return `this kernel, or a seccomp profile it runs under, does not offer ${syscall}`;
     case E.ESRCH:
       return 'no process has that pid (it may have exited)';
     case E.ENOSPC:

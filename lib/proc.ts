@@ -112,14 +112,35 @@ let ownPid: number | undefined;
  * outer PID namespace.
  */
 export function ownPidInProc(): number {
-  if (ownPid === undefined) {
+  if (ownPid !== undefined) return ownPid;
+  try {
+    ownPid = Number(readStatusOf('/proc/self/status').get('Tgid') ?? 0) || 0;
+    return ownPid;
+  } catch {
+    // EMFILE, say: unknown this time (the parent check is skipped), asked again next time.
+    return 0;
+  }
+}
+
+/**
+ * The child of `parentPid` whose innermost pid is `nsPid`, by the kernel's list of that process's
+ * children, or -1. For a child whose own report was lost.
+ */
+export function childByNsPid(parentPid: number, nsPid: number): number {
+  let children: string;
+  try {
+    children = fs.readFileSync(`/proc/${parentPid}/task/${parentPid}/children`, 'utf8');
+  } catch {
+    return -1;
+  }
+  for (const pid of children.split(' ').filter(Boolean).map(Number)) {
     try {
-      ownPid = Number(readStatusOf('/proc/self/status').get('Tgid') ?? 0) || 0;
+      if (nsPids(pid).at(-1) === nsPid) return pid;
     } catch {
-      ownPid = 0;
+      // gone meanwhile
     }
   }
-  return ownPid;
+  return -1;
 }
 
 /** Whether a process is stopped by a signal now (State T in /proc/PID/status); false once gone. */

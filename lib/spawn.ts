@@ -9,7 +9,7 @@ import { ForegroundJob, terminalIsOurs } from './foreground';
 import { startInit, type InitProcess } from './init-process';
 import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
-import { ownPidInProc, pidNamespaceId } from './proc';
+import { childByNsPid, ownPidInProc, pidNamespaceId } from './proc';
 import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER } from './protocol';
 import { resolveCommand } from './resolve';
 import { CgroupPlacement } from './cgroup';
@@ -19,7 +19,9 @@ import { channelEnd, openStreams, openTerminalStream, prepareStdio, releaseStdio
 
 /** False on kernels without pidfds (before 5.3), or when PIDNS_NO_PIDFD=1 forces the fallback. */
 export const usePidfd = !process.env.PIDNS_NO_PIDFD && native.pidfdSupported();
-if (!usePidfd) native.startFallbackWatch();
+// Always, before the first clone: even with pidfds, a pidfd_open after the clone can fail (EMFILE,
+// ENOMEM), and that child's exit is then watched through SIGCHLD, which must not be missed.
+native.startFallbackWatch();
 
 const SIGKILL = signalNumber('SIGKILL');
 const SIGSTOP = signalNumber('SIGSTOP');
@@ -332,6 +334,10 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
               else native.closeFd(pidfd);
             }
           } else if (type === MSG_STARTED && !child) {
+            // The command's own report carries its pid as credentials; if it was lost (Node's
+            // descriptor table was full, or the socket's buffer), the kernel's list of the init's
+            // children has it. The command is a zombie of the init at worst, so it is still listed.
+            if (commandPid === -1) commandPid = childByNsPid(init.pid, value);
             child = new PidNamespaceChild({
               pid: commandPid,
               nsPid: value,

@@ -2,6 +2,7 @@
 // namespace file.
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "addon.h"
@@ -22,7 +23,7 @@ Napi::Value Pipe(const Napi::CallbackInfo &info) {
 // (ENOTTY when fd is not a namespace file).
 Napi::Value NamespaceType(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(env, "namespaceType(fd)");
+  if (info.Length() < 1 || !IsIntegerIn(info[0], 0, INT32_MAX)) return ThrowType(env, "namespaceType(fd)");
   int type = pidns_namespace_type(info[0].As<Napi::Number>().Int32Value());
   return Napi::Number::New(env, type < 0 ? -errno : type);
 }
@@ -30,16 +31,21 @@ Napi::Value NamespaceType(const Napi::CallbackInfo &info) {
 // closeFd(fd): closes a descriptor this addon created. (fs.closeSync would warn inside a worker,
 // which tracks the descriptors its own fs calls opened.)
 Napi::Value CloseFd(const Napi::CallbackInfo &info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(info.Env(), "closeFd(fd)");
+  // A NaN would otherwise be 0: Node's own stdin.
+  if (info.Length() < 1 || !IsIntegerIn(info[0], 0, INT32_MAX)) return ThrowType(info.Env(), "closeFd(fd)");
   close(info[0].As<Napi::Number>().Int32Value());
   return info.Env().Undefined();
 }
 
 // pidfdSupported() -> whether this kernel has pidfd_open (Linux 5.3 and later).
+// Both calls are probed: a seccomp profile may allow one and refuse the other (ENOSYS or EPERM),
+// and signals through a refused pidfd_send_signal would go nowhere.
 Napi::Value PidfdSupported(const Napi::CallbackInfo &info) {
   int fd = pidns_pidfd_open(getpid());
-  if (fd >= 0) close(fd);
-  return Napi::Boolean::New(info.Env(), fd >= 0);
+  if (fd < 0) return Napi::Boolean::New(info.Env(), false);
+  bool signals = pidns_pidfd_send_signal(fd, 0) == 0;
+  close(fd);
+  return Napi::Boolean::New(info.Env(), signals);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -21,7 +22,7 @@ int IntArgument(const Napi::CallbackInfo &info, size_t index) {
 // foregroundGroup(fd) -> the foreground process group of the terminal on fd, or -errno (ENOTTY
 // when fd is not this process's controlling terminal).
 Napi::Value ForegroundGroup(const Napi::CallbackInfo &info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(info.Env(), "foregroundGroup(fd)");
+  if (info.Length() < 1 || !IsIntegerIn(info[0], 0, INT32_MAX)) return ThrowType(info.Env(), "foregroundGroup(fd)");
   pid_t group = tcgetpgrp(IntArgument(info, 0));
   return Napi::Number::New(info.Env(), group < 0 ? -errno : group);
 }
@@ -35,7 +36,7 @@ Napi::Value ProcessGroup(const Napi::CallbackInfo &info) {
 // tcsetpgrp() gets SIGTTOU, which would stop it; blocked on this thread (and only here: Node's
 // other threads keep their masks), the call goes through instead.
 Napi::Value SetForegroundGroup(const Napi::CallbackInfo &info) {
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return ThrowType(info.Env(), "setForegroundGroup(fd, pgid)");
+  if (info.Length() < 2 || !IsIntegerIn(info[0], 0, INT32_MAX) || !IsIntegerIn(info[1], 1, INT32_MAX)) return ThrowType(info.Env(), "setForegroundGroup(fd, pgid)");
   sigset_t ttou, saved;
   sigemptyset(&ttou);
   sigaddset(&ttou, SIGTTOU);
@@ -50,7 +51,7 @@ Napi::Value SetForegroundGroup(const Napi::CallbackInfo &info) {
 // (SIGCONT). Returns at once when the kernel discards the stop: a process group that no shell
 // controls (an orphaned one) is not stopped by SIGTSTP, SIGTTIN or SIGTTOU.
 Napi::Value StopProcess(const Napi::CallbackInfo &info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(info.Env(), "stopProcess(signo)");
+  if (info.Length() < 1 || !IsIntegerIn(info[0], 1, NSIG - 1)) return ThrowType(info.Env(), "stopProcess(signo)");
   int signo = IntArgument(info, 0);
   if (signo != SIGTSTP && signo != SIGTTIN && signo != SIGTTOU && signo != SIGSTOP) return ThrowType(info.Env(), "stopProcess: not a stop signal");
   struct sigaction stop, previous;
@@ -72,7 +73,8 @@ Napi::Value StopProcess(const Napi::CallbackInfo &info) {
 // stopSignalOf(pid) -> the signal that stopped child pid since this was last asked, 0 when it
 // has not stopped, or -errno. Only the stop is collected: an exit stays for the exit watcher.
 Napi::Value StopSignalOf(const Napi::CallbackInfo &info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(info.Env(), "stopSignalOf(pid)");
+  // A NaN would be pid 0, which waitid refuses; any other child must not be asked about.
+  if (info.Length() < 1 || !IsIntegerIn(info[0], 1, INT32_MAX)) return ThrowType(info.Env(), "stopSignalOf(pid)");
   siginfo_t child;
   memset(&child, 0, sizeof child);
   if (waitid(P_PID, static_cast<id_t>(IntArgument(info, 0)), &child, WSTOPPED | WNOHANG) < 0) return Napi::Number::New(info.Env(), -errno);

@@ -62,7 +62,8 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
   // (-1 and null if something else reaped it first).
   explicit ProcessHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ProcessHandle>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    // A NaN or 0 pid would make wait4 reap any child of the process group.
+    if (info.Length() < 2 || !IsIntegerIn(info[0], 1, INT32_MAX) || !IsIntegerIn(info[1], -1, INT32_MAX)) {
       ThrowType(env, "ProcessHandle(pid, pidfd, onExit?)");
       return;
     }
@@ -78,7 +79,12 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     if (pidfd_ >= 0) {
       poll_ = new uv_poll_t;
       poll_->data = this;
-      uv_poll_init(loop, poll_, pidfd_);
+      if (uv_poll_init(loop, poll_, pidfd_) != 0) {
+        delete poll_;
+        poll_ = nullptr;
+      }
+    }
+    if (poll_) {
       uv_poll_start(poll_, UV_READABLE, [](uv_poll_t *h, int, int) {
         static_cast<ProcessHandle *>(h->data)->TryReap();
       });
@@ -87,8 +93,9 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
       fallback_->children.insert(this);
       fallback_->refs++;
       uv_ref(reinterpret_cast<uv_handle_t *>(fallback_->sigchld));
-      // No check here: startFallbackWatch() ran before the clone, so a SIGCHLD of this child is
-      // dispatched on a later loop turn, after this registration (JS has not yielded since).
+      // No check here: startFallbackWatch() ran before the clone (lib/spawn.ts starts it at
+      // load, in every mode), so a SIGCHLD of this child is dispatched on a later loop turn,
+      // after this registration (JS has not yielded since).
     }
   }
 
@@ -164,13 +171,17 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
   Napi::Value Signal(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsNumber()) return ThrowType(env, "signal(number)");
+    if (!IsIntegerIn(info[0], 0, NSIG - 1)) return Napi::Number::New(env, EINVAL);
     int sig = info[0].As<Napi::Number>().Int32Value();
     int err = 0;
     if (reaped_) {
       err = ESRCH;
-    } else if (pidfd_ >= 0) {
-      if (pidns_pidfd_send_signal(pidfd_, sig) < 0) err = errno;
+    } else if (pidfd_ >= 0 && pidns_pidfd_send_signal(pidfd_, sig) == 0) {
+      err = 0;
+    } else if (pidfd_ >= 0 && !(watching_ && (errno == ENOSYS || errno == EPERM))) {
+      err = errno;
     } else if (watching_) {
+      // Also when a seccomp profile refuses pidfd_send_signal to an unreaped child of ours.
       // An unreaped child keeps its pid, so kill() cannot hit another process.
       if (kill(pid_, sig) < 0) err = errno;
     } else {

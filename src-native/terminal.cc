@@ -1,6 +1,7 @@
 // Pseudo-terminals: the pair a terminal spawn opens before the clone, and the controller side
 // that Node keeps, read and written on its event loop.
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -36,7 +37,7 @@ int OpenTerminalSide(int controller) {
 // non-blocking. The child gets the terminal side through its descriptor map.
 Napi::Value OpenTerminal(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return ThrowType(env, "openTerminal(cols, rows)");
+  if (info.Length() < 2 || !IsIntegerIn(info[0], 0, 0xffff) || !IsIntegerIn(info[1], 0, 0xffff)) return ThrowType(env, "openTerminal(cols, rows)");
   int cols = info[0].As<Napi::Number>().Int32Value();
   int rows = info[1].As<Napi::Number>().Int32Value();
 
@@ -89,7 +90,7 @@ class TerminalController : public Napi::ObjectWrap<TerminalController> {
   // onEvent(kError, errno).
   explicit TerminalController(const Napi::CallbackInfo &info) : Napi::ObjectWrap<TerminalController>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+    if (info.Length() < 2 || !IsIntegerIn(info[0], 0, INT32_MAX) || !info[1].IsFunction()) {
       ThrowType(env, "TerminalController(fd, onEvent)");
       return;
     }
@@ -198,7 +199,7 @@ class TerminalController : public Napi::ObjectWrap<TerminalController> {
   // process group when the size changes.
   Napi::Value Resize(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return ThrowType(env, "resize(cols, rows)");
+    if (info.Length() < 2 || !IsIntegerIn(info[0], 0, 0xffff) || !IsIntegerIn(info[1], 0, 0xffff)) return ThrowType(env, "resize(cols, rows)");
     if (fd_ < 0) return Napi::Number::New(env, EBADF);
     int cols = info[0].As<Napi::Number>().Int32Value();
     int rows = info[1].As<Napi::Number>().Int32Value();
