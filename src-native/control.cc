@@ -1,10 +1,13 @@
 // The Node end of the control channel to a pidns init (protocol.h): creating the socket pair,
 // reading messages on Node's event loop, and sending requests.
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include <string>
 
 #include "addon.h"
 #include "protocol.h"
@@ -38,7 +41,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
   // which the callee then owns), and once with type 0 at end of file.
   explicit ControlChannel(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ControlChannel>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+    if (info.Length() < 2 || !IsIntegerIn(info[0], 0, INT32_MAX) || !info[1].IsFunction()) {
       ThrowType(env, "ControlChannel(fd, onMessage)");
       return;
     }
@@ -48,11 +51,21 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
     napi_get_uv_event_loop(env, &loop);
     poll_ = new uv_poll_t;
     poll_->data = this;
-    uv_poll_init(loop, poll_, fd_);
+    int err = uv_poll_init(loop, poll_, fd_);
+    if (err != 0) {
+      // The descriptor is ours: closing it tells the init that nobody will read its reports.
+      delete poll_;
+      poll_ = nullptr;
+      close(fd_);
+      fd_ = -1;
+      onMessage_.Reset();
+      Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(err)).ThrowAsJavaScriptException();
+      return;
+    }
     // Liveness is kept by the init's ProcessHandle; this channel alone never holds the loop.
     uv_unref(reinterpret_cast<uv_handle_t *>(poll_));
     uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, [](uv_poll_t *h, int, int) {
-      static_cast<ControlChannel *>(h->data)->Drain();
+      static_cast<ControlChannel *>(h->data)->Drain(kMessagesPerTurn);
     });
     Napi::ObjectWrap<ControlChannel>::Ref();
   }
@@ -67,10 +80,18 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
   }
 
  private:
-  void Drain() {
+  // Whatever a flood on the socket, the loop gets back control after this many messages; the
+  // poll stays readable and calls again on the next turn.
+  static constexpr int kMessagesPerTurn = 64;
+  // drain() reads what the init sent before it exited; a sender that keeps writing cannot keep
+  // it reading forever.
+  static constexpr int kMessagesAtExit = 4096;
+
+  // Delivers up to `limit` queued messages.
+  void Drain(int limit) {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    while (fd_ >= 0) {
+    for (int delivered = 0; fd_ >= 0 && delivered < limit; delivered++) {
       struct pidns_msg msg;
       struct iovec iov = {&msg, sizeof msg};
       union {
@@ -85,33 +106,37 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
       ssize_t n = recvmsg(fd_, &hdr, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-
-      int pid = -1, pidfd = -1;
-      for (struct cmsghdr *c = CMSG_FIRSTHDR(&hdr); c; c = CMSG_NXTHDR(&hdr, c)) {
-        if (c->cmsg_level != SOL_SOCKET) continue;
-        if (c->cmsg_type == SCM_CREDENTIALS) {
-          struct ucred cred;
-          memcpy(&cred, CMSG_DATA(c), sizeof cred);
-          pid = cred.pid;
-        } else if (c->cmsg_type == SCM_RIGHTS) {
-          size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-          int fds[4];
-          memcpy(fds, CMSG_DATA(c), sizeof(int) * (count < 4 ? count : 4));
-          for (size_t i = 0; i < count && i < 4; i++) {
-            if (pidfd < 0) pidfd = fds[i];
-            else close(fds[i]);
-          }
-        }
-      }
       if (n <= 0) {  // end of file (or an error, which ends the channel the same way)
+        // The control buffer was not filled in: nothing in it may be read as a header.
         Deliver(0, 0, -1, -1, 0);
         Release();
         return;
       }
-      if (n != sizeof msg) {  // not a message of ours: drop whatever it carried
+
+      int pid = -1, pidfd = -1;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR(&hdr); c; c = CMSG_NXTHDR(&hdr, c)) {
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+          struct ucred cred;
+          memcpy(&cred, CMSG_DATA(c), sizeof cred);
+          pid = cred.pid;
+        } else if (c->cmsg_type == SCM_RIGHTS) {
+          // Every descriptor that arrived is ours to close, even of a truncated message.
+          size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+          for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (pidfd < 0) pidfd = fd;
+            else close(fd);
+          }
+        }
+      }
+      if (n != sizeof msg) {  // not a message of ours
         if (pidfd >= 0) close(pidfd);
         continue;
       }
+      // With MSG_CTRUNC (a descriptor that did not fit this process's table: EMFILE) a message
+      // of the right size still counts, without the descriptor; pidfd is then -1.
       Deliver(static_cast<int>(msg.type), msg.value, pid, pidfd, static_cast<double>(msg.amount));
     }
   }
@@ -144,7 +169,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
   // drain(): delivers every message already queued, now. Used when the init has exited, so that
   // its last messages are read before its status is used, whatever order the loop saw them in.
   Napi::Value DrainNow(const Napi::CallbackInfo &info) {
-    Drain();
+    Drain(kMessagesAtExit);
     return info.Env().Undefined();
   }
 

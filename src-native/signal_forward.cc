@@ -11,18 +11,25 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
+
+#include <vector>
 
 #include "addon.h"
 
 namespace pidns {
 namespace {
 
-// One forwarder per process: dispositions are process-wide. Written only while no handler of
-// ours is installed; read by the handler.
-int g_write_fd = -1;
+// One forwarder per process: dispositions are process-wide. g_previous and g_caught are written
+// only while no handler of ours is installed; the handler reads them.
+//
+// The pipe is made once and never closed: a handler may be running on another thread at the
+// moment forwarding stops, and its write must still reach a pipe of ours, never a descriptor
+// number that has since been reused. Bytes left over are discarded when forwarding starts again.
+int g_pipe[2] = {-1, -1};
 struct sigaction g_previous[NSIG];
 bool g_caught[NSIG];
 
@@ -47,7 +54,7 @@ void OnSignal(int signo, siginfo_t *info, void *) {
     // otherwise ignores and sees as EPIPE) is nobody else's business.
     unsigned char byte = static_cast<unsigned char>(signo);
     // EAGAIN: 64 KiB of signals not yet read; the kernel would have merged them too.
-    (void)!write(g_write_fd, &byte, 1);
+    (void)!write(g_pipe[1], &byte, 1);
   }
   errno = saved_errno;
 }
@@ -84,37 +91,52 @@ Napi::Value ForwardSignals(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsFunction()) return ThrowType(env, "forwardSignals(signals, onSignal)");
   if (g_forwarder != nullptr) return Failure(env, EBUSY, "sigaction");
+  // Checked before any disposition changes: a signal listed twice would save our own handler as
+  // its previous disposition, and a real fault would then return to it forever.
   Napi::Array list = info[0].As<Napi::Array>();
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return Failure(env, errno, "pipe2");
-  g_write_fd = fds[1];
+  std::vector<int> signals;
+  bool listed[NSIG] = {};
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value item = list.Get(i);
+    if (!IsIntegerIn(item, 1, NSIG - 1)) return Failure(env, EINVAL, "sigaction");
+    int signo = item.As<Napi::Number>().Int32Value();
+    if (listed[signo]) return Failure(env, EINVAL, "sigaction");
+    listed[signo] = true;
+    signals.push_back(signo);
+  }
+  if (g_pipe[0] < 0 && pipe2(g_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return Failure(env, errno, "pipe2");
+  unsigned char stale[256];
+  while (read(g_pipe[0], stale, sizeof stale) > 0) {
+  }
+
+  uv_loop_t *loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  auto *poll = new uv_poll_t;
+  int err = uv_poll_init(loop, poll, g_pipe[0]);
+  if (err != 0) {
+    delete poll;
+    return Failure(env, -err, "uv_poll_init");
+  }
 
   struct sigaction act;
   memset(&act, 0, sizeof act);
   act.sa_sigaction = OnSignal;
   act.sa_flags = SA_SIGINFO | SA_RESTART;
   sigemptyset(&act.sa_mask);
-  for (uint32_t i = 0; i < list.Length(); i++) {
-    Napi::Value item = list.Get(i);
-    int signo = item.IsNumber() ? item.As<Napi::Number>().Int32Value() : 0;
-    if (signo <= 0 || signo >= NSIG || sigaction(signo, &act, &g_previous[signo]) < 0) {
-      int err = signo <= 0 || signo >= NSIG ? EINVAL : errno;
+  for (int signo : signals) {
+    if (sigaction(signo, &act, &g_previous[signo]) < 0) {
+      int failed = errno;
       RestoreDispositions();
-      close(fds[0]);
-      close(fds[1]);
-      g_write_fd = -1;
-      return Failure(env, err, "sigaction");
+      ClosePoll(poll);
+      return Failure(env, failed, "sigaction");
     }
     g_caught[signo] = true;
   }
 
-  uv_loop_t *loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  auto *forwarder = new Forwarder{env, Napi::Persistent(info[1].As<Napi::Function>()), fds[0], new uv_poll_t};
-  forwarder->poll->data = forwarder;
-  uv_poll_init(loop, forwarder->poll, fds[0]);
-  uv_unref(reinterpret_cast<uv_handle_t *>(forwarder->poll));
-  uv_poll_start(forwarder->poll, UV_READABLE, [](uv_poll_t *h, int, int) { Deliver(static_cast<Forwarder *>(h->data)); });
+  auto *forwarder = new Forwarder{env, Napi::Persistent(info[1].As<Napi::Function>()), g_pipe[0], poll};
+  poll->data = forwarder;
+  uv_unref(reinterpret_cast<uv_handle_t *>(poll));
+  uv_poll_start(poll, UV_READABLE, [](uv_poll_t *h, int, int) { Deliver(static_cast<Forwarder *>(h->data)); });
   g_forwarder = forwarder;
   return env.Null();
 }
@@ -123,10 +145,7 @@ Napi::Value ForwardSignals(const Napi::CallbackInfo &info) {
 Napi::Value StopForwardingSignals(const Napi::CallbackInfo &info) {
   if (g_forwarder == nullptr) return info.Env().Undefined();
   RestoreDispositions();
-  close(g_write_fd);
-  g_write_fd = -1;
   ClosePoll(g_forwarder->poll);
-  close(g_forwarder->read_fd);
   delete g_forwarder;
   g_forwarder = nullptr;
   return info.Env().Undefined();
