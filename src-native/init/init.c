@@ -390,6 +390,14 @@ static _Noreturn void end_namespace(const struct init *init, int exit_status) {
 
 static void begin_teardown(struct init *init, int exit_status);
 
+/* SIGTERM to every other process of the namespace, then SIGCONT: a stopped process could not act
+ * on its SIGTERM and would sit out the whole grace (service managers do the same). ESRCH: nobody
+ * else is left; whatever else goes wrong, the grace wait still reaps. */
+static void terminate_all(void) {
+  (void)kill(-1, SIGTERM);
+  (void)kill(-1, SIGCONT);
+}
+
 static void reap_and_report(struct init *init) {
   bool command_ended = false;
   int command_status = 0;
@@ -411,8 +419,7 @@ static void begin_teardown(struct init *init, int exit_status) {
   init->tearing_down = true;
   init->exit_status = exit_status;
   init->grace_end_ms = monotonic_ms() + init->opt.grace_ms;
-  /* ESRCH: nobody else is left. Whatever else goes wrong, the grace wait below still reaps. */
-  (void)kill(-1, SIGTERM);
+  terminate_all();
   reap_and_report(init);
 }
 
@@ -451,7 +458,7 @@ static void handle_signals(struct init *init) {
 
 static void request_termination(struct init *init) {
   init->empty_wanted++;
-  if (init->is_pid1) (void)kill(-1, SIGTERM); /* ESRCH: nobody else is left */
+  if (init->is_pid1) terminate_all();
   reap_and_report(init);
 }
 
@@ -502,6 +509,11 @@ int main(int argc, char **argv) {
   if (init.control_fd >= 0 && fcntl(init.control_fd, F_SETFD, FD_CLOEXEC) == -1)
     usage_error("--control-fd %d: %s", init.control_fd, strerror(errno));
 
+  /* Not dumpable: a command running as the same uid can then neither ptrace the init nor take
+   * its control socket with pidfd_getfd, nor open its /proc files (both need PTRACE_MODE_ATTACH,
+   * which a non-dumpable process grants only to holders of CAP_SYS_PTRACE in its user
+   * namespace). The command gets a dumpable process again from its own execve. */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) start_failed(&init, "prctl(PR_SET_DUMPABLE)", errno);
   fill_standard_fds(&init);
   /* In the terminal's job that Node belongs to, the init would get the shell's job-control
    * signals (SIGCONT on fg) too and pass them to the command before Node has handed it the
