@@ -60,6 +60,13 @@ describe('the addon refuses what the library would never send', () => {
     expectTypeError(() => native.spawn({ ...request(), fdMap: fdMap as number[] }));
   });
 
+  test('the library refuses a stdio array longer than the addon takes, before anything is spawned', async () => {
+    await expect(spawnInPidNamespace('/bin/true', [], { stdio: Array(native.constants.MAX_FD_MAP).fill('ignore') })).rejects.toMatchObject({
+      name: 'RangeError',
+      code: 'ERR_OUT_OF_RANGE',
+    });
+  });
+
   test('a descriptor map longer than the child can hold is a TypeError', () => {
     expectTypeError(() => native.spawn({ ...request(), fdMap: Array(native.constants.MAX_FD_MAP + 1).fill(-1) }));
   });
