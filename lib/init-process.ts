@@ -3,6 +3,7 @@ import * as os from 'os';
 import type { PidnsSystemError } from './errors';
 import type { ResourceUsage } from './signals';
 import { pidNamespaceId } from './proc';
+import { MSG_CHILD } from './protocol';
 import { initPath, isFailure, native, type NativeControlChannel, type NativeProcessHandle, type NativeSpawnOptions } from './native';
 
 const { ENOENT, EACCES, ENOEXEC } = os.constants.errno;
@@ -20,6 +21,17 @@ export interface InitProcess {
   namespaceId: number;
   handle: NativeProcessHandle;
   channel: NativeControlChannel;
+}
+
+/**
+ * Whether a message can be the init's: the kernel attaches the sender's credentials to every
+ * message (SO_PASSCRED), translated into our namespace, so every kind must come from the init's
+ * pid. MSG_CHILD is the exception: the command's own process sends it between the init's fork and
+ * its execve, before any code of the command runs, and only the first one is taken (lib/spawn.ts),
+ * so a later forgery through a socket taken from the init changes nothing.
+ */
+function fromInit(type: number, pid: number, initPid: number): boolean {
+  return type === MSG_CHILD || pid === initPid;
 }
 
 /**
@@ -63,7 +75,14 @@ export function startInit(
   }
   // Unreaped, the init stays in /proc until its exit has been handled below.
   const namespaceId = pidNamespaceId(result.pid);
-  const channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd, amount) => listener.onMessage(type, value, pid, pidfd, amount));
+  const initPid = result.pid;
+  const channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd, amount) => {
+    if (type !== 0 && !fromInit(type, pid, initPid)) {
+      if (pidfd >= 0) native.closeFd(pidfd);
+      return;
+    }
+    listener.onMessage(type, value, pid, pidfd, amount);
+  });
   const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => {
     // The exit and the last messages can arrive in either order on the loop; read what is queued
     // first, so the listener always has the whole report.

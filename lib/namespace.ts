@@ -10,7 +10,7 @@ import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';
 import { runCommand, type RunOptions, type RunResult } from './run';
-import { placeInit, spawnInPidNamespace, spawnRequest } from './spawn';
+import { armInitDeath, spawnInPidNamespace, spawnRequest } from './spawn';
 import { prepareStdio, releaseStdio } from './stdio';
 
 /** Options of PidNamespace.create(). */
@@ -126,7 +126,8 @@ export class PidNamespace implements AsyncDisposable {
             mountProc,
             userNamespace,
           });
-        if (cgroup) placeInit(request, cgroup, dieWithParent);
+        armInitDeath(request, dieWithParent);
+        if (cgroup) request.cgroupFd = cgroup.fd;
         init = startInit(
           request,
           dieWithParent ? ['--pause'] : ['--pause', '--no-die-with-parent'],

@@ -8,9 +8,9 @@ import { namespaceEnded, PidnsSystemError, systemError } from './errors';
 import { ForegroundJob, terminalIsOurs } from './foreground';
 import { startInit, type InitProcess } from './init-process';
 import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
-import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
+import { mapsRoot, normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
 import { childByNsPid, ownPidInProc, pidNamespaceId } from './proc';
-import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER } from './protocol';
+import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, START_STEP_SYSCALLS } from './protocol';
 import { resolveCommand } from './resolve';
 import { CgroupPlacement } from './cgroup';
 import { armKillers, abortError } from './deadline';
@@ -277,23 +277,47 @@ function initArgs(ctx: Context): string[] {
   if (opts.terminal) args.push('--terminal');
   if (opts.teardownGraceMs > 0) args.push('--grace-ms', String(opts.teardownGraceMs));
   if (!opts.dieWithParent) args.push('--no-die-with-parent');
+  // The init keeps its own ids (see initIds); only the command takes these.
+  const own = initIds(opts);
+  if (opts.uid >= 0 && opts.uid !== own.uid) args.push('--uid', String(opts.uid));
+  if (opts.gid >= 0 && opts.gid !== own.gid) args.push('--gid', String(opts.gid));
+  if (opts.userNamespace?.denySetgroups) args.push('--groups-denied');
   // concat, not push(...): a spread of a huge argument list would overflow the call stack.
   return args.concat('--', ctx.file, opts.args);
 }
 
 /**
- * The init's spawn request. In a cgroup it may be frozen, and a frozen init cannot see its control
- * socket close: the parent-death signal (SIGKILL reaches frozen processes) then ends it with Node.
+ * The init's spawn request. The init runs with the caller's credentials and changes them only in
+ * the command's process: a command running as another uid can then neither signal nor ptrace the
+ * init, nor take its control socket (pidfd_getfd).
  */
 function initRequest(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
   const request = nativeOptions(ctx, stdio);
-  if (ctx.cgroup) placeInit(request, ctx.cgroup, ctx.opts.dieWithParent);
+  Object.assign(request, initIds(ctx.opts));
+  armInitDeath(request, ctx.opts.dieWithParent);
+  if (ctx.cgroup) request.cgroupFd = ctx.cgroup.fd;
   return request;
 }
 
-/** An init created in a cgroup, for a spawn or a pod (see initRequest). */
-export function placeInit(request: NativeSpawnOptions, cgroup: CgroupPlacement, dieWithParent: boolean): void {
-  request.cgroupFd = cgroup.fd;
+/**
+ * The ids the init runs with: the caller's own (-1: unchanged), except in a new user namespace
+ * whose maps give it a root, where the init becomes that root before its execve (an execve as an
+ * unmapped uid would drop the capabilities it holds there).
+ */
+function initIds(opts: NormalizedOptions): { uid: number; gid: number } {
+  return {
+    uid: mapsRoot(opts.userNamespace?.uidMap) ? 0 : -1,
+    gid: mapsRoot(opts.userNamespace?.gidMap) ? 0 : -1,
+  };
+}
+
+/**
+ * The parent-death signal for an init, of a spawn or a pod. The control socket's end of file
+ * already ends the namespace with Node, but only while the init can run: a frozen init (cgroup
+ * freeze) or one stopped by a tracer inside never reads it, and SIGKILL reaches both. It follows
+ * the thread that forks, so only spawns from the main thread get it.
+ */
+export function armInitDeath(request: NativeSpawnOptions, dieWithParent: boolean): void {
   if (dieWithParent && isMainThread) {
     request.pdeathsig = SIGKILL;
     request.parentPid = ownPidInProc();
@@ -311,6 +335,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
     let commandPid = -1;
     let commandHandle: InstanceType<typeof native.ProcessHandle> | null = null;
     let execErrno = 0;
+    let execSyscall: string = 'execve';
     let commandStatus: number | undefined;
     const treeUsage: ResourceUsage = { userCPUTime: 0, systemCPUTime: 0, maxRSS: 0 };
     let treeUsageReported = false;
@@ -359,6 +384,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
             resolve(child);
           } else if (type === MSG_EXEC_FAILED) {
             execErrno = value;
+            execSyscall = START_STEP_SYSCALLS[amount] ?? 'execve';
           } else if (type === MSG_EXITED) {
             commandStatus = value;
           } else if (type === MSG_USAGE_USER || type === MSG_USAGE_SYSTEM || type === MSG_USAGE_MAXRSS) {
@@ -380,7 +406,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
           }
           releaseStdio(stdio, true);
           if (execErrno) {
-            reject(systemError(execErrno, 'execve', failureContext(ctx, 'execve')));
+            reject(systemError(execErrno, execSyscall, failureContext(ctx, execSyscall)));
             return;
           }
           const status = decodeWaitStatus(initStatus);

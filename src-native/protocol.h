@@ -20,8 +20,8 @@ enum pidns_msg_type {
   /* init -> Node: the command was exec'd. value: its pid inside the namespace. With --pause: the
    * init is ready (its signals are blocked), value 0. */
   PIDNS_MSG_STARTED = 2,
-  /* init -> Node: the command could not be started. value: errno. The init then exits 127 for
-   * ENOENT, 126 otherwise. */
+  /* init -> Node: the command could not be started. value: errno; amount: the step that failed
+   * (enum pidns_start_step). The init then exits 127 for ENOENT, 126 otherwise. */
   PIDNS_MSG_EXEC_FAILED = 3,
   /* init -> Node: the command ended. value: its wait status exactly as waitpid() gave it. */
   PIDNS_MSG_EXITED = 4,
@@ -40,6 +40,16 @@ enum pidns_msg_type {
    * PIDNS_MSG_EMPTY when the init has no child left (members that joined with setns are children
    * of whoever started them, not of the init). value: unused. */
   PIDNS_REQ_TERMINATE = 16,
+};
+
+/* What failed in the command's process before it ran (PIDNS_MSG_EXEC_FAILED's amount). */
+enum pidns_start_step {
+  PIDNS_START_EXECVE = 0,
+  PIDNS_START_SETGROUPS = 1,
+  PIDNS_START_SETGID = 2,
+  PIDNS_START_SETUID = 3,
+  PIDNS_START_CHDIR = 4,
+  PIDNS_START_TERMINAL = 5,
 };
 
 struct pidns_msg {

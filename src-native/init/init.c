@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -50,7 +51,7 @@
 
 static const char usage_text[] =
     "usage: pidns-init [--control-fd N] [--signal-group] [--foreground] [--terminal] [--grace-ms MS] "
-    "[--no-die-with-parent] [--argv0 NAME] [--pause] [--] CMD [ARGS...]";
+    "[--no-die-with-parent] [--uid UID] [--gid GID] [--groups-denied] [--argv0 NAME] [--pause] [--] CMD [ARGS...]";
 
 struct options {
   int control_fd; /* -1: none */
@@ -64,6 +65,14 @@ struct options {
   int grace_ms;
   bool die_with_parent;
   bool pause;
+  /* The ids the command runs with (-1: the init's own). The init itself keeps the caller's, so
+   * that a command running as another uid can neither signal, ptrace nor take descriptors from
+   * it. */
+  long uid;
+  long gid;
+  /* setgroups is denied in this user namespace: the supplementary groups cannot be dropped by
+   * anyone there, and keeping them is no failure. */
+  bool groups_denied;
   const char *argv0; /* NULL: CMD itself */
   char **command;    /* NULL with --pause */
 };
@@ -107,8 +116,19 @@ static int parse_count(const char *option, const char *text) {
   return (int)value;
 }
 
+/* A uid or gid: 0 to 2^32 - 2 (2^32 - 1 is the kernel's "no id"). */
+static long parse_id(const char *option, const char *text) {
+  if (text == NULL) usage_error("%s needs a value", option);
+  if (text[0] < '0' || text[0] > '9') usage_error("%s: not an id: %s", option, text);
+  char *end;
+  errno = 0;
+  long value = strtol(text, &end, 10); /* 64-bit long: every id fits */
+  if (errno != 0 || *end != '\0' || value > 0xfffffffeL) usage_error("%s: not an id: %s", option, text);
+  return value;
+}
+
 static struct options parse_options(int argc, char **argv) {
-  struct options opt = {.control_fd = -1, .die_with_parent = true};
+  struct options opt = {.control_fd = -1, .die_with_parent = true, .uid = -1, .gid = -1};
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     const char *arg = argv[i];
@@ -130,6 +150,12 @@ static struct options parse_options(int argc, char **argv) {
       opt.die_with_parent = false;
     else if (strcmp(arg, "--pause") == 0)
       opt.pause = true;
+    else if (strcmp(arg, "--uid") == 0)
+      opt.uid = parse_id(arg, argv[++i]);
+    else if (strcmp(arg, "--gid") == 0)
+      opt.gid = parse_id(arg, argv[++i]);
+    else if (strcmp(arg, "--groups-denied") == 0)
+      opt.groups_denied = true;
     else if (strcmp(arg, "--argv0") == 0) {
       opt.argv0 = argv[++i];
       if (opt.argv0 == NULL) usage_error("--argv0 needs a value");
@@ -198,10 +224,14 @@ static void send_child_message(int control_fd) {
 
 /* Nothing has been sent for the command yet, so Node learns the errno from EXEC_FAILED; a user
  * running the init by hand learns it from stderr. */
-static _Noreturn void start_failed(const struct init *init, const char *what, int err) {
-  send_message(init, PIDNS_MSG_EXEC_FAILED, err);
+static _Noreturn void start_failed_at(const struct init *init, const char *what, int err, int step) {
+  send_report(init, PIDNS_MSG_EXEC_FAILED, err, step);
   if (init->control_fd < 0) fprintf(stderr, "pidns-init: %s: %s\n", what, strerror(err));
   exit(err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE);
+}
+
+static _Noreturn void start_failed(const struct init *init, const char *what, int err) {
+  start_failed_at(init, what, err, PIDNS_START_EXECVE);
 }
 
 /* A closed 0, 1 or 2 would be taken by the next descriptor the init opens (the signalfd, say) and
@@ -245,22 +275,49 @@ static void setup_signals(struct init *init) {
   if (init->signal_fd == -1) start_failed(init, "signalfd", errno);
 }
 
-static _Noreturn void report_exec_error(int exec_error_fd) {
-  int err = errno;
-  while (write(exec_error_fd, &err, sizeof err) == -1 && errno == EINTR) {
+/* What the command's process sends back on the exec-error pipe: one write of 8 bytes, atomic. */
+struct start_error {
+  int err;
+  int step; /* enum pidns_start_step */
+};
+
+static _Noreturn void report_exec_error(int exec_error_fd, int step) {
+  struct start_error report = {.err = errno, .step = step};
+  while (write(exec_error_fd, &report, sizeof report) == -1 && errno == EINTR) {
   }
   _exit(EXIT_NOT_FOUND);
+}
+
+/* The command's identity, in the command's process only (the same order and rules as the library's
+ * own children: groups, then gid, then uid). Raw system calls: the wrappers of a C library would
+ * try to keep every thread's ids in step, and there is only this one. */
+static void change_identity(const struct init *init, int exec_error_fd) {
+  if (init->opt.uid < 0 && init->opt.gid < 0) return;
+  if (syscall(__NR_setgroups, 0, NULL) == -1) {
+    /* A caller that may change ids but not groups would hand the command its own groups: that is
+     * a failure, unless there are none, or setgroups is denied in this user namespace for
+     * everyone. */
+    int err = errno;
+    if (err != EPERM || (!init->opt.groups_denied && syscall(__NR_getgroups, 0, NULL) != 0)) {
+      errno = err;
+      report_exec_error(exec_error_fd, PIDNS_START_SETGROUPS);
+    }
+  }
+  if (init->opt.gid >= 0 && syscall(__NR_setresgid, init->opt.gid, init->opt.gid, init->opt.gid) == -1)
+    report_exec_error(exec_error_fd, PIDNS_START_SETGID);
+  if (init->opt.uid >= 0 && syscall(__NR_setresuid, init->opt.uid, init->opt.uid, init->opt.uid) == -1)
+    report_exec_error(exec_error_fd, PIDNS_START_SETUID);
 }
 
 /* The forked child. The init is single-threaded, so ordinary libc calls are safe here. Every
  * descriptor of the init is close-on-exec, so the command gets only what the init inherited. */
 static _Noreturn void run_command(const struct init *init, int start_dir, int exec_error_fd) {
-  if (fchdir(start_dir) == -1) report_exec_error(exec_error_fd);
+  if (fchdir(start_dir) == -1) report_exec_error(exec_error_fd, PIDNS_START_CHDIR);
   /* A new session is a new process group too, led by the command. */
   if (init->opt.terminal) {
-    if (setsid() == -1 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) == -1) report_exec_error(exec_error_fd);
+    if (setsid() == -1 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) == -1) report_exec_error(exec_error_fd, PIDNS_START_TERMINAL);
   } else if ((init->opt.signal_group || init->opt.foreground) && setpgid(0, 0) == -1) {
-    report_exec_error(exec_error_fd);
+    report_exec_error(exec_error_fd, PIDNS_START_TERMINAL);
   }
   if (init->opt.foreground) {
     /* Every signal is still blocked here, so this works from outside the foreground group (no
@@ -269,9 +326,10 @@ static _Noreturn void run_command(const struct init *init, int start_dir, int ex
     pid_t self = getpid();
     (void)ioctl(STDIN_FILENO, TIOCSPGRP, &self);
   }
+  change_identity(init, exec_error_fd);
   unsigned long none = 0;
   if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none) == -1)
-    report_exec_error(exec_error_fd);
+    report_exec_error(exec_error_fd, PIDNS_START_EXECVE);
   if (init->control_fd >= 0) send_child_message(init->control_fd);
   char *file = init->opt.command[0];
   if (init->opt.argv0) init->opt.command[0] = (char *)init->opt.argv0;
@@ -281,7 +339,7 @@ static _Noreturn void run_command(const struct init *init, int start_dir, int ex
     execv(file, init->opt.command);
   else
     execvp(file, init->opt.command);
-  report_exec_error(exec_error_fd);
+  report_exec_error(exec_error_fd, PIDNS_START_EXECVE);
 }
 
 static pid_t start_command(const struct init *init, int start_dir) {
@@ -294,9 +352,9 @@ static pid_t start_command(const struct init *init, int start_dir) {
 
   /* EOF: the exec succeeded and closed the write end. A pipe write of one int is atomic, so the
    * read gets either nothing or the whole errno. */
-  int exec_errno;
+  struct start_error report;
   ssize_t n;
-  while ((n = read(exec_pipe[0], &exec_errno, sizeof exec_errno)) == -1 && errno == EINTR) {
+  while ((n = read(exec_pipe[0], &report, sizeof report)) == -1 && errno == EINTR) {
   }
   if (n == -1) die("read");
   close(exec_pipe[0]);
@@ -304,7 +362,7 @@ static pid_t start_command(const struct init *init, int start_dir) {
 
   while (waitpid(pid, NULL, 0) == -1 && errno == EINTR) {
   }
-  start_failed(init, init->opt.command[0], exec_errno);
+  start_failed_at(init, init->opt.command[0], report.err, report.step);
 }
 
 /* The command's stdin and stdout must end when the command (and what it started) closes them, not
@@ -503,6 +561,12 @@ static _Noreturn void run_event_loop(struct init *init) {
 }
 
 int main(int argc, char **argv) {
+  /* A set-uid, set-gid or file-capability copy would run any command with the owner's
+   * privileges for whoever can run it. */
+  if (getauxval(AT_SECURE) != 0) {
+    fputs("pidns-init: refusing to run with privileges its caller does not have (set-uid, set-gid or file capabilities)\n", stderr);
+    exit(EXIT_INIT_FAILED);
+  }
   struct init init = {.opt = parse_options(argc, argv), .is_pid1 = getpid() == 1, .signal_fd = -1};
   init.control_fd = init.opt.control_fd;
   /* Before anything is forked: the command must never hold the channel. */

@@ -89,6 +89,8 @@ pid_t getpgrp(void);
 pid_t setsid(void);
 int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5);
 int getrusage(int who, struct rusage *usage);
+#define AT_SECURE 23
+unsigned long getauxval(unsigned long type);
 /* syscall(SYS_x, ...) with up to six arguments, each passed as a long (missing ones as 0). */
 long freestanding_syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
 #define FREESTANDING_SYSCALL_ARGS(number, a1, a2, a3, a4, a5, a6, ...) \

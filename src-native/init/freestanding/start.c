@@ -7,13 +7,26 @@
 #include "arch.h"
 
 char **environ;
+/* The auxiliary vector after envp's NULL: pairs of (type, value), ended by type 0 (AT_NULL). */
+static unsigned long *auxv;
 
 int main(int argc, char **argv);
+
+unsigned long getauxval(unsigned long type) {
+  for (unsigned long *entry = auxv; entry && entry[0] != 0; entry += 2) {
+    if (entry[0] == type) return entry[1];
+  }
+  errno = ENOENT;
+  return 0;
+}
 
 __attribute__((used, noreturn)) static void start_c(long *stack) {
   int argc = (int)stack[0];
   char **argv = (char **)(stack + 1);
   environ = argv + argc + 1;
+  char **env = environ;
+  while (*env) env++;
+  auxv = (unsigned long *)(env + 1);
   exit(main(argc, argv));
 }
 

@@ -1,0 +1,91 @@
+// A command that attacks the init that watches it. The init keeps the caller's credentials (the
+// command alone takes `uid`/`gid`) and is not dumpable, so a command running as another uid can
+// neither take its control socket (pidfd_getfd), nor attach to it (ptrace), nor signal it; a set-uid
+// copy of the init refuses to run. What root inside can still do is in SECURITY.md.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
+import { initPath } from '../lib/native';
+import { readAll, status } from './kernel';
+import { describeAsRoot } from './root';
+import { fixture } from './subprocess';
+
+const { EPERM } = os.constants.errno;
+
+let dir: string;
+let attacker: string;
+
+beforeAll(() => {
+  // Every user must be able to run it (the command drops to uid 65534).
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-attacker-'));
+  fs.chmodSync(dir, 0o755);
+  attacker = path.join(dir, 'init-attacker');
+  const cc = spawnSync('cc', ['-Wall', '-Wextra', '-O2', '-o', attacker, fixture('init-attacker.c')], { encoding: 'utf8' });
+  expect({ status: cc.status, stderr: cc.stderr }).toEqual({ status: 0, stderr: '' });
+});
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+interface Attack { pidfd_open: number; getfd: number[]; ptrace: number; kill: number }
+
+async function attackOutcome(child: PidNamespaceChild): Promise<Attack> {
+  const out = await readAll(child.stdout);
+  expect(await child.exited).toMatchObject({ code: 0, signal: null });
+  return JSON.parse(out) as Attack;
+}
+
+describeAsRoot('a command as another uid against the init', () => {
+  test('under the init: the init keeps root, the command is 65534, and every attack is refused', async () => {
+    const child = await spawnInPidNamespace(attacker, [], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] });
+    expect(status(child.init!.pid).get('Uid')!.split('\t')[0]).toBe('0');
+    const outcome = await attackOutcome(child);
+    expect(outcome.pidfd_open).toBe(0);
+    expect(outcome.getfd).toEqual(Array(16).fill(EPERM));
+    expect(outcome.ptrace).toBe(EPERM);
+    expect(outcome.kill).toBe(EPERM);
+  });
+
+  test('a pod member as another uid: the pause init is out of its reach too', async () => {
+    await using ns = await PidNamespace.create();
+    const member = await ns.spawn(attacker, [], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] });
+    const outcome = await attackOutcome(member);
+    expect(outcome.getfd).toEqual(Array(16).fill(EPERM));
+    expect(outcome.ptrace).toBe(EPERM);
+    expect(outcome.kill).toBe(EPERM);
+  });
+
+  test('root inside (no uid): the same attacks work, as SECURITY.md says', async () => {
+    const child = await spawnInPidNamespace(attacker, [], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const outcome = await attackOutcome(child);
+    expect(outcome.getfd.filter((e) => e === 0).length).toBeGreaterThan(0);
+    expect(outcome.ptrace).toBe(0);
+    expect(outcome.kill).toBe(0);
+  });
+
+  test('a uid the command cannot take reports the step: EPERM from setgroups, before any code of the command runs', async () => {
+    const script = `
+      const { spawnInPidNamespace } = require(${JSON.stringify(path.join(__dirname, '..', 'dist'))});
+      spawnInPidNamespace('/bin/true', [], { uid: 65534 }).then(
+        () => console.log(JSON.stringify({ started: true })),
+        (err) => console.log(JSON.stringify({ error: err.code, syscall: err.syscall })));
+    `;
+    const run = spawnSync('setpriv', ['--groups=4,27', '--bounding-set=-setgid', '--inh-caps=-setgid', process.execPath, '-e', script], { encoding: 'utf8', timeout: 20000 });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ error: 'EPERM', syscall: 'setgroups' });
+  });
+});
+
+describeAsRoot('a set-uid copy of the init', () => {
+  test('refuses to run for anyone, before it runs a command', () => {
+    const copy = path.join(dir, 'pidns-init-setuid');
+    fs.copyFileSync(initPath, copy);
+    fs.chmodSync(copy, 0o4755);
+    const marker = path.join(dir, 'ran');
+    const run = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', copy, '--', '/bin/sh', '-c', `touch ${marker}`], { encoding: 'utf8', timeout: 10000 });
+    expect(run.status).toBe(125);
+    expect(run.stderr).toMatch(/refusing to run with privileges its caller does not have/);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+});
