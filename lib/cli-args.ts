@@ -236,7 +236,8 @@ Options:
   --join PID|PATH    enter an existing PID namespace (that of process PID, or a namespace
                      file such as /proc/PID/ns/pid) instead of creating one; implies --no-init
   --signal-group     forwarded signals go to CMD's whole process group (CMD leads it)
-  --status-fd N      write JSON lines to descriptor N:
+  --status-fd N      write JSON lines to descriptor N (one passed down to pidns, open for
+                     writing):
                        {"event":"spawn","pid":..,"nsPid":..,"namespaceId":..,"initPid":..}
                        {"event":"exit","code":..,"signal":..,"usage":{"userCPUTime":..,
                         "systemCPUTime":..,"maxRSS":..}}
@@ -245,8 +246,10 @@ Options:
 
 Every signal sent to pidns that can be caught (all but SIGKILL, SIGSTOP and SIGCHLD, real-time
 ones included) is forwarded to CMD; none ends pidns. When stdin is a terminal, CMD runs in a
-process group of its own that has the terminal. When CMD stops (Ctrl-Z), pidns stops too; when
-pidns is continued (fg), it continues CMD.
+process group of its own that has the terminal. When CMD stops (Ctrl-Z) while pidns is in the
+foreground of its controlling terminal, pidns stops too; when pidns is continued (fg), it
+continues CMD. Without a terminal pidns keeps running, and CMD stays stopped until something
+continues it (SIGCONT to CMD, or to pidns, which forwards it).
 
 Exit status:
   CMD's own exit status, or 128+N if signal N ended it
@@ -263,7 +266,8 @@ pid there, stays a child of pidns, and is killed by the kernel if the namespace'
 Options:
   --target PID       the process whose PID namespace CMD joins (required)
   --mount-proc       give CMD a new mount namespace with a /proc of the joined PID namespace
-  --status-fd N      write JSON lines to descriptor N, as 'pidns run' does
+  --status-fd N      write JSON lines to descriptor N (passed down to pidns), as 'pidns run'
+                     does
   -h, --help         show this help
 
 Signals and exit status: as for 'pidns run' (see pidns run --help).
@@ -278,6 +282,7 @@ Options:
   --json             print a JSON array of {"pid","nsPid","ppid","command"} instead of a table
   -h, --help         show this help
 
-Exit status: 0, 2 for bad usage, 125 when PID does not exist or /proc cannot be read.
+Exit status: 0, 2 for bad usage, 125 when PID does not exist, when the namespace has ended
+(its pid 1 has exited, before or while the list was read) or /proc cannot be read.
 `,
 };

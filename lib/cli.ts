@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as util from 'util';
 import { HELP, parseCommandLine, UsageError, type ExecArguments, type RunArguments } from './cli-args';
 import type { PidNamespaceChild } from './child';
-import { PidNamespace } from './namespace';
+import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import type { SpawnOptions } from './options';
 import { forwardSignals } from './signal-forward';
 import { signalNumber } from './signals';
@@ -55,13 +55,79 @@ class StatusChannel {
   }
 }
 
+// Flags of a descriptor as /proc/self/fdinfo shows them (octal).
+const O_ACCMODE = 0o3;
+const O_RDONLY = 0o0;
+const O_CLOEXEC = 0o2000000;
+/**
+ * Node runs libuv's uv_disable_stdio_inheritance() before anything else: it sets close-on-exec
+ * on descriptors 0 to 15 whatever they are, and on those above up to the first one not open.
+ * There, the flag cannot tell a descriptor passed down from one Node made for itself.
+ */
+const MARKED_BY_NODE = 16;
+
+/** The flags of one of our descriptors, or null where /proc cannot tell. */
+function descriptorFlags(fd: number): number | null {
+  try {
+    const match = /^flags:\s*([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'latin1'));
+    return match ? parseInt(match[1], 8) : null;
+  } catch {
+    return null;
+  }
+}
+
+function descriptorTarget(fd: number | string): string | null {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why descriptor fd is not one the caller passed down for status lines, or null if it is. Node's
+ * event loops keep epoll and eventfd descriptors and self-pipes (both ends held here) among the
+ * low numbers a caller also uses; JSON written into one of those is read by libuv as its own
+ * messages, and Node dies of it. Called before this process opens descriptors of its own.
+ */
+function statusFdRefusal(fd: number): string | null {
+  try {
+    fs.fstatSync(fd);
+  } catch {
+    return 'not an open descriptor';
+  }
+  const flags = descriptorFlags(fd);
+  const target = descriptorTarget(fd);
+  if (flags === null || target === null) return null;
+  if ((flags & O_ACCMODE) === O_RDONLY) return 'not open for writing';
+  const own = 'one of the descriptors Node opened for itself, not one passed down to pidns';
+  if (target.startsWith('anon_inode:')) return own;
+  if (target.startsWith('pipe:')) {
+    // The other end of the same pipe, also held here: a pipe Node made to signal itself.
+    for (const other of fs.readdirSync('/proc/self/fd')) {
+      if (Number(other) === fd || descriptorTarget(other) !== target) continue;
+      const otherFlags = descriptorFlags(Number(other));
+      if (otherFlags !== null && (otherFlags & O_ACCMODE) === O_RDONLY) return own;
+    }
+  }
+  if (fd >= MARKED_BY_NODE && (flags & O_CLOEXEC) !== 0) {
+    // A descriptor that survived the exec of Node had close-on-exec clear, and Node's startup
+    // only set it up to the first descriptor that was not open.
+    for (let below = MARKED_BY_NODE; below < fd; below++) {
+      try {
+        fs.fstatSync(below);
+      } catch {
+        return own;
+      }
+    }
+  }
+  return null;
+}
+
 function openStatusChannel(command: string, fd: number | null): StatusChannel {
   if (fd !== null) {
-    try {
-      fs.fstatSync(fd);
-    } catch {
-      throw new UsageError(command, `--status-fd ${fd}: not an open descriptor`);
-    }
+    const refusal = statusFdRefusal(fd);
+    if (refusal !== null) throw new UsageError(command, `--status-fd ${fd}: ${refusal}`);
   }
   return new StatusChannel(fd);
 }
@@ -144,13 +210,50 @@ function exec(parsed: ExecArguments): Promise<number> {
   return runToExit(parsed.argv, options, status);
 }
 
-function ps(pid: number, json: boolean): number {
-  let members;
+/** PF_EXITING in the flags field of /proc/PID/stat: the process has begun to exit. */
+const PF_EXITING = 0x4;
+
+/** Whether pid is, now, a process of the namespace that has not begun to exit. */
+function liveMember(pid: number, namespaceId: number): boolean {
   try {
-    members = PidNamespace.fromPid(pid).processes();
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The fields after the command name, which is in parentheses and may contain anything.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [state, flags] = [fields[0], Number(fields[6])];
+    if (state === 'Z' || state === 'X' || !Number.isInteger(flags) || (flags & PF_EXITING) !== 0) return false;
+    return pidNamespaceId(pid) === namespaceId;
+  } catch {
+    return false; // gone, its pid perhaps not yet reused
+  }
+}
+
+/**
+ * Whether the namespace of members still exists once they have been read. When its pid 1 exits,
+ * the kernel kills every other member, so a list read meanwhile describes a namespace that is no
+ * longer there: empty, or members about to go. A pid 1 still exiting (it waits there for members
+ * whose parents are outside to be reaped) or a zombie has ended it already. A pid 1 missing
+ * from the list is either long gone (then so is every member but zombies) or one whose
+ * namespace file /proc does not let us read (EACCES): then the members alive tell.
+ */
+function namespaceStillThere(namespaceId: number, members: readonly NamespaceMember[]): boolean {
+  const first = members.find((m) => m.nsPid === 1);
+  if (first) return liveMember(first.pid, namespaceId);
+  return members.some((m) => liveMember(m.pid, namespaceId));
+}
+
+function ps(pid: number, json: boolean): number {
+  let namespaceId: number;
+  let members: NamespaceMember[];
+  try {
+    namespaceId = pidNamespaceId(pid);
+    members = namespaceMembers(namespaceId);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     say(`ps ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
+    return EXIT_RUNTIME_FAILED;
+  }
+  if (!namespaceStillThere(namespaceId, members)) {
+    say(`ps ${pid}: the namespace has ended (pid namespace ${namespaceId}: its pid 1 has exited)`);
     return EXIT_RUNTIME_FAILED;
   }
   if (json) {

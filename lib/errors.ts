@@ -156,6 +156,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext): string | 
       return 'the kernel refused the operation: run as root, or pass userNamespace: true';
     case E.ENOENT:
       if (syscall === 'chdir') return 'the cwd option names a directory that does not exist';
+      if (ctx.joining && syscall === 'open') return 'the join target does not exist: give the pid of a running process, or a namespace file such as /proc/PID/ns/pid';
       return 'the command was not found: check the name, the PATH in env, and the cwd option';
     case E.EACCES:
       if (ctx.joining) return "opening another user's namespace file needs root (the same access as ptrace)";

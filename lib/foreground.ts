@@ -1,10 +1,12 @@
 // options.foreground: the command as the foreground job of the caller's terminal, and the caller
 // as the job a shell sees. The command leads a process group of its own that gets the terminal
 // (when the caller's stdin is a terminal and the caller is in its foreground); when the command is
-// stopped, the caller takes the terminal back and stops with the same signal, so that the shell
-// above sees its job stop; when the caller is continued, it gives the terminal back (only if the
-// shell gave it the terminal: `fg`, not `bg`) and continues the command. This is how sudo runs a
-// command without a pseudo-terminal.
+// stopped and the caller is the foreground job of its controlling terminal, the caller takes the
+// terminal back and stops with the same signal, so that the shell above sees its job stop; when
+// the caller is continued, it gives the terminal back (only if the shell gave it the terminal:
+// `fg`, not `bg`) and continues the command. This is how sudo runs a command without a
+// pseudo-terminal. Without a terminal no shell would continue the caller, so it keeps running.
+import * as fs from 'fs';
 import { native } from './native';
 import type { StdioEntry } from './options';
 import { isStopped } from './proc';
@@ -17,6 +19,27 @@ export function terminalIsOurs(stdio: readonly StdioEntry[]): boolean {
   if (stdio[0] !== 'inherit' && stdio[0] !== 0) return false;
   const group = native.foregroundGroup(0);
   return group > 0 && group === native.processGroup();
+}
+
+/**
+ * Whether this process has a controlling terminal and is in its foreground process group: only
+ * then is there a shell whose job stops with us, and that continues us (fg). Without one (a
+ * service, a program started by another without a terminal), or in a background group (under
+ * `timeout`, say), nothing might ever continue us.
+ */
+function inForegroundOfControllingTerminal(): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync('/dev/tty', fs.constants.O_RDWR | fs.constants.O_NOCTTY | fs.constants.O_NONBLOCK);
+  } catch {
+    return false; // ENXIO: no controlling terminal
+  }
+  try {
+    const group = native.foregroundGroup(fd);
+    return group > 0 && group === native.processGroup();
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function takeTerminal(): void {
@@ -63,6 +86,9 @@ export class ForegroundJob {
   commandStopped(signo: number): void {
     // A report can be stale: the command may have been continued since.
     if (this.#ended || !isStopped(this.#pid)) return;
+    // The terminal is the command's because we gave it: we are the shell's foreground job.
+    // Otherwise the command stays stopped, and we wait for whoever continues it.
+    if (!this.#handedOver && !inForegroundOfControllingTerminal()) return;
     if (this.#handedOver) {
       takeTerminal();
       this.#handedOver = false;

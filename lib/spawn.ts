@@ -436,8 +436,13 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
         let err = ENOSYS;
         if (!viaInit && commandHandle) err = commandHandle.signal(signo);
         if (err === ENOSYS) err = initHandle.signal(signo);
-        // A frozen init cannot reap or report: SIGKILL ends it too, and the namespace with it.
-        if (signo === SIGKILL && ctx.cgroup?.frozen) initHandle.signal(SIGKILL);
+        // SIGKILL ends the namespace whatever state its init is in: a frozen init, or one stopped
+        // by a tracer inside, could not reap or report, and a command already gone (the init
+        // waiting out teardownGraceMs) leaves only the init to end.
+        if (signo === SIGKILL) {
+          const initErr = initHandle.signal(SIGKILL);
+          if (err === ESRCH) err = initErr;
+        }
         return err;
       },
       ref: () => initHandle.ref(),

@@ -173,16 +173,3 @@ describeAsRoot('pidns: every catchable signal is forwarded', () => {
     expect(await run.end()).toBe(128 + 9);
   });
 });
-
-describeAsRoot('pidns: stopping with the command', () => {
-  test.each([['run'], ['run --signal-group'], ['run --no-init']])('%s: the command stopped, pidns stops; pidns continued, the command continues', async (options) => {
-    const run = record(options, ['sleep', '100']);
-    const { pid } = await run.spawned;
-    expect(await eventually(() => status(pid).get('Name') === 'sleep')).toBe(true);
-    process.kill(pid, 'SIGSTOP');
-    expect(await eventually(() => status(run.pidns.pid!).get('State')!.startsWith('T'))).toBe(true);
-    process.kill(run.pidns.pid!, 'SIGCONT');
-    expect(await eventually(() => status(pid).get('State')!.startsWith('S') && status(run.pidns.pid!).get('State')!.startsWith('S'))).toBe(true);
-    expect(await run.end()).toBe(128 + 9);
-  });
-});

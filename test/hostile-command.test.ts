@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
 import { initPath } from '../lib/native';
-import { readAll, status } from './kernel';
+import { eventually, membersOfNamespace, readAll, status } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
 
@@ -74,6 +74,33 @@ describeAsRoot('a command as another uid against the init', () => {
     const run = spawnSync('setpriv', ['--groups=4,27', '--bounding-set=-setgid', '--inh-caps=-setgid', process.execPath, '-e', script], { encoding: 'utf8', timeout: 20000 });
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toEqual({ error: 'EPERM', syscall: 'setgroups' });
+  });
+});
+
+describeAsRoot('a root command that stops its init', () => {
+  test('kill(SIGKILL) still ends the namespace, and nothing of it is left', async () => {
+    const child = await spawnInPidNamespace(attacker, ['stop'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = await readAll(child.stdout);
+    expect(JSON.parse(out)).toEqual({ stopped: true });
+    // The init is stopped by its tracer (state t) and the command is its unreaped zombie.
+    expect(await eventually(() => status(child.init!.pid).get('State')!.startsWith('t') && status(child.pid).get('State')!.startsWith('Z'), 5000)).toBe(true);
+    expect(child.kill('SIGKILL')).toBe(true);
+    await expect(child.exited).resolves.toMatchObject({ signal: 'SIGKILL' });
+    expect(membersOfNamespace(child.namespaceId)).toEqual([]);
+  });
+});
+
+describeAsRoot('a command gone while the init waits out teardownGraceMs', () => {
+  test('kill(SIGKILL) ends the namespace now, and exited keeps the command\'s own status', async () => {
+    const child = await spawnInPidNamespace('/bin/sh', ['-c', "sh -c 'trap \"\" TERM; while :; do sleep 1; done' & sleep 0.2; exit 3"], {
+      stdio: 'ignore',
+      teardownGraceMs: 60000,
+    });
+    expect(await eventually(() => !fs.existsSync(`/proc/${child.pid}`) || status(child.pid).get('State')!.startsWith('Z'), 5000)).toBe(true);
+    expect(await eventually(() => { try { return status(child.pid).get('State') === undefined; } catch { return true; } }, 5000)).toBe(true);
+    expect(child.kill('SIGKILL')).toBe(true);
+    await expect(child.exited).resolves.toMatchObject({ code: 3, signal: null });
+    expect(membersOfNamespace(child.namespaceId)).toEqual([]);
   });
 });
 
