@@ -1,8 +1,11 @@
 // cgroup v2 placement: checking the option, creating and removing a cgroup of our own, freezing,
 // killing and reading statistics. The clone itself (clone3 with CLONE_INTO_CGROUP) is native.
+import { randomBytes } from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { invalidType, invalidValue, namespaceEnded, noCgroup, PidnsStateError, systemError } from './errors';
+import { threadId } from 'worker_threads';
+import { invalidType, invalidValue, namespaceEnded, noCgroup, PidnsStateError, PidnsSystemError, systemError } from './errors';
 import { ownProperties } from './options';
 
 /** A fresh child cgroup of `parent`, made for one namespace and removed after it has ended. */
@@ -116,7 +119,26 @@ function readIfPresent(file: string): string | null {
   }
 }
 
-/** cgroup.kill (Linux >= 5.14), else SIGKILL to each process listed, until none is left. */
+/** `dir` and every cgroup below it, parents before their children. */
+function cgroupTree(dir: string): string[] {
+  const tree = [dir];
+  // A loop, not recursion: the command may nest cgroups as deep as the kernel lets it.
+  for (let i = 0; i < tree.length; i++) {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(tree[i], { withFileTypes: true });
+    } catch {
+      continue; // removed meanwhile
+    }
+    for (const entry of entries) if (entry.isDirectory()) tree.push(path.join(tree[i], entry.name));
+  }
+  return tree;
+}
+
+/**
+ * cgroup.kill (Linux >= 5.14), which also kills every process of the cgroups below; else SIGKILL
+ * to each process listed in the tree, until none is left.
+ */
 function killAll(dir: string): void {
   try {
     fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1');
@@ -125,7 +147,7 @@ function killAll(dir: string): void {
     // no cgroup.kill: one by one (a frozen process still dies of SIGKILL)
   }
   for (let round = 0; round < 100; round++) {
-    const pids = (readIfPresent(path.join(dir, 'cgroup.procs')) ?? '').split('\n').filter(Boolean).map(Number);
+    const pids = cgroupTree(dir).flatMap((d) => (readIfPresent(path.join(d, 'cgroup.procs')) ?? '').split('\n').filter(Boolean).map(Number));
     if (pids.length === 0) return;
     for (const pid of pids) {
       try {
@@ -137,7 +159,42 @@ function killAll(dir: string): void {
   }
 }
 
+const errnoOf = (err: unknown): number => -((err as NodeJS.ErrnoException).errno ?? 0);
+
+/** How often, and how long apart, rmdir is tried again while the kernel still calls a cgroup busy. */
+const RMDIR_ATTEMPTS = 50;
+const RMDIR_RETRY_MS = 10;
+
+/**
+ * Removes an unpopulated cgroup and every cgroup below it, deepest first: the kernel refuses
+ * (EBUSY) to remove a cgroup that has children, and the command may have made some.
+ */
+async function removeTree(dir: string, action: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    let failure: { err: unknown; dir: string } | null = null;
+    for (const d of cgroupTree(dir).reverse()) {
+      try {
+        fs.rmdirSync(d);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') failure ??= { err, dir: d };
+      }
+    }
+    if (!failure) return;
+    if ((failure.err as NodeJS.ErrnoException).code !== 'EBUSY' || attempt === RMDIR_ATTEMPTS) {
+      throw systemError(errnoOf(failure.err), 'rmdir', { action: `${action}: cgroup`, path: failure.dir });
+    }
+    await new Promise((resolve) => setTimeout(resolve, RMDIR_RETRY_MS));
+  }
+}
+
 let created = 0;
+
+/** One freeze() or thaw() waiting for cgroup.events to say it is done. */
+interface FreezeRequest {
+  frozen: boolean;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
 
 /**
  * Where one namespace runs: a cgroup directory, open while the clone needs it, and whether pidns
@@ -149,6 +206,8 @@ export class CgroupPlacement {
   #fd: number;
   #removal: Promise<void> | null = null;
   #frozen = false;
+  #freezeRequests: FreezeRequest[] = [];
+  #freezeWatcher: fs.FSWatcher | null = null;
 
   private constructor(dir: string, owned: boolean, fd: number) {
     this.path = dir;
@@ -184,15 +243,19 @@ export class CgroupPlacement {
         );
       }
     }
-    const dir = path.join(parent, `pidns-${process.pid}-${++created}`);
-    const fail = (err: unknown, syscall: string, file: string) => {
-      const errno = -((err as NodeJS.ErrnoException).errno ?? 0);
-      return systemError(errno, syscall, { action: `${action}: cgroup`, path: file });
-    };
-    try {
-      fs.mkdirSync(dir);
-    } catch (err) {
-      throw fail(err, 'mkdir', dir);
+    const fail = (err: unknown, syscall: string, file: string) => systemError(errnoOf(err), syscall, { action: `${action}: cgroup`, path: file });
+    // The counter is per thread (each worker has its own copy of this module), hence the thread
+    // id; a directory left by an earlier process that had our pid is stepped around.
+    const name = `pidns-${process.pid}-${threadId}-${++created}`;
+    let dir = path.join(parent, name);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        fs.mkdirSync(dir);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt === 10) throw fail(err, 'mkdir', dir);
+      }
+      dir = path.join(parent, `${name}-${randomBytes(4).toString('hex')}`);
     }
     try {
       for (const [file, , value] of option.limits) {
@@ -228,30 +291,73 @@ export class CgroupPlacement {
     return this.#frozen;
   }
 
-  /** Writes cgroup.freeze and resolves once cgroup.events says every process is (un)frozen. */
-  async setFrozen(frozen: boolean): Promise<void> {
+  /**
+   * Writes cgroup.freeze and resolves once cgroup.events says every process is (un)frozen. The
+   * latest request wins: an earlier one for the other state that has not been reached yet rejects
+   * with ERR_CGROUP_FREEZE_SUPERSEDED, since cgroup.events may never show it.
+   */
+  setFrozen(frozen: boolean): Promise<void> {
+    const action = frozen ? 'freeze' : 'thaw';
+    const superseded = this.#freezeRequests.filter((r) => r.frozen !== frozen);
+    this.#freezeRequests = this.#freezeRequests.filter((r) => r.frozen === frozen);
+    for (const request of superseded) {
+      request.reject(new PidnsStateError('ERR_CGROUP_FREEZE_SUPERSEDED', `${request.frozen ? 'freeze' : 'thaw'}: ${action}() was called before ${this.path} was ${request.frozen ? 'frozen' : 'thawed'}; the later call decides`));
+    }
     this.#frozen = frozen;
-    const events = path.join(this.path, 'cgroup.events');
-    const reached = () => new RegExp(`^frozen ${frozen ? 1 : 0}$`, 'm').test(readIfPresent(events) ?? '');
-    // The kernel notifies cgroup.events watchers (inotify) on every change; watch before writing.
-    const watcher = fs.watch(events);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        watcher.on('change', () => {
-          if (reached()) resolve();
-        });
-        watcher.on('error', reject);
+    return new Promise<void>((resolve, reject) => {
+      // The kernel notifies cgroup.events watchers (inotify) on every change: watch before writing.
+      if (!this.#freezeWatcher) {
         try {
-          fs.writeFileSync(path.join(this.path, 'cgroup.freeze'), frozen ? '1' : '0');
+          const watcher = fs.watch(path.join(this.path, 'cgroup.events'));
+          watcher.on('change', () => this.#checkFrozen());
+          watcher.on('error', (err) => this.#endFreezeRequests(systemError(errnoOf(err), 'watch', { action, path: path.join(this.path, 'cgroup.events') })));
+          this.#freezeWatcher = watcher;
         } catch (err) {
-          reject(systemError(-((err as NodeJS.ErrnoException).errno ?? 0), 'write', { action: frozen ? 'freeze' : 'thaw', path: path.join(this.path, 'cgroup.freeze') }));
+          reject(systemError(errnoOf(err), 'watch', { action, path: path.join(this.path, 'cgroup.events') }));
           return;
         }
-        if (reached()) resolve();
-      });
-    } finally {
-      watcher.close();
+      }
+      this.#freezeRequests.push({ frozen, resolve, reject });
+      try {
+        fs.writeFileSync(path.join(this.path, 'cgroup.freeze'), frozen ? '1' : '0');
+      } catch (err) {
+        this.#freezeRequests = this.#freezeRequests.filter((r) => r.resolve !== resolve);
+        if (this.#freezeRequests.length === 0) this.#closeFreezeWatcher();
+        reject(systemError(errnoOf(err), 'write', { action, path: path.join(this.path, 'cgroup.freeze') }));
+        return;
+      }
+      this.#checkFrozen();
+    });
+  }
+
+  /** Whether cgroup.events shows the state of the latest freeze() or thaw(). */
+  #frozenStateReached(): boolean {
+    return new RegExp(`^frozen ${this.#frozen ? 1 : 0}$`, 'm').test(readIfPresent(path.join(this.path, 'cgroup.events')) ?? '');
+  }
+
+  #checkFrozen(): void {
+    if (this.#freezeRequests.length === 0 || !this.#frozenStateReached()) return;
+    const done = this.#freezeRequests;
+    this.#freezeRequests = [];
+    this.#closeFreezeWatcher();
+    for (const request of done) request.resolve();
+  }
+
+  /** Settles every waiting freeze()/thaw(): resolved if the state was reached, else with `err`. */
+  #endFreezeRequests(err: Error): void {
+    const reached = this.#freezeRequests.length > 0 && this.#frozenStateReached();
+    const pending = this.#freezeRequests;
+    this.#freezeRequests = [];
+    this.#closeFreezeWatcher();
+    for (const request of pending) {
+      if (reached) request.resolve();
+      else request.reject(err);
     }
+  }
+
+  #closeFreezeWatcher(): void {
+    this.#freezeWatcher?.close();
+    this.#freezeWatcher = null;
   }
 
   /** Reads cpu.stat, memory.current, memory.peak and pids.current. */
@@ -276,26 +382,44 @@ export class CgroupPlacement {
   }
 
   /**
-   * For a cgroup pidns made: kills whatever is still in it (cgroup.kill), waits until it is empty
-   * and removes it. Resolves once it is gone; a path given by the caller is left alone.
+   * For a cgroup pidns made: kills whatever is still in it and below it (cgroup.kill), waits until
+   * none of it is populated and removes it with any cgroups made inside it. Resolves once it is
+   * gone (a path given by the caller is left alone); rejects with the rmdir's error if the kernel
+   * still refuses. A freeze() or thaw() still waiting is settled first.
    */
-  remove(): Promise<void> {
+  remove(action = 'remove'): Promise<void> {
     if (!this.owned) return Promise.resolve();
     this.#removal ??= (async () => {
       const events = path.join(this.path, 'cgroup.events');
       const empty = () => /^populated 0$/m.test(readIfPresent(events) ?? 'populated 0');
-      const watcher = fs.watch(events);
+      let watcher: fs.FSWatcher | null = null;
       try {
         const drained = new Promise<void>((resolve) => {
+          try {
+            watcher = fs.watch(events);
+          } catch {
+            resolve(); // already gone: rmdir below says whether that is so
+            return;
+          }
           watcher.on('change', () => empty() && resolve());
           watcher.on('error', () => resolve());
         });
         killAll(this.path);
         if (!empty()) await drained;
       } finally {
-        watcher.close();
+        (watcher as fs.FSWatcher | null)?.close();
       }
-      fs.rmdirSync(this.path);
+      this.#endFreezeRequests(
+        new PidnsSystemError({
+          code: 'ERR_NAMESPACE_ENDED',
+          errno: -os.constants.errno.ESRCH,
+          syscall: 'write',
+          path: path.join(this.path, 'cgroup.freeze'),
+          message: `${this.#frozen ? 'freeze' : 'thaw'}: the namespace ended before its cgroup was ${this.#frozen ? 'frozen' : 'thawed'}`,
+          hint: 'its cgroup has been removed with it',
+        }),
+      );
+      await removeTree(this.path, action);
     })();
     return this.#removal;
   }

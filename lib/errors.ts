@@ -168,12 +168,23 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext): string | 
       if (syscall === 'setns' || ctx.joining) return 'the join target is not a PID namespace of this system';
       // Linux 5.3 to 5.6 have clone3 but not CLONE_INTO_CGROUP.
       if (syscall === 'clone3') return CLONE3_HINT;
-      return undefined;
+      if (syscall === 'setuid' || syscall === 'setgid')
+        return ctx.userNamespace ? 'the uid or gid option is not mapped in the user namespace: add it to uidMap/gidMap' : 'the uid or gid option is not a valid id';
+      return 'the kernel refused the arguments of this call';
     case E.ENOSYS:
       if (syscall === 'clone3') return CLONE3_HINT;
       return `this kernel, or a seccomp profile it runs under, does not offer ${syscall}`;
     case E.ESRCH:
       return 'no process has that pid (it may have exited)';
+    case E.EBADF:
+      return 'a descriptor number in stdio is not open in this process';
+    case E.ENOTDIR:
+      if (syscall === 'chdir') return 'the cwd option names something that is not a directory';
+      return 'a component of the path is not a directory';
+    case E.ENAMETOOLONG:
+      return 'a path (the command or the cwd option) is longer than the kernel accepts (4095 bytes, 255 per component)';
+    case E.ELOOP:
+      return 'a path (the command or the cwd option) has too many symbolic links, or a loop of them';
     case E.ENOSPC:
       return namespaceLimitHint(Boolean(ctx.userNamespace));
     case 87 /* EUSERS */:

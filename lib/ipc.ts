@@ -54,16 +54,27 @@ interface Framing {
 
 class JsonFraming implements Framing {
   readonly #decoder = new StringDecoder('utf8');
-  #partialLine = '';
+  /** The pieces of a line whose '\n' has not arrived yet. Kept apart and joined once, when it
+   * does: searching or joining the whole line per chunk made a large message cost quadratic time. */
+  #partialLine: string[] = [];
 
   encode(message: unknown): string {
     return `${JSON.stringify(message)}\n`;
   }
 
   decode(chunk: Buffer): unknown[] {
-    const lines = (this.#partialLine + this.#decoder.write(chunk)).split('\n');
-    this.#partialLine = lines.pop()!;
-    return lines.map((line) => JSON.parse(line) as unknown);
+    const text = this.#decoder.write(chunk);
+    const messages: unknown[] = [];
+    let start = 0;
+    for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+      this.#partialLine.push(text.slice(start, end));
+      const line = this.#partialLine.join('');
+      this.#partialLine = [];
+      start = end + 1;
+      messages.push(JSON.parse(line) as unknown);
+    }
+    if (start < text.length) this.#partialLine.push(text.slice(start));
+    return messages;
   }
 }
 

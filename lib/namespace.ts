@@ -81,6 +81,7 @@ export class PidNamespace implements AsyncDisposable {
   #initExited = deferred();
   #empty = deferred();
   #closing: Promise<void> | null = null;
+  #cgroupRemoval: Promise<void> | null = null;
 
   private constructor(id: number, init: InitInfo | null, owned: InitProcess | null, referencePid: number, features: PodFeatures = { mountProc: false, userNamespace: false, rootUid: false, rootGid: false }, cgroup: CgroupPlacement | null = null) {
     this.id = id;
@@ -150,7 +151,9 @@ export class PidNamespace implements AsyncDisposable {
               if (ns) {
                 ns.#ended = true;
                 ns.#initExited.resolve();
-                void ns.#removeCgroup();
+                // close() reports a removal that failed; a pod whose pid 1 ended by itself has no
+                // caller to report it to, and an unhandled rejection would end the Node process.
+                ns.#removeCgroup().catch(() => {});
                 return;
               }
               const { code, signal } = decodeWaitStatus(status);
@@ -169,17 +172,24 @@ export class PidNamespace implements AsyncDisposable {
     try {
       return await created;
     } catch (err) {
-      await cgroup?.remove();
+      // The reason the pod could not start matters more than a cgroup left behind.
+      await cgroup?.remove(action).catch(() => {});
       throw err;
     } finally {
       cgroup?.release();
     }
   }
 
-  /** Once pid 1 and every member we started have ended: a cgroup we made is killed and removed. */
-  async #removeCgroup(): Promise<void> {
-    await Promise.all([...this.#members].map((m) => m.exited));
-    await this.#cgroup?.remove();
+  /**
+   * Once pid 1 and every member we started have ended: a cgroup we made is killed and removed,
+   * with the cgroups members made inside it. One removal, however many ask.
+   */
+  #removeCgroup(): Promise<void> {
+    this.#cgroupRemoval ??= (async () => {
+      await Promise.all([...this.#members].map((m) => m.exited));
+      await this.#cgroup?.remove('PidNamespace.close');
+    })();
+    return this.#cgroupRemoval;
   }
 
   /** The cgroup v2 directory the pod runs in (options.cgroup), or null. */
@@ -313,9 +323,11 @@ export class PidNamespace implements AsyncDisposable {
     if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > 0x7fffffff) throw outOfRange('options.graceMs', 'an integer >= 0 and <= 2147483647', graceMs);
     const init = this.#owned;
     this.#closing = (async () => {
-      // Frozen members could not act on SIGTERM: they get their grace thawed.
-      if (this.#cgroup?.frozen) await this.#cgroup.setFrozen(false);
+      // Ended first, so that no freeze() can come between the thaw below and the end.
       this.#ended = true;
+      // Frozen members could not act on SIGTERM: they get their grace thawed. If the thaw fails
+      // the close goes on: pid 1's SIGKILL and cgroup.kill end frozen processes too.
+      if (this.#cgroup?.frozen) await this.#cgroup.setFrozen(false).catch(() => {});
       if (init.channel.send(REQ_TERMINATE, 0) === 0) {
         // Early end of the grace: the init has no child left and every member we started is gone.
         const everyoneGone = Promise.all([this.#empty.promise, ...[...this.#members].map((m) => m.exited)]);

@@ -68,7 +68,7 @@ export interface NativeTerminalController {
 
 export interface NativeBinding {
   spawn(options: NativeSpawnOptions): NativeSpawnResult | NativeFailure;
-  ProcessHandle: new (pid: number, pidfd: number, onExit?: (waitStatus: number, usage: ResourceUsage | null) => void) => NativeProcessHandle;
+  ProcessHandle: new (pid: number, pidfd: number, onExit?: (waitStatus: number, usage: ResourceUsage | null) => void, notChild?: boolean) => NativeProcessHandle;
   startFallbackWatch(): void;
   controlPair(): [number, number] | NativeFailure;
   ControlChannel: new (fd: number, onMessage: (type: number, value: number, pid: number, pidfd: number, amount: number) => void) => NativeControlChannel;

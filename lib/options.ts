@@ -1,9 +1,10 @@
 // Validation of spawnInPidNamespace()'s arguments. Everything here runs before any system call,
 // so a bad input is a TypeError/RangeError and nothing is started.
+import { fileURLToPath } from 'url';
 import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
-import { signalNumber } from './signals';
+import { signalName, signalNumber } from './signals';
 
 /** 'pipe': a stream in Node; 'inherit': Node's own descriptor; 'ignore': /dev/null. */
 export type StdioName = 'pipe' | 'inherit' | 'ignore';
@@ -71,7 +72,7 @@ export interface SpawnOptions {
   signal?: AbortSignal;
   /** Milliseconds after which killSignal is sent. */
   timeout?: number;
-  /** The signal for timeout and signal (default 'SIGTERM'). */
+  /** The signal for timeout and signal (default 'SIGTERM'). 0, which sends nothing, is refused. */
   killSignal?: NodeJS.Signals | number;
   /** Default true: the namespace ends when the Node process ends. */
   dieWithParent?: boolean;
@@ -267,9 +268,34 @@ function checkCwd(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (value instanceof URL) {
     if (value.protocol !== 'file:') throw invalidValue('options.cwd', value.href, 'must be a file: URL');
-    return checkString('options.cwd', decodeURIComponent(value.pathname), false);
+    // Node's own conversion, which refuses what no local path can be: a host (file://server/x)
+    // or an encoded slash (%2F). Its code is kept (ERR_INVALID_FILE_URL_HOST,
+    // ERR_INVALID_FILE_URL_PATH) and the option named.
+    let local: string;
+    try {
+      local = fileURLToPath(value);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'ERR_INVALID_ARG_VALUE';
+      throw new PidnsArgumentError(code, `The argument 'options.cwd' is not a local path: ${(err as Error).message}. Received ${value.href.slice(0, 200)}`);
+    }
+    return checkString('options.cwd', local, false);
   }
   return checkString('options.cwd', value, false);
+}
+
+/**
+ * The signal that timeout and signal send. Signal 0 sends nothing (it only probes), so a timeout
+ * would report a command ended that still runs; it is refused as child_process refuses it. Signals
+ * 32 and 33 are the C library's own (kill -l has no name for them) and are refused too.
+ */
+function checkKillSignal(value: unknown): number {
+  if (value === undefined) return signalNumber('SIGTERM');
+  const signo = signalNumber(value, 'options.killSignal');
+  const name = signalName(signo);
+  if (signo === 0 || name === null || name.startsWith('SIGRTMIN-')) {
+    throw new PidnsArgumentError('ERR_UNKNOWN_SIGNAL', `Unknown signal: ${typeof value === 'string' ? value.slice(0, 64) : String(value)} (options.killSignal must be a signal to send, such as 'SIGTERM' or 'SIGKILL'; 0 sends none)`);
+  }
+  return signo;
 }
 
 function checkJoin(value: unknown): NormalizedOptions['join'] {
@@ -387,7 +413,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     gid: o.gid === undefined ? (mapsRoot(userNamespace?.gidMap) ? 0 : -1) : checkInteger('options.gid', o.gid, 0, MAX_ID),
     signal: signal as AbortSignal | undefined,
     timeout,
-    killSignal: o.killSignal === undefined ? signalNumber('SIGTERM') : signalNumber(o.killSignal, 'options.killSignal'),
+    killSignal: checkKillSignal(o.killSignal),
     dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent, true),
     signalGroup: checkBoolean('options.signalGroup', o.signalGroup, false),
     foreground: checkBoolean('options.foreground', o.foreground, false),

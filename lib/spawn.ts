@@ -15,7 +15,7 @@ import { resolveCommand } from './resolve';
 import { CgroupPlacement } from './cgroup';
 import { armKillers, abortError } from './deadline';
 import { decodeWaitStatus, signalNumber, type ExitStatus, type ResourceUsage } from './signals';
-import { channelEnd, openStreams, openTerminalStream, prepareStdio, releaseStdio, type PreparedStdio } from './stdio';
+import { channelEnd, checkStdioOpen, openStreams, openTerminalStream, prepareStdio, releaseStdio, type PreparedStdio } from './stdio';
 
 /** False on kernels without pidfds (before 5.3), or when PIDNS_NO_PIDFD=1 forces the fallback. */
 export const usePidfd = !process.env.PIDNS_NO_PIDFD && native.pidfdSupported();
@@ -24,6 +24,8 @@ export const usePidfd = !process.env.PIDNS_NO_PIDFD && native.pidfdSupported();
 native.startFallbackWatch();
 
 const SIGKILL = signalNumber('SIGKILL');
+/** How long past its grace an init may take to report an ended command before it is ended. */
+const STUCK_INIT_MS = 2000;
 const SIGSTOP = signalNumber('SIGSTOP');
 const { ENOENT, ESRCH, EINVAL, ENOSYS } = os.constants.errno;
 
@@ -58,6 +60,7 @@ export async function startChild(opts: NormalizedOptions): Promise<PidNamespaceC
   if (opts.signal?.aborted) throw abortError(opts.signal);
   const spawnargs = [opts.command, ...opts.args];
   const action = `spawn ${opts.command}`;
+  checkStdioOpen(opts.stdio, action);
   const resolution = resolveCommand(opts.command, opts.envPath, opts.cwd);
   if ('errno' in resolution) throw systemError(resolution.errno, 'execve', { action, path: opts.command, spawnargs });
   const cgroup = opts.cgroup ? CgroupPlacement.prepare(opts.cgroup, action) : null;
@@ -300,14 +303,18 @@ function initRequest(ctx: Context, stdio: PreparedStdio): NativeSpawnOptions {
 }
 
 /**
- * The ids the init runs with: the caller's own (-1: unchanged), except in a new user namespace
- * whose maps give it a root, where the init becomes that root before its execve (an execve as an
- * unmapped uid would drop the capabilities it holds there).
+ * The ids the init runs with: the caller's own (-1: unchanged), except in a new user namespace,
+ * where an execve as an unmapped uid would drop the capabilities the init holds there: it becomes
+ * that namespace's root before its execve when the maps give one.
  */
 function initIds(opts: NormalizedOptions): { uid: number; gid: number } {
+  const userNamespace = opts.userNamespace;
+  if (!userNamespace) return { uid: -1, gid: -1 };
+  // A map without a root leaves the init no capability there to change ids with later: it takes
+  // the command's ids itself (and shares them with the command).
   return {
-    uid: mapsRoot(opts.userNamespace?.uidMap) ? 0 : -1,
-    gid: mapsRoot(opts.userNamespace?.gidMap) ? 0 : -1,
+    uid: mapsRoot(userNamespace.uidMap) ? 0 : opts.uid,
+    gid: mapsRoot(userNamespace.gidMap) ? 0 : opts.gid,
   };
 }
 
@@ -334,6 +341,14 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
   return new Promise((resolve, reject) => {
     let commandPid = -1;
     let commandHandle: InstanceType<typeof native.ProcessHandle> | null = null;
+    let stuckInitTimer: NodeJS.Timeout | null = null;
+    // Once the command has ended, the init reaps and reports it at once, or after the grace it
+    // gives the others. An init that does neither is stopped (a tracer inside, which only root
+    // there can be): it is then ended, so that `exited` always comes and nothing stays behind.
+    const watchStuckInit = () => {
+      stuckInitTimer = setTimeout(() => init.handle.signal(SIGKILL), ctx.opts.teardownGraceMs + STUCK_INIT_MS);
+      stuckInitTimer.unref();
+    };
     let execErrno = 0;
     let execSyscall: string = 'execve';
     let commandStatus: number | undefined;
@@ -355,7 +370,11 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
             }
             commandPid = pid;
             if (pidfd >= 0) {
-              if (usePidfd) commandHandle = new native.ProcessHandle(pid, pidfd);
+              if (usePidfd) {
+                // Not our child: its pidfd only tells when it has ended (see watchStuckInit).
+                commandHandle = new native.ProcessHandle(pid, pidfd, () => watchStuckInit(), true);
+                commandHandle.unref();
+              }
               else native.closeFd(pidfd);
             }
           } else if (type === MSG_STARTED && !child) {
@@ -396,6 +415,7 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
         },
         onExit(initStatus, usage) {
           commandHandle?.close();
+          if (stuckInitTimer) clearTimeout(stuckInitTimer);
           job?.end();
           if (child) {
             // The init kills and reaps every process of the namespace before it exits and reports

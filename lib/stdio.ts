@@ -2,6 +2,7 @@
 // keeps for 'pipe' entries (and the IPC channel's end for an 'ipc' entry).
 import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
 import type { Readable, Writable } from 'stream';
 import { systemError } from './errors';
 import type { ChannelEnd } from './ipc';
@@ -25,8 +26,31 @@ export interface PreparedStdio {
   terminalController: number | null;
 }
 
+function isOpen(fd: number): boolean {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function closeAll(fds: (number | null)[]): void {
   for (const fd of fds) if (fd !== null) native.closeFd(fd);
+}
+
+/**
+ * Every descriptor the stdio entries pass on (a number, or 'inherit' at its index) must be open
+ * before anything of ours is opened: a number that is not open would be taken by a namespace
+ * file, a pipe, the control socket or the error pipe opened next, and the command would get that
+ * (an init's control socket, say) instead of nothing. As with child_process, 'inherit' of a
+ * descriptor Node does not have is an error too.
+ */
+export function checkStdioOpen(entries: StdioEntry[], action: string): void {
+  entries.forEach((entry, i) => {
+    const fd = typeof entry === 'number' ? entry : entry === 'inherit' ? i : -1;
+    if (fd >= 0 && !isOpen(fd)) throw systemError(os.constants.errno.EBADF, 'fstat', { action, path: `stdio[${i}]: descriptor ${fd}` });
+  });
 }
 
 export function prepareStdio(entries: StdioEntry[], action: string, terminal: TerminalSize | null = null): PreparedStdio {
@@ -38,6 +62,7 @@ export function prepareStdio(entries: StdioEntry[], action: string, terminal: Te
       prepared.childOnly.push(pair.terminal);
       entries = [pair.terminal, pair.terminal, pair.terminal, ...entries.slice(3)];
     }
+    checkStdioOpen(entries, action);
     entries.forEach((entry, i) => {
       const kind = entry ?? (i < 3 ? 'pipe' : 'ignore');
       prepared.parentEnds.push(null);

@@ -57,9 +57,10 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
                         InstanceMethod("close", &ProcessHandle::Close)});
   }
 
-  // new ProcessHandle(pid, pidfd, onExit?): the handle owns pidfd. With onExit the process must
-  // be a child of this process: it is reaped and onExit(waitStatus, usage) is called once
-  // (-1 and null if something else reaped it first).
+  // new ProcessHandle(pid, pidfd, onExit?, notChild?): the handle owns pidfd. With onExit the
+  // process must be a child of this process: it is reaped and onExit(waitStatus, usage) is called
+  // once (-1 and null if something else reaped it first). With notChild, onExit(-1, null) only
+  // says that it has ended; nothing is reaped.
   explicit ProcessHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<ProcessHandle>(info) {
     Napi::Env env = info.Env();
     // A NaN or 0 pid would make wait4 reap any child of the process group.
@@ -70,6 +71,14 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     pid_ = info[0].As<Napi::Number>().Int32Value();
     pidfd_ = info[1].As<Napi::Number>().Int32Value();
     if (info.Length() < 3 || !info[2].IsFunction()) return;
+    // A process that is not our child (the command under the init) is only watched for its end:
+    // waiting for it would be refused at best, and could reap a child of ours that got its pid
+    // after the init reaped it.
+    notChild_ = info.Length() >= 4 && info[3].ToBoolean();
+    if (notChild_ && pidfd_ < 0) {
+      ThrowType(env, "ProcessHandle: a process that is not our child is watched through its pidfd");
+      return;
+    }
 
     onExit_ = Napi::Persistent(info[2].As<Napi::Function>());
     uv_loop_t *loop = nullptr;
@@ -126,12 +135,17 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     if (!watching_) return;
     int status = 0;
     struct rusage usage = {};
-    pid_t r;
-    do {
-      r = wait4(pid_, &status, WNOHANG | __WALL, &usage);
-    } while (r < 0 && errno == EINTR);
-    if (r == 0) return;  // still running (a pidfd can wake us for nothing after an error)
-    if (r < 0) status = -1;
+    pid_t r = -1;
+    if (notChild_) {
+      // The pidfd of a process that is not our child is readable once it has ended.
+      status = -1;
+    } else {
+      do {
+        r = wait4(pid_, &status, WNOHANG | __WALL, &usage);
+      } while (r < 0 && errno == EINTR);
+      if (r == 0) return;  // still running (a pidfd can wake us for nothing after an error)
+      if (r < 0) status = -1;
+    }
     reaped_ = true;
     StopWatching();
     CloseDescriptor();
@@ -227,6 +241,7 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
   pid_t pid_ = -1;
   int pidfd_ = -1;
   bool watching_ = false;
+  bool notChild_ = false;
   bool reaped_ = false;
   bool unrefed_ = false;
   uv_poll_t *poll_ = nullptr;

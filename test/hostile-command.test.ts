@@ -2,13 +2,13 @@
 // command alone takes `uid`/`gid`) and is not dumpable, so a command running as another uid can
 // neither take its control socket (pidfd_getfd), nor attach to it (ptrace), nor signal it; a set-uid
 // copy of the init refuses to run. What root inside can still do is in SECURITY.md.
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
 import { initPath } from '../lib/native';
-import { eventually, membersOfNamespace, readAll, status } from './kernel';
+import { eventually, membersOfNamespace, ownDescriptorCount, readAll, status } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
 
@@ -87,6 +87,47 @@ describeAsRoot('a root command that stops its init', () => {
     expect(child.kill('SIGKILL')).toBe(true);
     await expect(child.exited).resolves.toMatchObject({ signal: 'SIGKILL' });
     expect(membersOfNamespace(child.namespaceId)).toEqual([]);
+  });
+});
+
+describeAsRoot('a root command that takes the control socket', () => {
+  test('1,500 forged reports, each with a descriptor: the status is the command\'s own, no descriptor stays, the loop keeps turning', async () => {
+    const before = ownDescriptorCount();
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 1);
+    const child = await spawnInPidNamespace(attacker, ['flood', '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = JSON.parse(await readAll(child.stdout));
+    expect(out).toEqual({ taken: true, sent: 1500 });
+    await expect(child.exited).resolves.toMatchObject({ code: 0, signal: null });
+    clearInterval(ticker);
+    expect(ticks).toBeGreaterThan(0);
+    expect(ownDescriptorCount()).toBe(before);
+  });
+});
+
+describeAsRoot('a root command that stops its init and ends', () => {
+  test('exited still resolves, with no kill, timeout or abort, and the namespace is gone', async () => {
+    const child = await spawnInPidNamespace(attacker, ['stop'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    expect(JSON.parse(await readAll(child.stdout))).toEqual({ stopped: true });
+    await expect(child.exited).resolves.toMatchObject({ signal: 'SIGKILL' });
+    expect(membersOfNamespace(child.namespaceId)).toEqual([]);
+  });
+
+  test('Node\'s death ends the namespace of a stopped init (its parent-death signal)', async () => {
+    const script = `
+      const { spawnInPidNamespace } = require(${JSON.stringify(path.join(__dirname, '..', 'dist'))});
+      spawnInPidNamespace(${JSON.stringify(attacker)}, ['stop-and-stay'], { stdio: ['ignore', 'pipe', 'inherit'] }).then((child) => {
+        child.stdout.once('data', () => console.log(JSON.stringify({ initPid: child.init.pid, namespaceId: child.namespaceId })));
+        setInterval(() => {}, 1 << 30);
+      });
+    `;
+    const node = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const report = JSON.parse(await new Promise<string>((resolve) => node.stdout!.once('data', (d) => resolve(String(d))))) as { initPid: number; namespaceId: number };
+    expect(await eventually(() => status(report.initPid).get('State')!.startsWith('t'), 5000)).toBe(true);
+    const closed = new Promise((resolve) => node.once('close', resolve));
+    node.kill('SIGKILL');
+    await closed;
+    expect(await eventually(() => membersOfNamespace(report.namespaceId).length === 0, 5000)).toBe(true);
   });
 });
 

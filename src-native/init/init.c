@@ -312,7 +312,7 @@ static void change_identity(const struct init *init, int exec_error_fd) {
 /* The forked child. The init is single-threaded, so ordinary libc calls are safe here. Every
  * descriptor of the init is close-on-exec, so the command gets only what the init inherited. */
 static _Noreturn void run_command(const struct init *init, int start_dir, int exec_error_fd) {
-  if (fchdir(start_dir) == -1) report_exec_error(exec_error_fd, PIDNS_START_CHDIR);
+  if (start_dir != -1 && fchdir(start_dir) == -1) report_exec_error(exec_error_fd, PIDNS_START_CHDIR);
   /* A new session is a new process group too, led by the command. */
   if (init->opt.terminal) {
     if (setsid() == -1 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) == -1) report_exec_error(exec_error_fd, PIDNS_START_TERMINAL);
@@ -591,10 +591,13 @@ int main(int argc, char **argv) {
    * from now on is read from the signalfd instead of acting by default. */
   /* Pid 1 must not keep a directory busy (a mount point it sits in could not be unmounted while
    * the namespace lives), so it works from /; the command starts where the init was started. */
+  /* A directory the caller entered before the init's ids were set may not be searchable by them
+   * (EACCES): the init then stays in it, which only keeps it busy. */
   int start_dir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (start_dir == -1 || chdir("/") == -1) start_failed(&init, "chdir", errno);
+  if (start_dir == -1 && errno != EACCES) start_failed_at(&init, "open .", errno, PIDNS_START_CHDIR);
+  if (start_dir != -1 && chdir("/") == -1) start_failed_at(&init, "chdir /", errno, PIDNS_START_CHDIR);
   if (!init.opt.pause) init.command_pid = start_command(&init, start_dir);
-  close(start_dir);
+  if (start_dir != -1) close(start_dir);
   send_message(&init, PIDNS_MSG_STARTED, init.command_pid);
   release_stdio(&init);
   release_command_fds(&init);
