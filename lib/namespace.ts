@@ -6,7 +6,7 @@ import { invalidType, invalidValue, namespaceEnded, outOfRange, PidnsStateError,
 import { startInit, type InitProcess } from './init-process';
 import { native } from './native';
 import { checkUserNamespace, mapsRoot, ownProperties, type SpawnOptions } from './options';
-import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
+import { checkProcIsOurs, namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';
 import { runCommand, type RunOptions, type RunResult } from './run';
@@ -103,6 +103,7 @@ export class PidNamespace implements AsyncDisposable {
     const userNamespace = checkUserNamespace(options.userNamespace);
     const cgroupOption = checkCgroup(options.cgroup);
     const action = 'PidNamespace.create';
+    checkProcIsOurs(action);
     const cgroup = cgroupOption ? CgroupPlacement.prepare(cgroupOption, action) : null;
 
     const created = new Promise<PidNamespace>((resolve, reject) => {

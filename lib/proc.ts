@@ -1,7 +1,7 @@
 // Readers of /proc: the NSpid chain and namespace identity of a process.
 import * as fs from 'fs';
 import * as os from 'os';
-import { invalidType, outOfRange, systemError } from './errors';
+import { invalidType, outOfRange, PidnsSystemError, systemError } from './errors';
 
 function checkPid(pid: unknown): number {
   if (typeof pid !== 'number') throw invalidType('pid', 'of type number', pid);
@@ -141,6 +141,26 @@ export function childByNsPid(parentPid: number, nsPid: number): number {
     }
   }
   return -1;
+}
+
+/**
+ * Throws unless the /proc mounted here shows this process's own PID namespace. Node run in a new
+ * PID namespace without a /proc of it (`unshare --pid --fork node`, no --mount-proc) sees the
+ * outer /proc, where every pid the kernel gives back names some other process: namespace ids,
+ * members and parent checks would all be about strangers. Without /proc at all nothing is read
+ * from it, and nothing is refused here.
+ */
+export function checkProcIsOurs(action: string): void {
+  const pidInProc = ownPidInProc();
+  if (pidInProc === 0 || pidInProc === process.pid) return;
+  throw new PidnsSystemError({
+    code: 'ERR_FOREIGN_PROC',
+    errno: -os.constants.errno.EINVAL,
+    syscall: 'open',
+    path: '/proc',
+    message: `${action}: /proc shows another PID namespace than this process's (this process is ${process.pid} here and ${pidInProc} in that /proc)`,
+    hint: 'mount a /proc of this PID namespace: unshare --pid --fork --mount-proc, or mount -t proc proc /proc in a mount namespace of its own',
+  });
 }
 
 /** Whether a process is stopped by a signal now (State T in /proc/PID/status); false once gone. */

@@ -9,7 +9,7 @@ import { ForegroundJob, terminalIsOurs } from './foreground';
 import { startInit, type InitProcess } from './init-process';
 import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
 import { mapsRoot, normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
-import { childByNsPid, ownPidInProc, pidNamespaceId } from './proc';
+import { checkProcIsOurs, childByNsPid, ownPidInProc, pidNamespaceId } from './proc';
 import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, START_STEP_SYSCALLS } from './protocol';
 import { resolveCommand } from './resolve';
 import { CgroupPlacement } from './cgroup';
@@ -60,6 +60,7 @@ export async function startChild(opts: NormalizedOptions): Promise<PidNamespaceC
   if (opts.signal?.aborted) throw abortError(opts.signal);
   const spawnargs = [opts.command, ...opts.args];
   const action = `spawn ${opts.command}`;
+  checkProcIsOurs(action);
   checkStdioOpen(opts.stdio, action);
   const resolution = resolveCommand(opts.command, opts.envPath, opts.cwd);
   if ('errno' in resolution) throw systemError(resolution.errno, 'execve', { action, path: opts.command, spawnargs });

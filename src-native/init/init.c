@@ -173,10 +173,20 @@ static struct options parse_options(int argc, char **argv) {
 }
 
 /* Node may be slow or gone: pid 1 must never stall on it, and a lost report is not fatal. */
+/* The socket's queue is only ever full when someone floods Node through it (a root command
+ * that took a copy of the socket): a report then waits a little for room instead of being lost,
+ * and never longer than REPORT_WAIT_MS. */
+#define REPORT_WAIT_MS 250
+
 static void send_report(const struct init *init, uint32_t type, int32_t value, int64_t amount) {
   if (init->control_fd < 0) return;
   struct pidns_msg msg = {.type = type, .value = value, .amount = amount};
-  (void)send(init->control_fd, &msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  for (int waited = 0;; waited += 10) {
+    if (send(init->control_fd, &msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL) != -1) return;
+    if (errno != EAGAIN || waited >= REPORT_WAIT_MS) return;
+    struct pollfd room = {.fd = init->control_fd, .events = POLLOUT};
+    (void)poll(&room, 1, 10);
+  }
 }
 
 static void send_message(const struct init *init, uint32_t type, int32_t value) {
