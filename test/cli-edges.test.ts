@@ -1,36 +1,13 @@
 // The pidns command at its edges: --status-fd takes only a descriptor the caller passed down (not
 // one Node opened for itself), pidns without a terminal keeps running when its command stops,
 // ps of a namespace whose pid 1 has exited, and a --join target that does not exist.
-import { spawn, type ChildProcess, type StdioOptions } from 'child_process';
+import { type ChildProcess, type StdioOptions } from 'child_process';
 import * as fs from 'fs';
-import * as path from 'path';
+import { CLI, expectOneLine, startCli, type Finished, type Running } from './cli-run';
 import { eventually, namespaceInode, running, runningMembersOfNamespace, status } from './kernel';
 import { statField, Terminal } from './pty';
 import { describeAsRoot } from './root';
 import { startFixture } from './subprocess';
-
-const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
-
-interface StatusEvent {
-  event: string;
-  [field: string]: unknown;
-}
-
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** What pidns wrote to the status descriptor, as JSON lines. */
-  events: StatusEvent[];
-}
-
-interface Running {
-  process: ChildProcess;
-  /** The first status event (spawn, or error). */
-  firstEvent: Promise<StatusEvent>;
-  finished: Promise<Finished>;
-}
 
 const started: ChildProcess[] = [];
 const namespacesSeen: number[] = [];
@@ -42,43 +19,18 @@ const terminals: Terminal[] = [];
  * (default: descriptor 3 of ['ignore', 'pipe', 'pipe', 'pipe']).
  */
 function start(args: string[], options: { stdio?: StdioOptions; statusIndex?: number; detached?: boolean } = {}): Running {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    stdio: options.stdio ?? ['ignore', 'pipe', 'pipe', 'pipe'],
-    detached: options.detached ?? false,
+  const run = startCli(args, {
+    ...options,
+    onNamespace: (id) => {
+      if (!namespacesSeen.includes(id)) namespacesSeen.push(id);
+    },
   });
-  started.push(child);
-  let stdout = '';
-  let stderr = '';
-  let statusText = '';
-  const events = (): StatusEvent[] => statusText.split('\n').filter(Boolean).map((line) => JSON.parse(line) as StatusEvent);
-  let firstEventResolve!: (e: StatusEvent) => void;
-  const firstEvent = new Promise<StatusEvent>((resolve) => (firstEventResolve = resolve));
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const statusPipe = child.stdio[options.statusIndex ?? 3] as NodeJS.ReadableStream | null;
-  statusPipe?.setEncoding('utf8');
-  statusPipe?.on('data', (d: string) => {
-    statusText += d;
-    const all = events();
-    if (all.length > 0) {
-      if (typeof all[0].namespaceId === 'number' && !namespacesSeen.includes(all[0].namespaceId)) namespacesSeen.push(all[0].namespaceId);
-      firstEventResolve(all[0]);
-    }
-  });
-  const finished = new Promise<Finished>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, events: events() }));
-  });
-  return { process: child, firstEvent, finished };
+  started.push(run.process);
+  return run;
 }
 
 function pidns(args: string[]): Promise<Finished> {
   return start(args).finished;
-}
-
-/** The one line a failure prints: `pidns: ...`, no stack trace. */
-function expectOneLine(stderr: string): void {
-  expect(stderr).toMatch(/^pidns: [^\n]+\n$/);
-  expect(stderr).not.toMatch(/\n\s+at /);
 }
 
 /** The State letter of a process, as /proc/PID/status has it. */

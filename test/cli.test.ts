@@ -1,36 +1,12 @@
 // The pidns command end to end, run as a user would run it: node dist/cli.js (npm test builds it).
-import { spawn, type ChildProcess } from 'child_process';
+import { type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { eventually, exists, membersOfNamespace, namespaceInode, nsPidLine, runningMembersOfNamespace, status } from './kernel';
 import { asNobody } from './public-install';
+import { expectOneLine, startCli, type Finished, type Running } from './cli-run';
 import { describeAsRoot } from './root';
-
-const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
-
-interface StatusEvent {
-  event: string;
-  [field: string]: unknown;
-}
-
-interface Finished {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  events: StatusEvent[];
-}
-
-/** A running `pidns ...`, with fd 3 a pipe for --status-fd. */
-interface Running {
-  process: ChildProcess;
-  /** Resolves with the first status event (spawn, or error). */
-  firstEvent: Promise<StatusEvent>;
-  /** Resolves once stdout contains text. */
-  printed(text: string): Promise<void>;
-  finished: Promise<Finished>;
-}
 
 /** Namespaces the CLI reported in this test; each must be empty when the test ends. */
 let namespacesSeen: number[] = [];
@@ -38,53 +14,17 @@ let namespacesSeen: number[] = [];
 let started: ChildProcess[] = [];
 
 function start(args: string[], options: { asNobody?: boolean; stdin?: 'ignore' | 'pipe' } = {}): Running {
-  const command = options.asNobody ? asNobody(CLI, args) : [process.execPath, CLI, ...args];
-  const child = spawn(command[0], command.slice(1), { stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe'] });
-  started.push(child);
-  let stdout = '';
-  let stderr = '';
-  let statusText = '';
-  const waiting: { text: string; resolve: () => void }[] = [];
-  const events = (): StatusEvent[] => statusText.split('\n').filter(Boolean).map((line) => JSON.parse(line) as StatusEvent);
-  let firstEventResolve!: (e: StatusEvent) => void;
-  const firstEvent = new Promise<StatusEvent>((resolve) => (firstEventResolve = resolve));
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-    for (const w of waiting) if (stdout.includes(w.text)) w.resolve();
+  const run = startCli(args, {
+    wrap: options.asNobody ? asNobody : undefined,
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe', 'pipe'],
+    onNamespace: (id) => namespacesSeen.push(id),
   });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const statusPipe = child.stdio[3] as NodeJS.ReadableStream;
-  statusPipe.setEncoding('utf8');
-  statusPipe.on('data', (d: string) => {
-    statusText += d;
-    const all = events();
-    if (all.length > 0) {
-      if (typeof all[0].namespaceId === 'number') namespacesSeen.push(all[0].namespaceId);
-      firstEventResolve(all[0]);
-    }
-  });
-  const finished = new Promise<Finished>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr, events: events() }));
-  });
-  return {
-    process: child,
-    firstEvent,
-    printed: (text) => new Promise((resolve) => {
-      if (stdout.includes(text)) resolve();
-      else waiting.push({ text, resolve });
-    }),
-    finished,
-  };
+  started.push(run.process);
+  return run;
 }
 
 function pidns(args: string[], options: { asNobody?: boolean } = {}): Promise<Finished> {
   return start(args, options).finished;
-}
-
-/** The one line a failure must print: `pidns: ...`, no stack trace. */
-function expectOneLine(stderr: string): void {
-  expect(stderr).toMatch(/^pidns: [^\n]+\n$/);
-  expect(stderr).not.toMatch(/\n\s+at /);
 }
 
 beforeEach(() => {
