@@ -49,15 +49,22 @@ export function startInit(
   if (isFailure(pair)) throw refusal(pair.errno, pair.syscall);
   const [nodeFd, initFd] = pair;
   const controlFd = request.fdMap.length;
-  const result = native.spawn({
-    ...request,
-    file: initPath,
-    argv: [initPath, '--control-fd', String(controlFd), ...initArgs],
-    fdMap: [...request.fdMap, initFd],
-    newPidNamespace: true,
-    joinFd: -1,
-  });
-  native.closeFd(initFd);
+  let result: ReturnType<typeof native.spawn>;
+  try {
+    result = native.spawn({
+      ...request,
+      file: initPath,
+      argv: [initPath, '--control-fd', String(controlFd), ...initArgs],
+      fdMap: [...request.fdMap, initFd],
+      newPidNamespace: true,
+      joinFd: -1,
+    });
+  } catch (err) {
+    native.closeFd(nodeFd);
+    throw err;
+  } finally {
+    native.closeFd(initFd);
+  }
   if (isFailure(result)) {
     native.closeFd(nodeFd);
     const err = refusal(result.errno, result.syscall);

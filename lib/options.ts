@@ -189,9 +189,11 @@ function checkStdio(value: unknown): StdioEntry[] {
   if (value === undefined) return ['pipe', 'pipe', 'pipe'];
   if (value === 'pipe' || value === 'inherit' || value === 'ignore') return [value, value, value];
   if (!Array.isArray(value)) throw invalidValue('options.stdio', value, "must be 'pipe', 'inherit', 'ignore' or an array");
-  if (value.length > MAX_STDIO) throw outOfRange('options.stdio.length', `<= ${MAX_STDIO}`, value.length);
+  // Read once: a Proxy could answer a different length each time it is asked.
+  const length: unknown = value.length;
+  if (typeof length !== 'number' || length > MAX_STDIO) throw outOfRange('options.stdio.length', `<= ${MAX_STDIO}`, length);
   const entries: StdioEntry[] = [];
-  for (let i = 0; i < value.length; i++) {
+  for (let i = 0; i < length; i++) {
     const entry: unknown = value[i];
     if (entry === null || entry === undefined || entry === 'pipe' || entry === 'inherit' || entry === 'ignore') {
       entries.push(entry);

@@ -158,7 +158,13 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
   request.pdeathsig = ctx.opts.dieWithParent && isMainThread ? SIGKILL : 0;
   request.parentPid = ownPidInProc();
   request.foreground = ctx.withTerminal;
-  const result = native.spawn(request);
+  let result: ReturnType<typeof native.spawn>;
+  try {
+    result = native.spawn(request);
+  } catch (err) {
+    releaseStdio(stdio, true);
+    throw err;
+  }
   if (isFailure(result)) {
     releaseStdio(stdio, true);
     throw systemError(result.errno, result.syscall, failureContext(ctx, result.syscall, joinPath));

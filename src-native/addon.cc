@@ -11,7 +11,9 @@
 namespace pidns {
 
 Napi::Value ThrowType(Napi::Env env, const char *message) {
-  Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
+  // A getter of the argument may have thrown already: that exception goes back to JavaScript
+  // (a second throw would abort the process).
+  if (!env.IsExceptionPending()) Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
   return env.Undefined();
 }
 

@@ -131,9 +131,17 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
           }
         }
       }
-      if (n != sizeof msg) {  // not a message of ours
+      // Not a message of ours: the wrong size (MSG_TRUNC: longer than a record), type 0 (which
+      // stands for end of file here), or a descriptor on anything but MSG_CHILD. A root command
+      // inside can take a copy of the socket and forge the sender's credentials, so the type is
+      // all there is to go by, and no descriptor it sends stays open.
+      if (n != sizeof msg || (hdr.msg_flags & MSG_TRUNC) || msg.type == 0) {
         if (pidfd >= 0) close(pidfd);
         continue;
+      }
+      if (pidfd >= 0 && msg.type != PIDNS_MSG_CHILD) {
+        close(pidfd);
+        pidfd = -1;
       }
       // With MSG_CTRUNC (a descriptor that did not fit this process's table: EMFILE) a message
       // of the right size still counts, without the descriptor; pidfd is then -1.

@@ -70,16 +70,17 @@ void RestoreDispositions() {
 void Deliver(Forwarder *forwarder) {
   Napi::Env env(forwarder->env);
   Napi::HandleScope scope(env);
+  // One read a loop turn: a flood of signals leaves the loop free to see the command's exit; the
+  // poll stays readable and calls again on the next turn.
   unsigned char signals[256];
-  for (;;) {
-    ssize_t n = read(forwarder->read_fd, signals, sizeof signals);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    for (ssize_t i = 0; i < n; i++) {
-      // A callback may have stopped forwarding, which frees the forwarder.
-      if (g_forwarder != forwarder) return;
-      CallFromLoop(env, forwarder->onSignal, {Napi::Number::New(env, signals[i])});
-    }
+  ssize_t n;
+  do {
+    n = read(forwarder->read_fd, signals, sizeof signals);
+  } while (n < 0 && errno == EINTR);
+  for (ssize_t i = 0; i < n; i++) {
+    // A callback may have stopped forwarding, which frees the forwarder.
+    if (g_forwarder != forwarder) return;
+    CallFromLoop(env, forwarder->onSignal, {Napi::Number::New(env, signals[i])});
   }
 }
 

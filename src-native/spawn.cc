@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,16 +48,39 @@ const char *StepName(int step) {
 }
 
 // A NUL-terminated array of C strings that owns its storage.
+// Every field of the options object, read once and up front: a getter may throw (or answer
+// differently each time it is asked), and nothing may call into N-API while its exception is
+// pending (a second throw aborts the process).
+class Fields {
+ public:
+  bool Read(Napi::Env env, const Napi::Object &o) {
+    static const char *const kNames[] = {
+        "file", "cwd", "argv", "envp", "fdMap", "newPidNamespace", "usePidfd", "newUserNamespace",
+        "uidMap", "gidMap", "uid", "gid", "pdeathsig", "parentPid", "cgroupFd", "joinFd",
+        "joinUserFd", "mountProc", "noNewPrivileges", "foreground", "terminal", "denySetgroups"};
+    for (const char *name : kNames) {
+      Napi::Value v = o.Get(name);
+      if (env.IsExceptionPending()) return false;
+      values_.emplace(name, v);
+    }
+    return true;
+  }
+  Napi::Value Get(const char *name) const { return values_.at(name); }
+
+ private:
+  std::map<std::string, Napi::Value> values_;
+};
+
 class CStringArray {
  public:
-  bool Load(const Napi::Value &value) {
+  bool Load(Napi::Env env, const Napi::Value &value) {
     if (!value.IsArray()) return false;
     Napi::Array array = value.As<Napi::Array>();
     uint32_t length = array.Length();
     strings_.reserve(length);
     for (uint32_t i = 0; i < length; i++) {
       Napi::Value item = array.Get(i);
-      if (!item.IsString()) return false;
+      if (env.IsExceptionPending() || !item.IsString()) return false;
       strings_.push_back(item.As<Napi::String>().Utf8Value());
       if (strings_.back().find('\0') != std::string::npos) return false;
     }
@@ -74,7 +98,7 @@ class CStringArray {
 // The addon refuses on its own what lib/ would never build: a NaN would otherwise become 0 (uid
 // root, descriptor stdin), and a fraction or an out-of-range number would be truncated. An absent
 // field takes its fallback.
-bool IntField(const Napi::Object &o, const char *name, int64_t min, int64_t max, int64_t fallback, int64_t *out) {
+bool IntField(const Fields &o, const char *name, int64_t min, int64_t max, int64_t fallback, int64_t *out) {
   Napi::Value v = o.Get(name);
   if (v.IsUndefined()) {
     *out = fallback;
@@ -92,7 +116,8 @@ bool IntField(const Napi::Object &o, const char *name, int64_t min, int64_t max,
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "spawn: options object required");
-  Napi::Object o = info[0].As<Napi::Object>();
+  Fields o;
+  if (!o.Read(env, info[0].As<Napi::Object>())) return env.Undefined();
 
   Napi::Value fileValue = o.Get("file");
   if (!fileValue.IsString()) return ThrowType(env, "spawn: file must be a string");
@@ -101,7 +126,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   bool hasCwd = o.Get("cwd").IsString();
   if (hasCwd) cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
   CStringArray argv, envp;
-  if (!argv.Load(o.Get("argv")) || !envp.Load(o.Get("envp")))
+  if (!argv.Load(env, o.Get("argv")) || !envp.Load(env, o.Get("envp")))
     return ThrowType(env, "spawn: argv and envp must be arrays of strings without NUL");
   if (file.find('\0') != std::string::npos || cwd.find('\0') != std::string::npos)
     return ThrowType(env, "spawn: file and cwd must not contain NUL");
@@ -111,10 +136,11 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   if (!fdValue.IsArray()) return ThrowType(env, "spawn: fdMap must be an array");
   Napi::Array fdArray = fdValue.As<Napi::Array>();
   // The child keeps one int per entry on a stack of its own (child.h).
-  if (fdArray.Length() > PIDNS_MAX_FD_MAP) return ThrowType(env, "spawn: fdMap is too long");
-  for (uint32_t i = 0; i < fdArray.Length(); i++) {
+  uint32_t fdCount = fdArray.Length();
+  if (fdCount > PIDNS_MAX_FD_MAP) return ThrowType(env, "spawn: fdMap is too long");
+  for (uint32_t i = 0; i < fdCount; i++) {
     Napi::Value v = fdArray.Get(i);
-    if (!IsIntegerIn(v, -1, INT32_MAX)) return ThrowType(env, "spawn: fdMap entries must be descriptors or -1");
+    if (env.IsExceptionPending() || !IsIntegerIn(v, -1, INT32_MAX)) return ThrowType(env, "spawn: fdMap entries must be descriptors or -1");
     fdMap.push_back(v.As<Napi::Number>().Int32Value());
   }
 

@@ -173,19 +173,31 @@ static struct options parse_options(int argc, char **argv) {
 }
 
 /* Node may be slow or gone: pid 1 must never stall on it, and a lost report is not fatal. */
-/* The socket's queue is only ever full when someone floods Node through it (a root command
- * that took a copy of the socket): a report then waits a little for room instead of being lost,
- * and never longer than REPORT_WAIT_MS. */
-#define REPORT_WAIT_MS 250
+static long long monotonic_ms(void) {
+  struct timespec now;
+  if (clock_gettime(CLOCK_MONOTONIC, &now) == -1) die("clock_gettime");
+  return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
+}
+
+/* The socket's queue fills only when Node reads slower than reports come (a command that stops
+ * and continues itself thousands of times while Node is busy) or someone floods Node through a
+ * copy of the socket. A report of a stop is then dropped: it is news only while it is new. Every
+ * other report waits for room, up to REPORT_WAIT_MS, so that the exact status is not lost; the
+ * wait ends at once when Node is gone (EPIPE, ECONNRESET). */
+#define REPORT_WAIT_MS 5000
 
 static void send_report(const struct init *init, uint32_t type, int32_t value, int64_t amount) {
   if (init->control_fd < 0) return;
   struct pidns_msg msg = {.type = type, .value = value, .amount = amount};
-  for (int waited = 0;; waited += 10) {
+  int wait_ms = type == PIDNS_MSG_STOPPED ? 0 : REPORT_WAIT_MS;
+  for (long long deadline = -1;;) {
     if (send(init->control_fd, &msg, sizeof msg, MSG_DONTWAIT | MSG_NOSIGNAL) != -1) return;
-    if (errno != EAGAIN || waited >= REPORT_WAIT_MS) return;
+    if (errno != EAGAIN || wait_ms == 0) return;
+    long long now = monotonic_ms();
+    if (deadline < 0) deadline = now + wait_ms;
+    if (now >= deadline) return;
     struct pollfd room = {.fd = init->control_fd, .events = POLLOUT};
-    (void)poll(&room, 1, 10);
+    (void)poll(&room, 1, (int)(deadline - now));
   }
 }
 
@@ -397,11 +409,6 @@ static void release_command_fds(const struct init *init) {
   }
 }
 
-static long long monotonic_ms(void) {
-  struct timespec now;
-  if (clock_gettime(CLOCK_MONOTONIC, &now) == -1) die("clock_gettime");
-  return now.tv_sec * 1000LL + now.tv_nsec / 1000000;
-}
 
 static int exit_status_of(int wait_status) {
   return WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status) : WEXITSTATUS(wait_status);
