@@ -194,7 +194,7 @@ describeAsRoot('pipes read late or closed early', () => {
 
 describeAsRoot('resource limits', () => {
   test('EMFILE at every step (RLIMIT_NOFILE, one free descriptor more each time): a clear error, nothing left', () => {
-    const run = spawnSync('prlimit', ['--nofile=40:40', process.execPath, fixture('fault-limits.js'), 'nofile'], { encoding: 'utf8', timeout: 30000 });
+    const run = spawnSync('prlimit', ['--nofile=64:64', process.execPath, fixture('fault-limits.js'), 'nofile'], { encoding: 'utf8', timeout: 30000 });
     const report = parseReport(run);
     // Every kind of spawn failed at least once and succeeded once enough descriptors were free.
     for (const name of ['init', 'raw', 'pod']) {
