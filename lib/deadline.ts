@@ -1,6 +1,11 @@
 // Ending a started command when its timeout passes or its AbortSignal aborts.
 import type { PidNamespaceChild } from './child';
 import type { NormalizedOptions } from './options';
+import { signalNumber } from './signals';
+
+const SIGKILL = signalNumber('SIGKILL');
+const SIGSTOP = signalNumber('SIGSTOP');
+const SIGCONT = signalNumber('SIGCONT');
 
 /** Why killSignal was sent. */
 export type KillReason = 'timeout' | 'abort';
@@ -19,7 +24,11 @@ export function abortError(signal: AbortSignal): Error {
  */
 export function armKillers(child: PidNamespaceChild, opts: NormalizedOptions, onKill?: (reason: KillReason) => void): void {
   const kill = (reason: KillReason) => {
-    if (child.kill(opts.killSignal)) onKill?.(reason);
+    if (!child.kill(opts.killSignal)) return;
+    onKill?.(reason);
+    // A stopped command keeps any other signal pending until it is continued: SIGCONT after it,
+    // as service managers do, so that the timeout or the abort ends it.
+    if (opts.killSignal !== SIGKILL && opts.killSignal !== SIGSTOP && opts.killSignal !== SIGCONT) child.kill(SIGCONT);
   };
   if (opts.timeout > 0) {
     const timer = setTimeout(() => kill('timeout'), opts.timeout);

@@ -81,7 +81,9 @@ export function startInit(
     throw err;
   }
   // Unreaped, the init stays in /proc until its exit has been handled below.
-  const namespaceId = pidNamespaceId(result.pid);
+  // From the init itself: once it is not dumpable, its /proc links may be closed to Node (an
+  // unprivileged Node whose init belongs to an unmapped root).
+  const namespaceId = result.namespaceId || pidNamespaceId(result.pid);
   const initPid = result.pid;
   const channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd, amount) => {
     if (type !== 0 && !fromInit(type, pid, initPid)) {

@@ -38,7 +38,8 @@ export interface NativeSpawnOptions {
   cgroupFd: number;
 }
 
-export interface NativeSpawnResult { pid: number; pidfd: number; nsPid: number }
+/** namespaceId: the inode of the process's PID namespace as it read it itself, or 0. */
+export interface NativeSpawnResult { pid: number; pidfd: number; nsPid: number; namespaceId: number }
 
 export interface NativeProcessHandle {
   signal(sig: number): number;

@@ -179,7 +179,7 @@ function spawnDirect(ctx: Context, join?: JoinFds): PidNamespaceChild {
     pid: result.pid,
     nsPid: result.nsPid,
     init: null,
-    namespaceId: pidNamespaceId(result.pid),
+    namespaceId: result.namespaceId || pidNamespaceId(result.pid),
     stdio: openStreams(stdio),
     terminal: openTerminalStream(stdio),
     control: handle,

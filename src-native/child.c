@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -181,6 +182,11 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   int moved[c->fd_count > 0 ? c->fd_count : 1];
 
   c->inner_pid = (pid_t)syscall(SYS_getpid);
+  /* Before mountProc replaces /proc: here /proc/self is this process in Node's view. */
+  struct stat own_namespace;
+  c->namespace_inode = syscall(SYS_newfstatat, AT_FDCWD, "/proc/self/ns/pid", &own_namespace, 0) == 0
+                          ? (unsigned long long)own_namespace.st_ino
+                          : 0;
   /* From here on this process reports through its own copy of the error pipe: the number in c
    * may be one the descriptor map takes. */
   int error_fd = lift_private(c->error_fd, c->fd_count);

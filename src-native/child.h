@@ -109,6 +109,9 @@ struct pidns_child {
    * completes). */
   volatile pid_t exec_pid;   /* the exec'ing process when it is not the clone's own child */
   volatile pid_t inner_pid;  /* getpid() of the exec'ing process, inside its namespace */
+  /* The inode of its PID namespace (0: unknown), read by the process itself before anything can
+   * make its /proc links unreadable to Node (a non-dumpable init owned by an unmapped uid). */
+  volatile unsigned long long namespace_inode;
 };
 
 /* The function passed to clone(). Never returns on success (execve), else _exit(127). */

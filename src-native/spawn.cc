@@ -266,6 +266,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   result.Set("pid", Napi::Number::New(env, pid));
   result.Set("pidfd", Napi::Number::New(env, pidfd));
   result.Set("nsPid", Napi::Number::New(env, child.inner_pid));
+  result.Set("namespaceId", Napi::Number::New(env, static_cast<double>(child.namespace_inode)));
   return result;
 }
 

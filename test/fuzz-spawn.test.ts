@@ -11,7 +11,12 @@
 // Which one is expected is worked out from the options and the file system before looking at the
 // outcome. hostile.test.ts fuzzes argument types; this file fuzzes the values.
 //
-// The command is one fixed, harmless shell script (see fixtures/fuzz-spawn-executor.js).
+// The command is a fixed shell script (see fixtures/fuzz-spawn-executor.js), or, in a quarter of
+// the cases, the same script after a hostile act of its own (fixtures/hostile-attacker.c): a
+// setsid daemon deaf to SIGTERM and SIGHUP, a child that stops itself, or a short fork storm of
+// orphans. The outcome must hold all the same, and more is checked after such a command: once
+// `exited` has come nothing of a namespace of its own still runs (under the init and raw), and the
+// calling process has no descriptor more than before the case.
 // Cases that create a user namespace run in a Node process of their own
 // (fixtures/fuzz-spawn-server.js): their setup runs on the caller's memory while the caller is
 // suspended, so a fault there can take the whole process down, and that must fail a case, not
@@ -194,6 +199,10 @@ interface CaseReport {
   closed?: { code: number | null; signal: string | null };
   exitError?: string;
   cgroupLeft?: boolean;
+  /** After a hostile command: processes of its namespace still running once `exited` came (init and raw). */
+  leftInNamespace?: number[];
+  /** After a hostile command: the calling process's descriptors before and after the case. */
+  descriptors?: { before: number; after: number };
 }
 
 interface Executor {
@@ -323,12 +332,17 @@ const padArb: fc.Arbitrary<PadSpec> = fc.record({
 });
 
 /**
- * The command under test. Today only the reporting shell script ('report-and-exit', left out of
- * the printed case). A hostile command (one that attacks the descriptors or the init it was given)
- * is added as another name here and built in buildCall() of fixtures/fuzz-spawn-executor.js; as
- * long as it still waits on the FIFO and exits with the code it is given, every check applies.
+ * The command under test: the reporting shell script ('report-and-exit', left out of the printed
+ * case), or one of the hostile commands built in buildCall() of fixtures/fuzz-spawn-executor.js.
+ * Each still waits on the FIFO and exits with the code it is given, so every check applies, and
+ * checkHostile() adds its own.
  */
-const commandUnderTest: fc.Arbitrary<string> = fc.constant('report-and-exit');
+const HOSTILE_COMMANDS = ['daemon-ignoring-term', 'self-stopping-child', 'fork-storm'] as const;
+const commandUnderTest: fc.Arbitrary<string> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant('report-and-exit') },
+  { weight: 1, arbitrary: fc.constantFrom(...HOSTILE_COMMANDS) },
+);
+const isHostileCommand = (spec: CaseSpec) => (HOSTILE_COMMANDS as readonly string[]).includes(spec.command ?? '');
 
 /** An optional dimension: absent most of the time when it is not the one being fuzzed. */
 function sometimes<T>(arb: fc.Arbitrary<T>, focused: boolean): fc.Arbitrary<T | undefined> {
@@ -516,6 +530,7 @@ let server: CaseServer;
 let fdsBeforeSetup = 0;
 let fdsWithResources = 0;
 let devNullRdev = 0;
+let attacker = '';
 let pidsController = false;
 let memoryController = false;
 
@@ -563,9 +578,9 @@ async function warmUp(): Promise<void> {
   fs.watch(os.tmpdir()).close();
   const pod = await PidNamespace.create();
   try {
-    for (const options of [{}, { init: false }, { terminal: true, stdio: [] }, { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] as never }, { join: pod }]) {
+    for (const options of [{}, { stdio: 'pipe' as const }, { init: false }, { terminal: true, stdio: [] }, { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] as never }, { join: pod }]) {
       const child = await spawnInPidNamespace('/bin/true', [], { stdio: 'ignore', ...options });
-      child.terminal?.resume();
+      for (const stream of [child.stdout, child.stderr, child.terminal]) stream?.resume();
       await child.closed;
       if (child.connected) child.disconnect();
     }
@@ -917,11 +932,22 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
   }
 }
 
+/** What a hostile command must not get away with, whatever the outcome of its case. */
+function checkHostile(spec: CaseSpec, report: CaseReport, f: Findings): void {
+  if (!isHostileCommand(spec)) return;
+  if (report.outcome === 'resolved' && isNewNamespace(spec.mode)) {
+    f.equal(report.leftInNamespace, [], `processes of the namespace still running after exited (${spec.command})`);
+  }
+  const d = report.descriptors!;
+  f.check(d.after <= d.before, `descriptors of the calling process: ${d.before} before the case, ${d.after} after it (${spec.command})`);
+}
+
 function verdict(spec: CaseSpec, report: CaseReport): void {
   const expected = expectedOutcome(spec, report);
   const f = new Findings();
   if (report.outcome === 'resolved') checkRun(spec, expected, report, f);
   else checkError(expected, report, f);
+  checkHostile(spec, report, f);
   if (f.list.length > 0) {
     const summary = {
       expected: expected.kind === 'argument' ? { ...expected, codes: [...expected.codes] } : expected,
@@ -959,6 +985,9 @@ describeAsRoot('fuzzing the option space of a spawn against the kernel', () => {
     fdsBeforeSetup = ownDescriptorCount();
     devNullRdev = fs.statSync('/dev/null').rdev;
     setUpFiles();
+    // In the fuzzing's folder (0755): commands run as other uids too.
+    attacker = path.join(tmp, 'hostile-attacker');
+    execFileSync('cc', ['-Wall', '-Wextra', '-Werror', '-O2', '-o', attacker, fixture('hostile-attacker.c')]);
     openFds = openDescriptorsForStdio();
     controllersEnabled();
     if (V2) {
@@ -966,7 +995,7 @@ describeAsRoot('fuzzing the option space of a spawn against the kernel', () => {
       fs.mkdirSync(cgroupDir);
     }
     pods = { root: await PidNamespace.create(), user: await PidNamespace.create({ userNamespace: true }) };
-    const shared = { tmp, cgroupDir, cgroupParent: V2 ?? null };
+    const shared = { tmp, cgroupDir, cgroupParent: V2 ?? null, attacker };
     executor = createExecutor({ lib: { spawnInPidNamespace, initPath }, fifo, openFds, pods, ...shared });
     server = new CaseServer({ ...shared, fifo: path.join(tmp, 'fifo-server') });
     await server.request({ op: 'hygiene' }, 30_000);
