@@ -2,15 +2,12 @@
 // taken, a descriptor rides only on the command's own first report, and the init's reports of a
 // flood of stops never crowd out the exact status. Also the options object read by the addon
 // once, whatever its getters do.
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { spawnInPidNamespace } from '../lib';
 import { isFailure, native } from '../lib/native';
 import { ownDescriptorCount } from './kernel';
 import { describeAsRoot } from './root';
-import { fixture } from './subprocess';
+import { buildFixture, removeBuiltFixture } from './subprocess';
 
 /** A record as src-native/protocol.h lays it out: u32 type, i32 value, i64 amount. */
 function record(type: number, value: number, size = 16): Buffer {
@@ -79,16 +76,11 @@ describe('stdio as a Proxy', () => {
 });
 
 describeAsRoot('the init\'s reports under a flood of stops', () => {
-  let dir: string;
   let stopFlood: string;
   beforeAll(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-stop-flood-'));
-    fs.chmodSync(dir, 0o755);
-    stopFlood = path.join(dir, 'stop-flood');
-    const cc = spawnSync('cc', ['-Wall', '-Wextra', '-O2', '-o', stopFlood, fixture('stop-flood.c')], { encoding: 'utf8' });
-    expect({ status: cc.status, stderr: cc.stderr }).toEqual({ status: 0, stderr: '' });
+    stopFlood = buildFixture('stop-flood');
   });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => removeBuiltFixture(stopFlood));
 
   test('2,000 stops while Node\'s loop is busy: exited still says SIGTERM, not 143', async () => {
     const child = await spawnInPidNamespace(stopFlood, ['2000'], { uid: 65534, gid: 65534, stdio: 'ignore' });

@@ -10,7 +10,7 @@ import { PidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../li
 import { initPath } from '../lib/native';
 import { eventually, membersOfNamespace, ownDescriptorCount, readAll, status } from './kernel';
 import { describeAsRoot } from './root';
-import { fixture } from './subprocess';
+import { buildFixture, removeBuiltFixture } from './subprocess';
 
 const { EPERM } = os.constants.errno;
 
@@ -18,15 +18,11 @@ let dir: string;
 let attacker: string;
 
 beforeAll(() => {
-  // Every user must be able to run it (the command drops to uid 65534).
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-attacker-'));
-  fs.chmodSync(dir, 0o755);
-  attacker = path.join(dir, 'init-attacker');
-  const cc = spawnSync('cc', ['-Wall', '-Wextra', '-O2', '-o', attacker, fixture('init-attacker.c')], { encoding: 'utf8' });
-  expect({ status: cc.status, stderr: cc.stderr }).toEqual({ status: 0, stderr: '' });
+  attacker = buildFixture('init-attacker');
+  dir = path.dirname(attacker);
 });
 
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterAll(() => removeBuiltFixture(attacker));
 
 interface Attack { pidfd_open: number; getfd: number[]; ptrace: number; kill: number }
 

@@ -15,15 +15,14 @@
 // Joined commands and pod members share a namespace that is not theirs: what they leave behind
 // belongs to that namespace's pid 1 until it ends (README, "Lifetime"), and the tests say so in
 // their titles. So do the cells where the kernel lets root inside defeat a promise.
-import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import { spawnInPidNamespace, type PidNamespaceChild } from '../lib';
 import { eventually, membersOfNamespace, ownDescriptorCount, running } from './kernel';
 import { asNobody } from './public-install';
 import { describeAsRoot } from './root';
-import { fixture } from './subprocess';
+import { buildFixture, fixture, removeBuiltFixture } from './subprocess';
 
 jest.setTimeout(90_000);
 
@@ -145,7 +144,6 @@ interface Plan {
 }
 
 let attacker: string;
-let dir: string;
 
 class Runner {
   readonly process: ChildProcess;
@@ -375,18 +373,14 @@ async function finishScene(cell: Cell, scene: Scene): Promise<{ finished: Finish
 
 describeAsRoot('a hostile command in every mode, as every identity', () => {
   beforeAll(async () => {
-    // Every user must be able to run it: commands run as 65534, and as nobody's Node.
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-hostile-'));
-    fs.chmodSync(dir, 0o755);
-    attacker = path.join(dir, 'hostile-attacker');
-    const cc = spawnSync('cc', ['-Wall', '-Wextra', '-O2', '-o', attacker, fixture('hostile-attacker.c')], { encoding: 'utf8' });
-    expect({ status: cc.status, stderr: cc.stderr }).toEqual({ status: 0, stderr: '' });
+    // Commands run as 65534, and as nobody's Node: the folder is one every user can enter.
+    attacker = buildFixture('hostile-attacker');
     // What this process opens once and keeps on its first spawn is not a join target's to count.
     const first = await spawnInPidNamespace('/bin/true', [], { stdio: 'ignore' });
     await first.closed;
   });
 
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => removeBuiltFixture(attacker));
 
   describe.each(CELLS)('$title', (cell) => {
     const initLies = cell.rootInside && reportedByInit(cell);

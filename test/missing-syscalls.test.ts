@@ -13,11 +13,10 @@
 // Last, pidfd_open failing for the children only (fixtures/pidfd-open-fails-report.js): the
 // library has pidfds, but not for the processes it opens them for after the clone.
 import { spawnSync, type SpawnSyncReturns } from 'child_process';
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { describeAsRoot } from './root';
-import { fixture } from './subprocess';
+import { buildFixture, fixture, removeBuiltFixture } from './subprocess';
 
 const CALLS = ['close_range', 'pidfd_open', 'pidfd_send_signal', 'pidfd_getfd', 'clone3'] as const;
 type Call = (typeof CALLS)[number];
@@ -128,17 +127,11 @@ function expectPidsAgree(child: Step, nsPid: number): void {
 }
 
 describeAsRoot('missing system calls: old kernels and container profiles (a seccomp filter)', () => {
-  let loaderDir: string;
-
   beforeAll(() => {
-    loaderDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-seccomp-'));
-    loader = path.join(loaderDir, 'seccomp-exec');
-    // Built here from source: a C compiler is there wherever the addon could be built.
-    const cc = spawnSync('cc', ['-Wall', '-Wextra', '-O2', '-o', loader, fixture('seccomp-exec.c')], { encoding: 'utf8' });
-    expect({ status: cc.status, stderr: cc.stderr }).toEqual({ status: 0, stderr: '' });
+    loader = buildFixture('seccomp-exec');
   });
 
-  afterAll(() => fs.rmSync(loaderDir, { recursive: true, force: true }));
+  afterAll(() => removeBuiltFixture(loader));
 
   describe('the loader', () => {
     // Each call made so that a full kernel answers it differently from the filter.

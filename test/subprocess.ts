@@ -2,10 +2,30 @@
 // killed. Scripts require the compiled library from dist/ (npm test builds it first); run as
 // another user, they run from a copy every user can read (see public-install.ts).
 import { spawn, spawnSync, type SpawnSyncReturns } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { asNobody, inPublicInstall, publicInstall } from './public-install';
 
 export const fixture = (name: string): string => path.join(__dirname, 'fixtures', name);
+
+/**
+ * Builds fixtures/NAME.c with cc (there wherever the addon could be built), warning-free, into a
+ * new folder every user can enter (such programs often run as another uid), and returns the
+ * program's path. removeBuiltFixture removes the folder.
+ */
+export function buildFixture(name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `pidns-${name}-`));
+  fs.chmodSync(dir, 0o755);
+  const program = path.join(dir, name);
+  const cc = spawnSync('cc', ['-Wall', '-Wextra', '-O2', '-o', program, fixture(`${name}.c`)], { encoding: 'utf8' });
+  if (cc.status !== 0 || cc.stderr !== '') throw new Error(`cc ${name}.c failed (${cc.status}): ${cc.stderr}`);
+  return program;
+}
+
+export function removeBuiltFixture(program: string): void {
+  fs.rmSync(path.dirname(program), { recursive: true, force: true });
+}
 
 /**
  * Runs `node fixtures/NAME args...`, optionally as nobody (setpriv drops every capability), or from
