@@ -171,3 +171,12 @@ export function isStopped(pid: number): boolean {
     return false;
   }
 }
+
+/** Whether a process is stopped by a signal or by a tracer (State T or t); false once gone. */
+export function isHeld(pid: number): boolean {
+  try {
+    return /^[Tt]/.test(readStatus(pid).get('State') ?? '');
+  } catch {
+    return false;
+  }
+}

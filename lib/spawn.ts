@@ -9,7 +9,7 @@ import { ForegroundJob, terminalIsOurs } from './foreground';
 import { startInit, type InitProcess } from './init-process';
 import { initPath, isFailure, native, type NativeSpawnOptions } from './native';
 import { mapsRoot, normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
-import { checkProcIsOurs, childByNsPid, ownPidInProc, pidNamespaceId } from './proc';
+import { checkProcIsOurs, childByNsPid, isHeld, ownPidInProc, pidNamespaceId } from './proc';
 import { MSG_CHILD, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, START_STEP_SYSCALLS } from './protocol';
 import { resolveCommand } from './resolve';
 import { CgroupPlacement } from './cgroup';
@@ -350,10 +350,14 @@ function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
     let commandHandle: InstanceType<typeof native.ProcessHandle> | null = null;
     let stuckInitTimer: NodeJS.Timeout | null = null;
     // Once the command has ended, the init reaps and reports it at once, or after the grace it
-    // gives the others. An init that does neither is stopped (a tracer inside, which only root
-    // there can be): it is then ended, so that `exited` always comes and nothing stays behind.
-    const watchStuckInit = () => {
-      stuckInitTimer = setTimeout(() => init.handle.signal(SIGKILL), ctx.opts.teardownGraceMs + STUCK_INIT_MS);
+    // gives the others. An init that has done neither by then and is held stopped (by a tracer
+    // inside, which only root there can be, or a stop signal) is ended, so that `exited` always
+    // comes and nothing stays behind. One that is merely slow (a loaded machine) is left to run.
+    const watchStuckInit = (delay = ctx.opts.teardownGraceMs + STUCK_INIT_MS) => {
+      stuckInitTimer = setTimeout(() => {
+        if (isHeld(init.pid)) init.handle.signal(SIGKILL);
+        else watchStuckInit(STUCK_INIT_MS);
+      }, delay);
       stuckInitTimer.unref();
     };
     let execErrno = 0;

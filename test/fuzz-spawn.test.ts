@@ -645,6 +645,14 @@ function numberOf(entry: string | number): number | null {
   return null;
 }
 
+/** Whether every folder on the way to dir (and dir) lets any user through. */
+function searchableByOthers(dir: string): boolean {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
 function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
   const why: string[] = [];
   const codes = new Set<string>();
@@ -730,6 +738,12 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
     const gidMap = createsUserNamespace(spec) ? mapOf(spec, 'gidMap', 0) : [{ containerId: 0, hostId: 0, size: 1 }];
     if (spec.gid !== undefined && mapId(gidMap, Number(spec.gid)) === null) errors.push({ code: 'EINVAL', syscall: 'setgid', why: `gid ${spec.gid} is not mapped in the user namespace` });
     if (spec.uid !== undefined && mapId(uidMap, Number(spec.uid)) === null) errors.push({ code: 'EINVAL', syscall: 'setuid', why: `uid ${spec.uid} is not mapped in the user namespace` });
+    // Without a root in the map, the init itself runs as the command's uid, which must be able to
+    // reach the package (a checkout under a 0700 folder is not).
+    const initAs = spec.mode === 'init' && spec.uid !== undefined && mapId(uidMap, 0) === null ? mapId(uidMap, Number(spec.uid)) : null;
+    if (initAs !== null && initAs !== 0 && !searchableByOthers(path.dirname(initPath))) {
+      errors.push({ code: 'EACCES', syscall: 'execve', why: `the init runs as uid ${initAs}, which cannot reach ${initPath}` });
+    }
   }
   const footprint = spec.mode === 'init' ? report.call.footprint.init : report.call.footprint.raw;
   const space = `${footprint} bytes of arguments and environment, limit ${ARG_SPACE}`;
