@@ -35,7 +35,7 @@ const DAEMONS = 3;
 const STOPPED = 3;
 /** How long "within a few seconds" is: the kernel may take a while to kill a namespace of 200
  * processes on a loaded machine. */
-const SETTLE_MS = 5000;
+const SETTLE_MS = 15000;
 /** The longest the event loop may go without running a 1 ms interval during a flood. */
 const MAX_LOOP_GAP_MS = 1000;
 
