@@ -221,8 +221,29 @@ class Runner {
 // The kernel's side
 
 /** Processes of the namespace that still run: not zombies, not exiting (see kernel.ts running()). */
+/**
+ * The inits the scenes started (their own and their pods'). A namespace's inode is reused by the
+ * next namespace once it is gone, and the other test file running beside this one makes new ones
+ * all the time: a process there that no scene made (Node's vfork child before its execve, still
+ * named node, or an init this file never started) is that newer namespace's, not a survivor.
+ */
+const scenesInits = new Set<number>();
+
+function commOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 function alive(namespaceId: number): number[] {
-  return membersOfNamespace(namespaceId).filter(running);
+  return membersOfNamespace(namespaceId).filter((pid) => {
+    if (!running(pid)) return false;
+    const comm = commOf(pid);
+    if (comm === 'node') return false;
+    return comm !== 'pidns-init' || scenesInits.has(pid);
+  });
 }
 
 function describeProcesses(pids: number[]): string[] {
@@ -277,6 +298,9 @@ async function begin(cell: Cell, plan: Plan): Promise<Scene> {
   try {
     target = await joinTarget(cell);
     const started = await runner.start(cell, plan, target?.pid);
+    if (started.init) scenesInits.add(started.init.pid);
+    if (started.pod) scenesInits.add(started.pod.initPid);
+    if (target?.init) scenesInits.add(target.init.pid);
     return { runner, target, started, ownFdsBefore };
   } catch (err) {
     await runner.die();
