@@ -165,18 +165,20 @@ export function checkProcIsOurs(action: string): void {
 
 /** Whether a process is stopped by a signal now (State T in /proc/PID/status); false once gone. */
 export function isStopped(pid: number): boolean {
-  try {
-    return readStatus(pid).get('State')?.startsWith('T') ?? false;
-  } catch {
-    return false;
-  }
+  return stateOf(pid) === 'T';
 }
 
 /** Whether a process is stopped by a signal or by a tracer (State T or t); false once gone. */
 export function isHeld(pid: number): boolean {
+  const state = stateOf(pid);
+  return state === 'T' || state === 't';
+}
+
+/** The state letter of /proc/PID/status, or '' once the process is gone. */
+function stateOf(pid: number): string {
   try {
-    return /^[Tt]/.test(readStatus(pid).get('State') ?? '');
+    return readStatus(pid).get('State')?.charAt(0) ?? '';
   } catch {
-    return false;
+    return '';
   }
 }

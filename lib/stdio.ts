@@ -44,7 +44,7 @@ function closeAll(fds: (number | null)[]): void {
  * before anything of ours is opened: a number that is not open would be taken by a namespace
  * file, a pipe, the control socket or the error pipe opened next, and the command would get that
  * (an init's control socket, say) instead of nothing. As with child_process, 'inherit' of a
- * descriptor Node does not have is an error too.
+ * descriptor Node does not have is an error too. Called first thing by a spawn (lib/spawn.ts).
  */
 export function checkStdioOpen(entries: StdioEntry[], action: string): void {
   entries.forEach((entry, i) => {
@@ -62,7 +62,6 @@ export function prepareStdio(entries: StdioEntry[], action: string, terminal: Te
       prepared.childOnly.push(pair.terminal);
       entries = [pair.terminal, pair.terminal, pair.terminal, ...entries.slice(3)];
     }
-    checkStdioOpen(entries, action);
     entries.forEach((entry, i) => {
       const kind = entry ?? (i < 3 ? 'pipe' : 'ignore');
       prepared.parentEnds.push(null);
