@@ -1,5 +1,8 @@
-// Message types of the control channel to the init; mirrors src-native/protocol.h. (The addon's
-// ControlChannel reports end of file as type 0.)
+// The numbers the Node side shares with the init program: src-native/protocol.h is their source,
+// and test/protocol.test.ts fails on any difference between the two. (The addon's ControlChannel
+// reports end of file as type 0.)
+
+/** Message types of the control channel (enum pidns_msg_type). */
 export const MSG_CHILD = 1;
 export const MSG_STARTED = 2;
 export const MSG_EXEC_FAILED = 3;
@@ -13,3 +16,9 @@ export const REQ_TERMINATE = 16;
 
 /** PIDNS_MSG_EXEC_FAILED's amount: the call that failed in the command's process, by enum pidns_start_step. */
 export const START_STEP_SYSCALLS = ['execve', 'setgroups', 'setgid', 'setuid', 'chdir', 'ioctl'] as const;
+
+/** Exit statuses of pidns-init and of the pidns command line when they fail themselves (enum pidns_exit_code). */
+export const EXIT_USAGE = 2;
+export const EXIT_FAILED = 125;
+export const EXIT_CANNOT_EXECUTE = 126;
+export const EXIT_NOT_FOUND = 127;

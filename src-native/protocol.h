@@ -52,6 +52,19 @@ enum pidns_start_step {
   PIDNS_START_TERMINAL = 5,
 };
 
+/* The exit statuses of pidns-init and of the pidns command line when they fail themselves; a
+ * command's own status (and 128+N for a signal) passes through unchanged. lib/protocol.ts
+ * carries the same numbers (test/protocol.test.ts compares the two). */
+enum pidns_exit_code {
+  PIDNS_EXIT_USAGE = 2,
+  /* pidns itself failed (the init after the command started, or the command line). */
+  PIDNS_EXIT_FAILED = 125,
+  /* The command was found but could not be run. */
+  PIDNS_EXIT_CANNOT_EXECUTE = 126,
+  /* The command was not found. */
+  PIDNS_EXIT_NOT_FOUND = 127,
+};
+
 struct pidns_msg {
   uint32_t type;
   int32_t value;

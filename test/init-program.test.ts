@@ -5,21 +5,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { native } from '../lib/native';
+import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, MSG_CHILD, MSG_EMPTY, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, REQ_TERMINATE } from '../lib/protocol';
 import { describeAsRoot } from './root';
 
 const INIT = path.resolve(__dirname, '../build/Release/pidns-init');
 const UNSHARE = ['unshare', '--pid', '--fork', '--kill-child', '--'];
 
-// Message types of src-native/protocol.h.
-const MSG_CHILD = 1;
-const MSG_STARTED = 2;
-const MSG_EXEC_FAILED = 3;
-const MSG_EXITED = 4;
-const MSG_EMPTY = 5;
-const MSG_USAGE_USER = 6;
-const MSG_USAGE_SYSTEM = 7;
-const MSG_USAGE_MAXRSS = 8;
-const REQ_TERMINATE = 16;
 
 const started: ChildProcess[] = [];
 const strays: number[] = [];
@@ -343,12 +334,12 @@ describeAsRoot('pidns-init', () => {
 
     test('a missing command exits 127, a non-executable file 126, one line on stderr', async () => {
       const missing = await run(initArgv(pid1, ['--', path.join(dir, 'missing')]));
-      expect(missing.code).toBe(127);
+      expect(missing.code).toBe(EXIT_NOT_FOUND);
       expect(missing.stderr).toMatch(/^pidns-init: .*missing: No such file or directory\n$/);
 
       const plain = script('plain.txt', 'not a program\n');
       const notExecutable = await run(initArgv(pid1, ['--', plain]));
-      expect(notExecutable.code).toBe(126);
+      expect(notExecutable.code).toBe(EXIT_CANNOT_EXECUTE);
       expect(notExecutable.stderr).toMatch(/^pidns-init: .*plain\.txt: Permission denied\n$/);
     });
 
@@ -554,7 +545,7 @@ describeAsRoot('pidns-init', () => {
     test('an exec failure is a record, not a line on stderr', async () => {
       const channel = launchWithChannel([INIT, '--control-fd', '3', path.join(dir, 'missing')]);
       const outcome = await channel.running.outcome;
-      expect(outcome.code).toBe(127);
+      expect(outcome.code).toBe(EXIT_NOT_FOUND);
       expect(outcome.stderr).toBe('');
       // The exit can be seen before the socket's last bytes are read.
       await waitFor(() => channel.records.length >= 2, 'two records');

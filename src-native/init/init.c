@@ -42,11 +42,11 @@
 
 #include "../protocol.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE PIDNS_EXIT_USAGE
 /* The init itself failed after the command started (a "cannot happen" syscall failure). */
-#define EXIT_INIT_FAILED 125
-#define EXIT_CANNOT_EXECUTE 126
-#define EXIT_NOT_FOUND 127
+#define EXIT_INIT_FAILED PIDNS_EXIT_FAILED
+#define EXIT_CANNOT_EXECUTE PIDNS_EXIT_CANNOT_EXECUTE
+#define EXIT_NOT_FOUND PIDNS_EXIT_NOT_FOUND
 #define EXIT_PARENT_GONE (128 + SIGKILL)
 
 static const char usage_text[] =
