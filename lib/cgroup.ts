@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { threadId } from 'worker_threads';
 import { invalidType, invalidValue, namespaceEnded, noCgroup, PidnsStateError, PidnsSystemError, systemError } from './errors';
-import { ownProperties } from './options';
+import { checkString, ownProperties } from './checks';
 
 /** A fresh child cgroup of `parent`, made for one namespace and removed after it has ended. */
 export interface CgroupLimits {
@@ -45,9 +45,7 @@ export type NormalizedCgroup = { kind: 'path'; path: string } | { kind: 'create'
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 
 function checkPath(name: string, value: unknown): string {
-  if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
-  if (value.length === 0 || value.includes('\0')) throw invalidValue(name, value, 'must be a non-empty path without null bytes');
-  return value;
+  return checkString(name, value, false);
 }
 
 function checkLimit(name: string, value: unknown): string {

@@ -133,8 +133,27 @@ const E = os.constants.errno;
 
 const CLONE3_HINT = 'placing a process in a cgroup needs clone3 with CLONE_INTO_CGROUP (Linux 5.7), which this kernel or its seccomp profile does not offer: leave out the cgroup option';
 
+/**
+ * How a hint names the way to a user namespace: the API's option, or the command line's flag.
+ * Every hint that names an option of both goes through this, so that each audience reads its own.
+ */
+interface Spelling {
+  userNamespace: string;
+}
+const API_SPELLING: Spelling = { userNamespace: 'pass userNamespace: true' };
+const CLI_SPELLING: Spelling = { userNamespace: 'use pidns run --user' };
+
+/** The message of an error as the pidns command line shows it (its flags, not the API's options). */
+export const CLI_MESSAGE = Symbol('pidns.cliMessage');
+
+/** The message of any error for the command line: its own wording when there is one. */
+export function cliMessage(err: unknown): string {
+  const e = err as { [CLI_MESSAGE]?: string; message?: unknown } | null;
+  return e?.[CLI_MESSAGE] ?? String(e?.message ?? err);
+}
+
 /** What to do about a refusal, by errno and the call that failed. */
-function hintFor(errno: number, syscall: string, ctx: FailureContext): string | undefined {
+function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spelling = API_SPELLING): string | undefined {
   switch (errno) {
     case E.EPERM:
       // A user namespace refused at clone: its creation is restricted (the kernel then returns
@@ -150,10 +169,10 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext): string | 
         return 'a new /proc in a user namespace needs the current /proc fully visible, and mounts hide parts of it, as a container runtime masks paths (Docker: --security-opt systempaths=unconfined; Kubernetes: procMount: Unmasked); or leave out mountProc';
       if (syscall === 'mount') return 'mounting /proc was refused: the PID namespace must belong to the user namespace doing it';
       if (syscall === 'clone' || syscall === 'setns')
-        return 'creating or joining a PID namespace needs CAP_SYS_ADMIN: run as root, or pass userNamespace: true; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns';
+        return `creating or joining a PID namespace needs CAP_SYS_ADMIN: run as root, or ${spell.userNamespace}; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns`;
       if (syscall === 'setuid' || syscall === 'setgid' || syscall === 'setgroups')
         return 'changing uid or gid needs CAP_SETUID/CAP_SETGID: run as root, or leave uid and gid unset';
-      return 'the kernel refused the operation: run as root, or pass userNamespace: true';
+      return `the kernel refused the operation: run as root, or ${spell.userNamespace}`;
     case E.ENOENT:
       if (syscall === 'chdir') return 'the cwd option names a directory that does not exist';
       if (ctx.joining && syscall === 'open') return 'the join target does not exist: give the pid of a running process, or a namespace file such as /proc/PID/ns/pid';
@@ -216,15 +235,12 @@ export function systemError(errno: number, syscall: string, ctx: FailureContext)
     });
   }
   const code = errnoName(errno);
-  return new PidnsSystemError({
-    code,
-    errno: -errno,
-    syscall,
-    path: ctx.path,
-    spawnargs: ctx.spawnargs,
-    message: `${ctx.action} ${code}: ${errnoText(errno)}`,
-    hint: hintFor(errno, syscall, ctx),
-  });
+  const message = `${ctx.action} ${code}: ${errnoText(errno)}`;
+  const hint = hintFor(errno, syscall, ctx);
+  const err = new PidnsSystemError({ code, errno: -errno, syscall, path: ctx.path, spawnargs: ctx.spawnargs, message, hint });
+  const cliHint = hintFor(errno, syscall, ctx, CLI_SPELLING);
+  if (cliHint !== hint) Object.defineProperty(err, CLI_MESSAGE, { value: `${message} (${cliHint})` });
+  return err;
 }
 
 /** A call that the state of a namespace does not allow (closing one that is not ours, ...). */

@@ -3,7 +3,8 @@
 import { fileURLToPath } from 'url';
 import type { PidNamespaceChild } from './child';
 import { invalidType, PidnsArgumentError } from './errors';
-import { checkBoolean, checkString, splitArguments, type SpawnOptions, type StdioEntry, type StdioOption } from './options';
+import { checkBoolean, checkString, splitArguments } from './checks';
+import { type SpawnOptions, type StdioEntry, type StdioOption } from './options';
 import { spawnInPidNamespace } from './spawn';
 
 /** Options of forkInPidNamespace(): every option of spawnInPidNamespace() and these. */

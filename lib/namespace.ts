@@ -5,7 +5,8 @@ import { CgroupPlacement, checkCgroup, usablePlacement, type CgroupOption, type 
 import { invalidType, invalidValue, namespaceEnded, outOfRange, PidnsStateError, systemError } from './errors';
 import { startInit, type InitProcess } from './init-process';
 import { native } from './native';
-import { checkUserNamespace, mapsRoot, ownProperties, type SpawnOptions } from './options';
+import { ownProperties } from './checks';
+import { checkUserNamespace, mapsRoot, type SpawnOptions } from './options';
 import { checkProcIsOurs, namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';

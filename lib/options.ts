@@ -2,6 +2,7 @@
 // so a bad input is a TypeError/RangeError and nothing is started.
 import { fileURLToPath } from 'url';
 import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup';
+import { checkBoolean, checkInteger, checkPid, checkString, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
 import { signalName, signalNumber } from './signals';
@@ -155,35 +156,6 @@ export interface NormalizedOptions {
 const MAX_STDIO = native.constants.MAX_FD_MAP - 1;
 const MAX_TERMINAL_CELLS = 0xffff; // struct winsize holds unsigned shorts
 const DEFAULT_TERMINAL_SIZE: TerminalSize = { cols: 80, rows: 24 };
-const MAX_ID = 0xfffffffe;
-const MAX_PID = 0x400000; // PID_MAX_LIMIT on 64-bit kernels
-
-/**
- * The caller's own properties only, read once: a property inherited from a polluted
- * Object.prototype must not become an option.
- */
-export function ownProperties(value: object): Record<string, unknown> {
-  return Object.assign(Object.create(null) as Record<string, unknown>, value);
-}
-
-export function checkString(name: string, value: unknown, allowEmpty = true): string {
-  if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
-  if (!allowEmpty && value.length === 0) throw invalidValue(name, value, 'must be a non-empty string');
-  if (value.includes('\u0000')) throw invalidValue(name, value, 'must be a string without null bytes');
-  return value;
-}
-
-export function checkBoolean(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw invalidType(name, 'of type boolean', value);
-  return value;
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number') throw invalidType(name, 'of type number', value);
-  if (!Number.isInteger(value) || value < min || value > max) throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
-  return value;
-}
 
 function checkStdio(value: unknown): StdioEntry[] {
   if (value === undefined) return ['pipe', 'pipe', 'pipe'];
@@ -201,7 +173,7 @@ function checkStdio(value: unknown): StdioEntry[] {
       if (entries.includes('ipc')) throw new PidnsArgumentError('ERR_IPC_ONE_PIPE', `The argument 'options.stdio[${i}]' is a second 'ipc': a child can have only one IPC channel`);
       entries.push(entry);
     } else if (typeof entry === 'number') {
-      entries.push(checkInteger(`options.stdio[${i}]`, entry, 0, 0x7fffffff));
+      entries.push(checkInteger(`options.stdio[${i}]`, entry, 0, MAX_MS));
     } else {
       throw invalidValue(`options.stdio[${i}]`, entry, "must be 'pipe', 'inherit', 'ignore', 'ipc', a descriptor number, null or undefined");
     }
@@ -302,7 +274,7 @@ function checkKillSignal(value: unknown): number {
 
 function checkJoin(value: unknown): NormalizedOptions['join'] {
   if (value === undefined || value === null) return null;
-  if (typeof value === 'number') return { kind: 'pid', pid: checkInteger('options.join', value, 1, MAX_PID) };
+  if (typeof value === 'number') return { kind: 'pid', pid: checkPid('options.join', value) };
   if (typeof value === 'string') return { kind: 'path', path: checkString('options.join', value, false) };
   if (typeof value === 'object') {
     const target = value as Partial<JoinTarget>;
@@ -351,28 +323,6 @@ export function mapsRoot(map: string | undefined): boolean {
   return map !== undefined && map.split('\n').some((line) => line.startsWith('0 '));
 }
 
-/**
- * Separates `(args?, options?)` as child_process does (args may be left out) and checks their
- * types: the argument strings, and the caller's own option properties.
- */
-export function splitArguments(args: unknown, options: unknown): { args: string[]; options: Record<string, unknown> } {
-  let argList: unknown[] = [];
-  let opts: unknown = options;
-  if (Array.isArray(args)) {
-    argList = args;
-  } else if (args !== undefined && args !== null) {
-    if (typeof args === 'object' && options === undefined) {
-      opts = args;
-    } else {
-      throw invalidType('args', 'an array of strings', args);
-    }
-  }
-  const argStrings = argList.map((a, i) => checkString(`args[${i}]`, a));
-  if (opts === undefined || opts === null) opts = {};
-  if (typeof opts !== 'object' || Array.isArray(opts)) throw invalidType('options', 'of type object', opts);
-  return { args: argStrings, options: ownProperties(opts as object) };
-}
-
 export function normalizeSpawnArguments(command: unknown, args: unknown, options: unknown): NormalizedOptions {
   checkString('command', command, false);
   const { args: argStrings, options: o } = splitArguments(args, options);
@@ -394,8 +344,8 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
 
   const signal = o.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an instance of AbortSignal', signal);
-  const timeout = o.timeout === undefined ? 0 : checkInteger('options.timeout', o.timeout, 0, 0x7fffffff);
-  const teardownGraceMs = o.teardownGraceMs === undefined ? 0 : checkInteger('options.teardownGraceMs', o.teardownGraceMs, 0, 0x7fffffff);
+  const timeout = o.timeout === undefined ? 0 : checkInteger('options.timeout', o.timeout, 0, MAX_MS);
+  const teardownGraceMs = o.teardownGraceMs === undefined ? 0 : checkInteger('options.teardownGraceMs', o.teardownGraceMs, 0, MAX_MS);
 
   return {
     command: command as string,

@@ -1,13 +1,9 @@
 // Readers of /proc: the NSpid chain and namespace identity of a process.
 import * as fs from 'fs';
 import * as os from 'os';
-import { invalidType, outOfRange, PidnsSystemError, systemError } from './errors';
+import { checkPid } from './checks';
+import { PidnsSystemError, systemError } from './errors';
 
-function checkPid(pid: unknown): number {
-  if (typeof pid !== 'number') throw invalidType('pid', 'of type number', pid);
-  if (!Number.isInteger(pid) || pid < 1 || pid > 0x400000) throw outOfRange('pid', 'an integer >= 1 and <= 4194304', pid);
-  return pid;
-}
 
 function gone(err: unknown, pid: number, what: string): Error {
   const code = (err as NodeJS.ErrnoException).code;
@@ -36,7 +32,7 @@ function readStatusOf(path: string): Map<string, string> {
  * @throws ESRCH when no process has that pid.
  */
 export function nsPids(pid: number): number[] {
-  checkPid(pid);
+  checkPid('pid', pid);
   let status: Map<string, string>;
   try {
     status = readStatus(pid);
@@ -54,7 +50,7 @@ export function nsPids(pid: number): number[] {
  * @throws ESRCH when no process has that pid.
  */
 export function pidNamespaceId(pid: number): number {
-  checkPid(pid);
+  checkPid('pid', pid);
   try {
     return fs.statSync(`/proc/${pid}/ns/pid`).ino;
   } catch (err) {

@@ -4,7 +4,8 @@ import * as os from 'os';
 import type { PidNamespaceChild } from './child';
 import { abortError, armKillers } from './deadline';
 import { invalidType, invalidValue, outOfRange, PidnsRangeError, PidnsSystemError } from './errors';
-import { normalizeSpawnArguments, splitArguments, type NormalizedOptions, type SpawnOptions } from './options';
+import { splitArguments } from './checks';
+import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
 import { signalName, type ExitStatus } from './signals';
 import { startChild } from './spawn';
 
