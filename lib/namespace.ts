@@ -1,17 +1,15 @@
 // PidNamespace: one PID namespace shared by many processes (a pod), with a pause-style pid 1.
 import * as os from 'os';
 import { PidNamespaceChild, type InitInfo } from './child';
-import { CgroupPlacement, checkCgroup, usablePlacement, type CgroupOption, type CgroupStats } from './cgroup';
-import { invalidType, invalidValue, namespaceEnded, outOfRange, PidnsStateError, systemError } from './errors';
-import { startInit, type InitProcess } from './init-process';
-import { native } from './native';
-import { ownProperties } from './checks';
-import { checkUserNamespace, mapsRoot, type SpawnOptions } from './options';
+import { CgroupPlacement, usablePlacement, type CgroupOption, type CgroupStats } from './cgroup';
+import { splitArguments } from './checks';
+import { invalidValue, namespaceEnded, PidnsStateError, systemError } from './errors';
+import { startInit, type InitSession } from './init-session';
+import { checkCloseOptions, mapsRoot, normalizePodOptions, type SpawnOptions } from './options';
 import { checkProcIsOurs, namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
-import { MSG_EMPTY, MSG_STARTED, REQ_TERMINATE } from './protocol';
 import { decodeWaitStatus, signalNumber } from './signals';
 import { runCommand, type RunOptions, type RunResult } from './run';
-import { armInitDeath, spawnInPidNamespace, spawnRequest } from './spawn';
+import { spawnInPidNamespace } from './spawn';
 import { prepareStdio, releaseStdio } from './stdio';
 
 /** Options of PidNamespace.create(). */
@@ -72,7 +70,7 @@ export class PidNamespace implements AsyncDisposable {
   /** Its pid 1 in the caller's view, or null when none is visible. */
   readonly init: InitInfo | null;
 
-  readonly #owned: InitProcess | null;
+  readonly #owned: InitSession | null;
   /** A pid whose namespace file leads to this namespace (fromPid). */
   readonly #referencePid: number;
   readonly #members = new Set<PidNamespaceChild>();
@@ -84,7 +82,7 @@ export class PidNamespace implements AsyncDisposable {
   #closing: Promise<void> | null = null;
   #cgroupRemoval: Promise<void> | null = null;
 
-  private constructor(id: number, init: InitInfo | null, owned: InitProcess | null, referencePid: number, features: PodFeatures = { mountProc: false, userNamespace: false, rootUid: false, rootGid: false }, cgroup: CgroupPlacement | null = null) {
+  private constructor(id: number, init: InitInfo | null, owned: InitSession | null, referencePid: number, features: PodFeatures = { mountProc: false, userNamespace: false, rootUid: false, rootGid: false }, cgroup: CgroupPlacement | null = null) {
     this.id = id;
     this.#cgroup = cgroup;
     this.#features = features;
@@ -95,17 +93,16 @@ export class PidNamespace implements AsyncDisposable {
 
   /** Starts a new PID namespace whose pid 1 is the bundled init in pause mode. */
   static async create(options: PidNamespaceOptions = {}): Promise<PidNamespace> {
-    if (typeof options !== 'object' || options === null) throw invalidType('options', 'of type object', options);
-    options = ownProperties(options) as PidNamespaceOptions;
-    const dieWithParent = options.dieWithParent ?? true;
-    if (typeof dieWithParent !== 'boolean') throw invalidType('options.dieWithParent', 'of type boolean', dieWithParent);
-    const mountProc = options.mountProc ?? false;
-    if (typeof mountProc !== 'boolean') throw invalidType('options.mountProc', 'of type boolean', mountProc);
-    const userNamespace = checkUserNamespace(options.userNamespace);
-    const cgroupOption = checkCgroup(options.cgroup);
+    const pod = normalizePodOptions(options);
     const action = 'PidNamespace.create';
     checkProcIsOurs(action);
-    const cgroup = cgroupOption ? CgroupPlacement.prepare(cgroupOption, action) : null;
+    const cgroup = pod.cgroup ? CgroupPlacement.prepare(pod.cgroup, action) : null;
+    const features: PodFeatures = {
+      mountProc: pod.mountProc,
+      userNamespace: pod.userNamespace !== null,
+      rootUid: mapsRoot(pod.userNamespace?.uidMap),
+      rootGid: mapsRoot(pod.userNamespace?.gidMap),
+    };
 
     const created = new Promise<PidNamespace>((resolve, reject) => {
       let stdio;
@@ -116,54 +113,29 @@ export class PidNamespace implements AsyncDisposable {
         return;
       }
       let ns: PidNamespace | null = null;
-      let init: InitProcess;
+      let init: InitSession;
       try {
-        const request = spawnRequest({
-            file: '',
-            argv: [],
-            envp: [],
-            cwd: '/',
-            uid: mapsRoot(userNamespace?.uidMap) ? 0 : -1,
-            gid: mapsRoot(userNamespace?.gidMap) ? 0 : -1,
-            fdMap: stdio.fdMap,
-            mountProc,
-            userNamespace,
-          });
-        armInitDeath(request, dieWithParent);
-        if (cgroup) request.cgroupFd = cgroup.fd;
-        init = startInit(
-          request,
-          dieWithParent ? ['--pause'] : ['--pause', '--no-die-with-parent'],
-          {
-            onMessage(type, _value, _pid, pidfd) {
-              if (pidfd >= 0) native.closeFd(pidfd);
-              if (type === MSG_STARTED && !ns) {
-                ns = new PidNamespace(init.namespaceId, { pid: init.pid, nsPid: 1 }, init, init.pid, {
-                  mountProc,
-                  userNamespace: userNamespace !== null,
-                  rootUid: mapsRoot(userNamespace?.uidMap),
-                  rootGid: mapsRoot(userNamespace?.gidMap),
-                }, cgroup);
-                resolve(ns);
-              } else if (type === MSG_EMPTY) {
-                if (ns) ns.#empty.resolve();
-              }
-            },
-            onExit(status) {
-              if (ns) {
-                ns.#ended = true;
-                ns.#initExited.resolve();
-                // close() reports a removal that failed; a pod whose pid 1 ended by itself has no
-                // caller to report it to, and an unhandled rejection would end the Node process.
-                ns.#removeCgroup().catch(() => {});
-                return;
-              }
-              const { code, signal } = decodeWaitStatus(status);
-              reject(systemError(os.constants.errno.ESRCH, 'spawn', { action: `${action}: the init ended before it was ready (${signal ?? `exit ${code}`})` }));
-            },
+        init = startInit({ kind: 'pod', pod, fdMap: stdio.fdMap, cgroupFd: cgroup?.fd ?? -1 }, {
+          started() {
+            ns = new PidNamespace(init.namespaceId, { pid: init.pid, nsPid: 1 }, init, init.pid, features, cgroup);
+            resolve(ns);
           },
-          (errno, syscall) => systemError(errno, syscall, { action, userNamespace: userNamespace !== null }),
-        );
+          empty() {
+            if (ns) ns.#empty.resolve();
+          },
+          end(status) {
+            if (ns) {
+              ns.#ended = true;
+              ns.#initExited.resolve();
+              // close() reports a removal that failed; a pod whose pid 1 ended by itself has no
+              // caller to report it to, and an unhandled rejection would end the Node process.
+              ns.#removeCgroup().catch(() => {});
+              return;
+            }
+            const { code, signal } = decodeWaitStatus(status);
+            reject(systemError(os.constants.errno.ESRCH, 'spawn', { action: `${action}: the init ended before it was ready (${signal ?? `exit ${code}`})` }));
+          },
+        }, (errno, syscall) => systemError(errno, syscall, { action, userNamespace: pod.userNamespace !== null }));
       } catch (err) {
         releaseStdio(stdio, true);
         reject(err);
@@ -282,15 +254,10 @@ export class PidNamespace implements AsyncDisposable {
   }
 
   /** The arguments and the options of a member: the caller's, over what the pod gives members. */
-  #memberArguments(command: string, args: unknown, options: unknown): [readonly string[] | undefined, SpawnOptions] {
-    let argList: readonly string[] | undefined;
-    let opts: unknown = options;
-    if (args !== undefined && args !== null && !Array.isArray(args) && options === undefined) opts = args;
-    else argList = args as readonly string[] | undefined;
-    if (opts === undefined || opts === null) opts = {};
-    if (typeof opts !== 'object') throw invalidType('options', 'of type object', opts);
+  #memberArguments(command: string, args: unknown, options: unknown): [string[], SpawnOptions] {
+    const { args: argList, options: opts } = splitArguments(args, options);
     for (const key of ['init', 'join'] as const) {
-      if ((opts as Record<string, unknown>)[key] !== undefined) throw invalidValue(`options.${key}`, (opts as Record<string, unknown>)[key], 'is set by the namespace');
+      if (opts[key] !== undefined) throw invalidValue(`options.${key}`, opts[key], 'is set by the namespace');
     }
     if (this.#ended) throw namespaceEnded(`spawn ${String(command)}`, this.id);
     const inherited: SpawnOptions = { mountProc: this.#features.mountProc };
@@ -319,10 +286,7 @@ export class PidNamespace implements AsyncDisposable {
       );
     }
     if (this.#closing) return this.#closing;
-    if (typeof options !== 'object' || options === null) throw invalidType('options', 'of type object', options);
-    const graceMs = ownProperties(options).graceMs ?? DEFAULT_GRACE_MS;
-    if (typeof graceMs !== 'number') throw invalidType('options.graceMs', 'of type number', graceMs);
-    if (!Number.isInteger(graceMs) || graceMs < 0 || graceMs > 0x7fffffff) throw outOfRange('options.graceMs', 'an integer >= 0 and <= 2147483647', graceMs);
+    const graceMs = checkCloseOptions(options, DEFAULT_GRACE_MS);
     const init = this.#owned;
     this.#closing = (async () => {
       // Ended first, so that no freeze() can come between the thaw below and the end.
@@ -330,7 +294,7 @@ export class PidNamespace implements AsyncDisposable {
       // Frozen members could not act on SIGTERM: they get their grace thawed. If the thaw fails
       // the close goes on: pid 1's SIGKILL and cgroup.kill end frozen processes too.
       if (this.#cgroup?.frozen) await this.#cgroup.setFrozen(false).catch(() => {});
-      if (init.channel.send(REQ_TERMINATE, 0) === 0) {
+      if (init.terminate() === 0) {
         // Early end of the grace: the init has no child left and every member we started is gone.
         const everyoneGone = Promise.all([this.#empty.promise, ...[...this.#members].map((m) => m.exited)]);
         let timer: NodeJS.Timeout | undefined;

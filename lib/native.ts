@@ -102,6 +102,12 @@ export const initPath = path.join(
   'pidns-init',
 );
 
+/** False on kernels without pidfds (before 5.3), or when PIDNS_NO_PIDFD=1 forces the fallback. */
+export const usePidfd = !process.env.PIDNS_NO_PIDFD && native.pidfdSupported();
+// Always, before the first clone: even with pidfds, a pidfd_open after the clone can fail (EMFILE,
+// ENOMEM), and that child's exit is then watched through SIGCHLD, which must not be missed.
+native.startFallbackWatch();
+
 export function isFailure(value: unknown): value is NativeFailure {
   return typeof value === 'object' && value !== null && 'errno' in value && !Array.isArray(value);
 }

@@ -2,7 +2,7 @@
 // so a bad input is a TypeError/RangeError and nothing is started.
 import { fileURLToPath } from 'url';
 import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup';
-import { checkBoolean, checkInteger, checkPid, checkString, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
+import { checkBoolean, checkInteger, checkOptionsObject, checkPid, checkString, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
 import { signalName, signalNumber } from './signals';
@@ -122,12 +122,31 @@ export interface JoinTarget {
   readonly userNamespacePath?: string | null;
 }
 
+/** A namespace to join. expectedId: the inode the path must lead to (a PidNamespace), else it has ended. */
+export type NormalizedJoin = { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number; userPath?: string };
+
+/** A new user namespace: its maps as /proc/PID/uid_map takes them. */
+export interface NormalizedUserNamespace {
+  uidMap: string;
+  gidMap: string;
+  /** setgroups is denied (an unprivileged caller's gid map needs it). */
+  denySetgroups: boolean;
+}
+
+/** PidNamespace.create()'s options after the checks. */
+export interface NormalizedPodOptions {
+  dieWithParent: boolean;
+  mountProc: boolean;
+  userNamespace: NormalizedUserNamespace | null;
+  cgroup: NormalizedCgroup;
+}
+
 export interface NormalizedOptions {
   command: string;
   args: string[];
   init: boolean;
   /** expectedId: the namespace inode the path must lead to (a PidNamespace), else it has ended. */
-  join: { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number; userPath?: string } | null;
+  join: NormalizedJoin | null;
   stdio: StdioEntry[];
   serialization: Serialization;
   /** The window size of a new terminal, or null for none. */
@@ -148,7 +167,7 @@ export interface NormalizedOptions {
   mountProc: boolean;
   noNewPrivileges: boolean;
   /** The maps as the kernel reads them from /proc/PID/uid_map, or null for no user namespace. */
-  userNamespace: { uidMap: string; gidMap: string; denySetgroups: boolean } | null;
+  userNamespace: NormalizedUserNamespace | null;
   cgroup: NormalizedCgroup;
 }
 
@@ -304,7 +323,7 @@ function checkMap(name: string, value: unknown, callerId: number): string {
 }
 
 /** The caller's own ids mapped to 0 work for anyone; other maps need CAP_SETUID/CAP_SETGID. */
-export function checkUserNamespace(value: unknown): NormalizedOptions['userNamespace'] {
+function checkUserNamespace(value: unknown): NormalizedOptions['userNamespace'] {
   if (value === undefined || value === false) return null;
   if (value !== true && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     throw invalidType('options.userNamespace', 'a boolean or { uidMap, gidMap }', value);
@@ -375,4 +394,23 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     userNamespace,
     cgroup: checkCgroup(o.cgroup),
   };
+}
+
+/** The options of PidNamespace.create(). */
+export function normalizePodOptions(options: unknown): NormalizedPodOptions {
+  if (options === null) throw invalidType('options', 'of type object', options);
+  const o = checkOptionsObject('options', options);
+  return {
+    dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent, true),
+    mountProc: checkBoolean('options.mountProc', o.mountProc, false),
+    userNamespace: checkUserNamespace(o.userNamespace),
+    cgroup: checkCgroup(o.cgroup),
+  };
+}
+
+/** The grace of PidNamespace.close(), in milliseconds. */
+export function checkCloseOptions(options: unknown, defaultGraceMs: number): number {
+  if (options === null) throw invalidType('options', 'of type object', options);
+  const graceMs = checkOptionsObject('options', options).graceMs;
+  return graceMs === undefined ? defaultGraceMs : checkInteger('options.graceMs', graceMs, 0, MAX_MS);
 }

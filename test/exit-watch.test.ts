@@ -1,7 +1,7 @@
 // Exit watching: a pidfd on Node's loop where the kernel has them, else the SIGCHLD fallback
 // (forced with PIDNS_NO_PIDFD=1; the whole suite runs in both modes).
 import { spawnInPidNamespace } from '../lib';
-import { usePidfd } from '../lib/spawn';
+import { usePidfd } from '../lib/native';
 import { childrenOfSelf, descriptors } from './kernel';
 import { describeAsRoot } from './root';
 

@@ -1,0 +1,173 @@
+// The native spawn request: everything the addon's clone needs, built in one function from the
+// checked options and what the spawn has prepared (stdio descriptors, a cgroup, a namespace to
+// join, the init's control socket). Nothing changes a request once it is built.
+import { isMainThread } from 'worker_threads';
+import { initPath, usePidfd, type NativeSpawnOptions } from './native';
+import { mapsRoot, type NormalizedOptions, type NormalizedPodOptions, type NormalizedUserNamespace } from './options';
+import { ownPidInProc } from './proc';
+import { signalNumber } from './signals';
+
+const SIGKILL = signalNumber('SIGKILL');
+
+/** A namespace to enter, opened (namespace-files.ts). */
+export interface JoinFds {
+  fd: number;
+  path: string;
+  /** The owning user namespace to enter first (a rootless pod), or -1. */
+  userFd: number;
+}
+
+/** What every launch has prepared: the stdio map (descriptor i of the child is fdMap[i]) and a cgroup. */
+interface Prepared {
+  fdMap: number[];
+  /** A cgroup v2 directory to create the process in, or -1. */
+  cgroupFd: number;
+}
+
+/** The command itself, exec'd by our child: pid 1 of a new namespace (join null), or a joiner. */
+export interface CommandLaunch extends Prepared {
+  kind: 'command';
+  opts: NormalizedOptions;
+  /** The command's resolved path. */
+  file: string;
+  join: JoinFds | null;
+  /** The caller's terminal is handed to the command (options.foreground). */
+  withTerminal: boolean;
+}
+
+/** The init, which runs the command as pid 2. */
+export interface InitLaunch extends Prepared {
+  kind: 'init';
+  opts: NormalizedOptions;
+  file: string;
+  withTerminal: boolean;
+}
+
+/** The init of a pod, in pause mode. */
+export interface PodLaunch extends Prepared {
+  kind: 'pod';
+  pod: NormalizedPodOptions;
+}
+
+export type Launch = CommandLaunch | InitLaunch | PodLaunch;
+
+/**
+ * The request for a launch. An init's request needs the descriptor of its end of the control
+ * channel in Node (controlFd): it becomes the init's next descriptor after stdio.
+ */
+export function nativeRequest(launch: CommandLaunch): NativeSpawnOptions;
+export function nativeRequest(launch: InitLaunch | PodLaunch, controlFd: number): NativeSpawnOptions;
+export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOptions {
+  if (launch.kind === 'command') {
+    const { opts, join } = launch;
+    // PR_SET_PDEATHSIG follows the thread that forked, so it is only the process's lifetime on
+    // the main thread. Under the init the control channel does this for every thread.
+    return {
+      ...common(launch, opts.userNamespace, opts.mountProc, opts.noNewPrivileges, opts.dieWithParent),
+      file: launch.file,
+      argv: [opts.argv0, ...opts.args],
+      envp: opts.env,
+      cwd: opts.cwd,
+      uid: opts.uid,
+      gid: opts.gid,
+      newPidNamespace: join === null,
+      joinFd: join ? join.fd : -1,
+      joinUserFd: join ? join.userFd : -1,
+      terminal: opts.terminal !== null,
+      foreground: launch.withTerminal,
+    };
+  }
+  const init = launch.kind === 'init' ? commandInit(launch) : podInit(launch.pod);
+  const userNamespace = launch.kind === 'init' ? launch.opts.userNamespace : launch.pod.userNamespace;
+  const mountProc = launch.kind === 'init' ? launch.opts.mountProc : launch.pod.mountProc;
+  const noNewPrivileges = launch.kind === 'init' && launch.opts.noNewPrivileges;
+  const dieWithParent = launch.kind === 'init' ? launch.opts.dieWithParent : launch.pod.dieWithParent;
+  // The control channel is the init's next descriptor after stdio, and --control-fd names it.
+  const withControl = { fdMap: [...launch.fdMap, controlFd], cgroupFd: launch.cgroupFd };
+  return {
+    ...common(withControl, userNamespace, mountProc, noNewPrivileges, dieWithParent),
+    file: initPath,
+    argv: [initPath, '--control-fd', String(launch.fdMap.length), ...init.args],
+    envp: init.envp,
+    cwd: init.cwd,
+    uid: init.ids.uid,
+    gid: init.ids.gid,
+    newPidNamespace: true,
+    joinFd: -1,
+    joinUserFd: -1,
+    terminal: false,
+    foreground: false,
+  };
+}
+
+/** What every request shares: a new user namespace's maps, and the parent-death signal. */
+function common(prepared: Prepared, userNamespace: NormalizedUserNamespace | null, mountProc: boolean, noNewPrivileges: boolean, dieWithParent: boolean) {
+  // The parent-death signal follows the thread that forks, so only spawns from the main thread
+  // get it. For an init it matters even with the control socket, whose end of file ends the
+  // namespace with Node only while the init can run: a frozen init (cgroup freeze) or one stopped
+  // by a tracer inside never reads it, and SIGKILL reaches both.
+  const pdeathsig = dieWithParent && isMainThread ? SIGKILL : 0;
+  return {
+    fdMap: prepared.fdMap,
+    cgroupFd: prepared.cgroupFd,
+    mountProc,
+    noNewPrivileges,
+    pdeathsig,
+    parentPid: pdeathsig ? ownPidInProc() : 0,
+    usePidfd,
+    newUserNamespace: userNamespace !== null,
+    uidMap: userNamespace?.uidMap ?? '',
+    gidMap: userNamespace?.gidMap ?? '',
+    denySetgroups: userNamespace?.denySetgroups ?? false,
+  };
+}
+
+interface InitSetup {
+  /** The init's arguments after --control-fd N. */
+  args: string[];
+  envp: string[];
+  cwd: string | null;
+  ids: { uid: number; gid: number };
+}
+
+/**
+ * The init of a command. It runs with the caller's credentials and changes them only in the
+ * command's process: a command running as another uid can then neither signal nor ptrace the
+ * init, nor take its control socket (pidfd_getfd).
+ */
+function commandInit(launch: InitLaunch): InitSetup {
+  const { opts } = launch;
+  const args = ['--argv0', opts.argv0];
+  if (opts.signalGroup) args.push('--signal-group');
+  if (launch.withTerminal) args.push('--foreground');
+  if (opts.terminal) args.push('--terminal');
+  if (opts.teardownGraceMs > 0) args.push('--grace-ms', String(opts.teardownGraceMs));
+  if (!opts.dieWithParent) args.push('--no-die-with-parent');
+  const ids = initIds(opts.userNamespace, opts.uid, opts.gid);
+  if (opts.uid >= 0 && opts.uid !== ids.uid) args.push('--uid', String(opts.uid));
+  if (opts.gid >= 0 && opts.gid !== ids.gid) args.push('--gid', String(opts.gid));
+  if (opts.userNamespace?.denySetgroups) args.push('--groups-denied');
+  // concat, not push(...): a spread of a huge argument list would overflow the call stack.
+  return { args: args.concat('--', launch.file, opts.args), envp: opts.env, cwd: opts.cwd, ids };
+}
+
+/** The init of a pod: it only reaps and waits, in /, with no environment. */
+function podInit(pod: NormalizedPodOptions): InitSetup {
+  const args = pod.dieWithParent ? ['--pause'] : ['--pause', '--no-die-with-parent'];
+  return { args, envp: [], cwd: '/', ids: initIds(pod.userNamespace, -1, -1) };
+}
+
+/**
+ * The ids an init runs with: the caller's own (-1: unchanged), except in a new user namespace,
+ * where an execve as an unmapped uid would drop the capabilities the init holds there: it becomes
+ * that namespace's root before its execve when the maps give one. A map without a root leaves
+ * the init no capability there to change ids with later: it takes the command's ids itself (and
+ * shares them with the command).
+ */
+function initIds(userNamespace: NormalizedUserNamespace | null, uid: number, gid: number): { uid: number; gid: number } {
+  if (!userNamespace) return { uid: -1, gid: -1 };
+  return {
+    uid: mapsRoot(userNamespace.uidMap) ? 0 : uid,
+    gid: mapsRoot(userNamespace.gidMap) ? 0 : gid,
+  };
+}

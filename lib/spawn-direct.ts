@@ -1,0 +1,52 @@
+// A command exec'd by our own child: pid 1 of a new namespace (init: false), or a process joining
+// an existing namespace.
+import { ForegroundJob } from './foreground';
+import { systemError } from './errors';
+import { closeJoinTarget, openJoinTarget } from './namespace-files';
+import { isFailure, native } from './native';
+import { pidNamespaceId } from './proc';
+import { nativeRequest, type JoinFds } from './request';
+import { decodeWaitStatus } from './signals';
+import { finish, failureContext, newChild, type Context } from './spawn-context';
+import { prepareStdio, releaseStdio } from './stdio';
+import type { PidNamespaceChild } from './child';
+
+export function spawnDirect(ctx: Context, join: JoinFds | null = null): PidNamespaceChild {
+  const stdio = prepareStdio(ctx.opts.stdio, ctx.action, ctx.opts.terminal);
+  let result: ReturnType<typeof native.spawn>;
+  try {
+    result = native.spawn(nativeRequest({ kind: 'command', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, join, withTerminal: ctx.withTerminal }));
+  } catch (err) {
+    releaseStdio(stdio, true);
+    throw err;
+  }
+  if (isFailure(result)) {
+    releaseStdio(stdio, true);
+    throw systemError(result.errno, result.syscall, failureContext(ctx, result.syscall, join?.path));
+  }
+  releaseStdio(stdio, false);
+  // The exit callback never runs before this function returns: it comes from the event loop.
+  const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => {
+    job?.end();
+    finish(child, ctx.cgroup, decodeWaitStatus(status, usage));
+  });
+  const child = newChild(ctx, stdio, {
+    pid: result.pid,
+    nsPid: result.nsPid,
+    init: null,
+    namespaceId: result.namespaceId || pidNamespaceId(result.pid),
+    control: handle,
+  });
+  const job = ctx.opts.foreground ? new ForegroundJob(result.pid, ctx.withTerminal, ctx.withTerminal, (signo) => handle.signal(signo)) : null;
+  job?.watchChildStops();
+  return child;
+}
+
+export function spawnJoined(ctx: Context): PidNamespaceChild {
+  const target = openJoinTarget(ctx.opts.join!, ctx.action, ctx.spawnargs);
+  try {
+    return spawnDirect(ctx, target);
+  } finally {
+    closeJoinTarget(target);
+  }
+}
