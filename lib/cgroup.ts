@@ -66,9 +66,9 @@ export function checkCgroup(value: unknown): NormalizedCgroup {
   if (o.memoryMax !== undefined) limits.push(['memory.max', 'memory', checkLimit('options.cgroup.memoryMax', o.memoryMax)]);
   if (o.pidsMax !== undefined) limits.push(['pids.max', 'pids', checkLimit('options.cgroup.pidsMax', o.pidsMax)]);
   if (o.cpuMax !== undefined) {
-    if (typeof o.cpuMax !== 'string') throw invalidType('options.cgroup.cpuMax', 'of type string', o.cpuMax);
-    if (!/^(max|[1-9]\d{0,15})( [1-9]\d{0,15})?$/.test(o.cpuMax)) throw invalidValue('options.cgroup.cpuMax', o.cpuMax, 'must be "QUOTA PERIOD" in microseconds, "QUOTA" or "max"');
-    limits.push(['cpu.max', 'cpu', o.cpuMax]);
+    const cpuMax = checkString('options.cgroup.cpuMax', o.cpuMax);
+    if (!/^(max|[1-9]\d{0,15})( [1-9]\d{0,15})?$/.test(cpuMax)) throw invalidValue('options.cgroup.cpuMax', o.cpuMax, 'must be "QUOTA PERIOD" in microseconds, "QUOTA" or "max"');
+    limits.push(['cpu.max', 'cpu', cpuMax]);
   }
   return { kind: 'create', parent, limits };
 }

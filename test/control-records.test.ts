@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import { spawnInPidNamespace } from '../lib';
 import { isFailure, native } from '../lib/native';
+import { MSG_EMPTY, MSG_EXITED } from '../lib/protocol';
 import { ownDescriptorCount } from './kernel';
 import { describeAsRoot } from './root';
 import { buildFixture, removeBuiltFixture } from './subprocess';
@@ -29,13 +30,13 @@ describe('the Node end of a control channel', () => {
         if (type === 0) resolve();
       });
     });
-    fs.writeSync(initFd, record(4, 42 << 8, 64));
+    fs.writeSync(initFd, record(MSG_EXITED, 42 << 8, 64));
     fs.writeSync(initFd, record(0, 0));
-    fs.writeSync(initFd, record(5, 7));
+    fs.writeSync(initFd, record(MSG_EMPTY, 7));
     await new Promise((r) => setTimeout(r, 50));
     native.closeFd(initFd);
     await done;
-    expect(seen).toEqual([[5, 7], [0, 0]]);
+    expect(seen).toEqual([[MSG_EMPTY, 7], [0, 0]]);
   });
 });
 

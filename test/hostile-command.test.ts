@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
 import { initPath } from '../lib/native';
+import { EXIT_FAILED } from '../lib/protocol';
 import { eventually, membersOfNamespace, ownDescriptorCount, readAll, status } from './kernel';
 import { describeAsRoot } from './root';
 import { buildFixture, removeBuiltFixture } from './subprocess';
@@ -155,7 +156,7 @@ describeAsRoot('a set-uid copy of the init', () => {
     fs.chmodSync(copy, 0o4755);
     const marker = path.join(dir, 'ran');
     const run = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', copy, '--', '/bin/sh', '-c', `touch ${marker}`], { encoding: 'utf8', timeout: 10000 });
-    expect(run.status).toBe(125);
+    expect(run.status).toBe(EXIT_FAILED);
     expect(run.stderr).toMatch(/refusing to run with privileges its caller does not have/);
     expect(fs.existsSync(marker)).toBe(false);
   });
