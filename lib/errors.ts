@@ -160,7 +160,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
       // EPERM, not ENOSPC as for a limit of 0), or the new namespace is denied CAP_SYS_ADMIN
       // (Ubuntu's AppArmor restriction), or a seccomp filter refuses the flags (Docker's default).
       if (syscall === 'clone' && ctx.userNamespace)
-        return 'this system does not let this user create user namespaces: on Ubuntu 24.04 and later AppArmor restricts them (sysctl kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for node that allows userns), on Debian kernels kernel.unprivileged_userns_clone=0 does (set it to 1), in a container its seccomp profile does (allow clone, unshare and setns); or run as root';
+        return 'this system does not let this user create user namespaces: on Ubuntu 23.10 and later AppArmor restricts them (sysctl kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for node that allows userns), on Debian kernels kernel.unprivileged_userns_clone=0 does (set it to 1), in a container its seccomp profile does (allow clone, unshare and setns); or run as root';
       if (syscall === 'uid_map')
         return 'an id map other than your own uid and gid needs CAP_SETUID/CAP_SETGID: map only your own ids, or run as root';
       // In a user namespace, the kernel mounts a new proc only where the current /proc is fully
