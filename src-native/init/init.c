@@ -41,6 +41,7 @@
 #endif
 
 #include "../protocol.h"
+#include "../raw_signal.h"
 
 #define EXIT_USAGE PIDNS_EXIT_USAGE
 /* The init itself failed after the command started (a "cannot happen" syscall failure). */
@@ -265,18 +266,6 @@ static void fill_standard_fds(const struct init *init) {
   }
 }
 
-/* The system call itself: libc's sigaction refuses the signals it reserves for its own use (32 to
- * 34 with musl), yet an ignored one would still be inherited by the command. */
-static int reset_disposition(int sig) {
-  struct {
-    void (*handler)(int);
-    unsigned long flags;
-    void (*restorer)(void);
-    unsigned long mask;
-  } act = {.handler = SIG_DFL};
-  return (int)syscall(SYS_rt_sigaction, sig, &act, NULL, sizeof act.mask);
-}
-
 static void setup_signals(struct init *init) {
   /* Every signal, as the kernel numbers them: libc's sigfillset leaves out the ones it reserves
    * (32 to 34 with musl), and those would then act by default, which for pid 1 means dropped. */
@@ -290,7 +279,7 @@ static void setup_signals(struct init *init) {
    * for the signalfd whatever their disposition. */
   for (int sig = 1; sig < NSIG; sig++) {
     /* EINVAL: SIGKILL and SIGSTOP, which cannot be changed. */
-    if (reset_disposition(sig) == -1 && errno != EINVAL) start_failed(init, "sigaction", errno);
+    if (pidns_sigaction_default(sig) == -1 && errno != EINVAL) start_failed(init, "sigaction", errno);
   }
 
   init->signal_fd = (int)syscall(SYS_signalfd4, -1, &all, sizeof all, SFD_NONBLOCK | SFD_CLOEXEC);
