@@ -18,6 +18,7 @@
 # names libc and libc-dynamic, which these two had before, still work. With sanitize=1 it is the
 # system C library build with ASan/UBSan. The last line printed names the build made, starting
 # "pidns-init: NAME build" (for system builds, then which C library and how it is linked).
+# Every build finds the command the same way (init.c's exec_command, not the C library's execvp).
 set -eu
 out=$1
 sanitize=${2:-0}

@@ -320,6 +320,54 @@ static void change_identity(const struct init *init, int exec_error_fd) {
     report_exec_error(exec_error_fd, PIDNS_START_SETUID);
 }
 
+/* What lib/resolve.ts searches when PATH is not set, so that the library and the init find the same
+ * file (glibc's execvp searches /bin:/usr/bin, musl's /usr/local/bin:/bin:/usr/bin). */
+static const char default_path[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/* The command lookup, the same in every build and as the library's (lib/resolve.ts); the C
+ * libraries' execvp differ (glibc's runs a file without a #! line through /bin/sh, musl's does
+ * not). A name with a slash is exec'd as it is. Otherwise each entry of PATH (default_path when
+ * PATH is not set) in turn, an empty entry being the current folder: ENOENT and ENOTDIR pass over
+ * an entry, EACCES too but is remembered, any other error ends the search. Nothing runs through
+ * /bin/sh: a file the kernel cannot exec fails with ENOEXEC, as it does without the init. Returns
+ * only when nothing was exec'd, with errno set: EACCES if an entry was refused, else ENOENT. */
+static void exec_command(const char *file, char *const argv[]) {
+  if (strchr(file, '/') != NULL) {
+    execve(file, argv, environ);
+    return;
+  }
+  /* "dir/" would be the directory itself. */
+  if (file[0] == '\0') {
+    errno = ENOENT;
+    return;
+  }
+  const char *search = getenv("PATH");
+  if (search == NULL) search = default_path;
+  size_t file_length = strlen(file);
+  bool refused = false;
+  for (const char *entry = search;;) {
+    const char *end = strchr(entry, ':');
+    if (end == NULL) end = entry + strlen(entry);
+    size_t dir_length = (size_t)(end - entry);
+    /* The kernel's PATH_MAX; an entry too long for it is passed over. */
+    char path[4096];
+    if (dir_length + 1 + file_length + 1 <= sizeof path) {
+      memcpy(path, entry, dir_length);
+      size_t at = dir_length;
+      if (at > 0) path[at++] = '/';
+      memcpy(path + at, file, file_length + 1);
+      execve(path, argv, environ);
+      if (errno == EACCES)
+        refused = true;
+      else if (errno != ENOENT && errno != ENOTDIR)
+        return;
+    }
+    if (*end == '\0') break;
+    entry = end + 1;
+  }
+  errno = refused ? EACCES : ENOENT;
+}
+
 /* The forked child. The init is single-threaded, so ordinary libc calls are safe here. Every
  * descriptor of the init is close-on-exec, so the command gets only what the init inherited. */
 static _Noreturn void run_command(const struct init *init, int start_dir, int exec_error_fd) {
@@ -344,12 +392,7 @@ static _Noreturn void run_command(const struct init *init, int start_dir, int ex
   if (init->control_fd >= 0) send_child_message(init->control_fd);
   char *file = init->opt.command[0];
   if (init->opt.argv0) init->opt.command[0] = (char *)init->opt.argv0;
-  /* execvp would run a file without a #! line through /bin/sh (ENOEXEC); a path is exec'd as it
-   * is, so that a command fails the same way with or without the init. */
-  if (strchr(file, '/'))
-    execv(file, init->opt.command);
-  else
-    execvp(file, init->opt.command);
+  exec_command(file, init->opt.command);
   report_exec_error(exec_error_fd, PIDNS_START_EXECVE);
 }
 

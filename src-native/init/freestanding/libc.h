@@ -72,6 +72,7 @@ char *strerror(int err);
 
 /* ---- process ---- */
 extern char **environ;
+char *getenv(const char *name);
 _Noreturn void exit(int status);
 _Noreturn void _exit(int status);
 pid_t getpid(void);
@@ -79,8 +80,6 @@ uid_t getuid(void);
 gid_t getgid(void);
 pid_t fork(void);
 int execve(const char *path, char *const argv[], char *const envp[]);
-int execv(const char *path, char *const argv[]);
-int execvp(const char *file, char *const argv[]);
 pid_t wait4(pid_t pid, int *status, int options, struct rusage *usage);
 pid_t waitpid(pid_t pid, int *status, int options);
 int kill(pid_t pid, int sig);
