@@ -105,27 +105,34 @@ static _Noreturn void die(const char *what) {
   exit(EXIT_INIT_FAILED);
 }
 
+/* A number from 0 to max written in decimal digits and nothing else (strtol would also take
+ * blanks, a sign and an empty string). Returns false for any other text or a larger number. */
+static bool parse_decimal(const char *text, unsigned long max, unsigned long *value) {
+  if (*text == '\0') return false;
+  unsigned long n = 0;
+  for (; *text != '\0'; text++) {
+    if (*text < '0' || *text > '9') return false;
+    unsigned long digit = (unsigned long)(*text - '0');
+    if (digit > max || n > (max - digit) / 10) return false;
+    n = n * 10 + digit;
+  }
+  *value = n;
+  return true;
+}
+
 static int parse_count(const char *option, const char *text) {
   if (text == NULL) usage_error("%s needs a value", option);
-  /* strtol alone would accept blanks, signs and an empty string. */
-  if (text[0] < '0' || text[0] > '9') usage_error("%s: not a count: %s", option, text);
-  char *end;
-  errno = 0;
-  long value = strtol(text, &end, 10);
-  if (errno != 0 || *end != '\0' || value > INT_MAX)
-    usage_error("%s: not a count: %s", option, text);
+  unsigned long value;
+  if (!parse_decimal(text, INT_MAX, &value)) usage_error("%s: not a count: %s", option, text);
   return (int)value;
 }
 
 /* A uid or gid: 0 to 2^32 - 2 (2^32 - 1 is the kernel's "no id"). */
 static long parse_id(const char *option, const char *text) {
   if (text == NULL) usage_error("%s needs a value", option);
-  if (text[0] < '0' || text[0] > '9') usage_error("%s: not an id: %s", option, text);
-  char *end;
-  errno = 0;
-  long value = strtol(text, &end, 10); /* 64-bit long: every id fits */
-  if (errno != 0 || *end != '\0' || value > 0xfffffffeL) usage_error("%s: not an id: %s", option, text);
-  return value;
+  unsigned long value;
+  if (!parse_decimal(text, 0xfffffffeUL, &value)) usage_error("%s: not an id: %s", option, text);
+  return (long)value;
 }
 
 static struct options parse_options(int argc, char **argv) {
