@@ -2,13 +2,14 @@
 # npm run test:memcheck: pidns-init under valgrind memcheck (test/memcheck/), once for every way
 # src-native/init/build.sh can build it on this machine, each built into a scratch folder (the
 # build/ that the suite uses is never touched):
-#   nolibc        the default on x86-64 and arm64 (no C library)
-#   musl          when musl-gcc is installed (Debian: musl-tools)
-#   libc-dynamic  the system C library, linked dynamically. The shipped fallback is static-pie, but
-#                 valgrind cannot follow glibc's static start-up (it sets up the thread area itself,
-#                 and valgrind then reports uninitialised values in malloc, fork and exit that are
-#                 not the init's); dynamically linked, the same init.c runs over the same libc
-#                 code, with valgrind's default suppressions for the dynamic loader.
+#   nolibc          the default on x86-64 and arm64 (no C library)
+#   musl            when musl-gcc is installed (Debian: musl-tools)
+#   system-dynamic  the system C library, linked dynamically. The shipped fallback (system) is
+#                   static-pie, but valgrind cannot follow glibc's static start-up (it sets up the
+#                   thread area itself, and valgrind then reports uninitialised values in malloc,
+#                   fork and exit that are not the init's); dynamically linked, the same init.c
+#                   runs over the same C library code, with valgrind's default suppressions for
+#                   the dynamic loader.
 # No suppression file is used. Needs valgrind (Debian: valgrind) and root.
 #
 #   npm run test:memcheck                        # every variant available
@@ -23,7 +24,7 @@ builds=${PIDNS_MEMCHECK_BUILDS:-}
 if [ -z "$builds" ]; then
   case "$(${CC:-cc} -dumpmachine)" in x86_64-* | aarch64-*) builds="nolibc" ;; esac
   if command -v musl-gcc >/dev/null; then builds="$builds musl"; else echo "== musl: skipped, musl-gcc is not installed"; fi
-  builds="$builds libc-dynamic"
+  builds="$builds system-dynamic"
 fi
 
 status=0

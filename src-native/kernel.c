@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <linux/nsfs.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -39,21 +38,6 @@ PIDNS_RAW int pidns_group_count(void) { return (int)syscall(SYS_getgroups, 0, NU
 
 PIDNS_RAW int pidns_close_range_cloexec(unsigned int first) {
   return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
-}
-
-/* The kernel's struct sigaction for rt_sigaction, which differs from glibc's. */
-struct kernel_sigaction {
-  void (*handler)(int);
-  unsigned long flags;
-  void (*restorer)(void);
-  unsigned long mask;
-};
-
-PIDNS_RAW int pidns_sigaction_default(int sig) {
-  struct kernel_sigaction act;
-  memset(&act, 0, sizeof act);
-  act.handler = SIG_DFL;
-  return (int)syscall(SYS_rt_sigaction, sig, &act, NULL, sizeof act.mask);
 }
 
 PIDNS_RAW int pidns_sigmask_set(const sigset_t *set, sigset_t *old) {

@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include "raw_signal.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -31,7 +33,7 @@ int pidns_setgroups_empty(void);
 /* How many supplementary groups the process has. */
 int pidns_group_count(void);
 int pidns_close_range_cloexec(unsigned int first);
-int pidns_sigaction_default(int sig);
+/* pidns_sigaction_default(sig): raw_signal.h. */
 int pidns_sigmask_set(const sigset_t *set, sigset_t *old);
 int pidns_namespace_type(int fd);
 /* RLIMIT_NOFILE's soft limit (1024 if it cannot be read). */

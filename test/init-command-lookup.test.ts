@@ -1,17 +1,78 @@
-// How the init finds a command given by bare name, run directly as a user would: PATH is searched
-// as POSIX execvp does, whichever C library (or none) the init was built with
-// (src-native/init/build.sh), and its error lines read the same.
+// How the init finds a command given by name, run directly as a user would (pidns-init as a
+// container's entrypoint; the library itself passes the init a path it resolved, lib/resolve.ts).
+// Every build of src-native/init/build.sh uses the init's own lookup, never the C library's execvp,
+// so each case runs against every build that can be made here, each built into a scratch folder:
+// a name with a slash is exec'd as it is; otherwise PATH is searched (unset: the same default as
+// lib/resolve.ts; an empty entry is the current folder), ENOENT and ENOTDIR pass over an entry,
+// EACCES too but is reported if nothing is found, any other error ends the search; a file without
+// a #! line fails with ENOEXEC (exit 126) and is never run through /bin/sh.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { isRoot } from './root';
 
-const INIT = path.resolve(__dirname, '../build/Release/pidns-init');
+const REPO = path.resolve(__dirname, '..');
+const BUILD_SCRIPT = path.join(REPO, 'src-native/init/build.sh');
+
+interface Build {
+  name: string;
+  /** Why it cannot be made here, when the tool it needs is absent. */
+  missing: string | null;
+}
+
+function hasCommand(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+// nolibc exists for x86-64 and arm64 only (freestanding/arch.h): elsewhere it is no build at all.
+const BUILDS: Build[] = [
+  ...(['x64', 'arm64'].includes(process.arch) ? [{ name: 'nolibc', missing: null }] : []),
+  { name: 'musl', missing: hasCommand('musl-gcc') ? null : 'musl-gcc is not installed (Debian: musl-tools)' },
+  { name: 'system', missing: null },
+  { name: 'system-dynamic', missing: null },
+];
+
+// A build whose tool is absent is not skipped silently: a visible message, and a failure under
+// CI=true (as describeAsRoot does for root).
+function describeBuild(build: Build, body: (init: () => string) => void): void {
+  const name = `pidns-init (${build.name} build) looking a command up`;
+  if (build.missing === null) {
+    describe(name, () => {
+      let scratch = '';
+      let init = '';
+      beforeAll(() => {
+        scratch = fs.mkdtempSync(path.join(os.tmpdir(), `pidns-lookup-${build.name}-`));
+        fs.chmodSync(scratch, 0o755);
+        init = path.join(scratch, 'pidns-init');
+        const made = spawnSync('sh', [BUILD_SCRIPT, init], { env: { ...process.env, PIDNS_INIT_BUILD: build.name }, encoding: 'utf8' });
+        if (made.status !== 0) throw new Error(`the ${build.name} build failed:\n${made.stderr}`);
+        expect(made.stdout).toMatch(new RegExp(`^pidns-init: ${build.name} build`));
+      });
+      afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+      body(() => init);
+    });
+    return;
+  }
+  if (process.env.CI === 'true') {
+    describe(name, () => {
+      test('can be built (CI=true does not allow skipping)', () => {
+        throw new Error(`the ${build.name} build cannot be made: ${build.missing}`);
+      });
+    });
+    return;
+  }
+  // eslint-disable-next-line no-console
+  console.warn(`SKIPPED "${name}": ${build.missing}`);
+  describe.skip(name, () => body(() => ''));
+}
 
 let dir = '';
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-lookup-'));
+  // Reachable by nobody, for the case that searches as nobody.
+  fs.chmodSync(dir, 0o755);
 });
 
 afterEach(() => {
@@ -20,55 +81,143 @@ afterEach(() => {
 
 function file(relative: string, text: string, mode: number): string {
   const full = path.join(dir, relative);
-  fs.mkdirSync(path.dirname(full), { recursive: true });
+  fs.mkdirSync(path.dirname(full), { recursive: true, mode: 0o755 });
   fs.writeFileSync(full, text, { mode });
   fs.chmodSync(full, mode);
   return full;
 }
 
-function runInit(args: string[], env: NodeJS.ProcessEnv, cwd = dir) {
-  return spawnSync(INIT, args, { env, cwd, encoding: 'utf8', timeout: 10000 });
+// Without a #! line; `echo` is the shell's own, so a /bin/sh fallback would leave the mark even
+// with a PATH that has no touch in it.
+function scriptWithoutInterpreter(relative: string): string {
+  return file(relative, `echo ran > ${dir}/ran\nexit 9\n`, 0o755);
 }
 
-describe('pidns-init looking a command up in PATH', () => {
-  test('a candidate that may not be executed is passed over for the next one', () => {
-    file('refused/tool', '#!/bin/sh\nexit 6\n', 0o644);
-    file('runs/tool', '#!/bin/sh\nexit 7\n', 0o755);
-    const run = runInit(['tool'], { PATH: `${dir}/refused:${dir}/missing:${dir}/runs` });
-    expect(run.stderr).toBe('');
-    expect(run.status).toBe(7);
-  });
-
-  test('when every candidate is refused, the error is EACCES (exit 126)', () => {
-    file('refused/tool', '#!/bin/sh\nexit 6\n', 0o644);
-    const run = runInit(['tool'], { PATH: `${dir}/missing:${dir}/refused:${dir}/missing-too` });
-    expect(run.status).toBe(126);
-    expect(run.stderr).toBe('pidns-init: tool: Permission denied\n');
-  });
-
-  test('a name found nowhere is ENOENT (exit 127)', () => {
-    const run = runInit(['no-such-tool'], { PATH: `${dir}/missing:/nonexistent` });
-    expect(run.status).toBe(127);
-    expect(run.stderr).toBe('pidns-init: no-such-tool: No such file or directory\n');
-  });
-
-  test('an empty PATH entry is the current folder', () => {
-    file('here/tool', '#!/bin/sh\nexit 8\n', 0o755);
-    const run = runInit(['tool'], { PATH: `/nonexistent::${dir}/missing` }, path.join(dir, 'here'));
-    expect(run.stderr).toBe('');
-    expect(run.status).toBe(8);
-  });
-
-  test('without PATH, /bin and /usr/bin are searched', () => {
-    const run = runInit(['sh', '-c', 'exit 5'], {});
-    expect(run.stderr).toBe('');
-    expect(run.status).toBe(5);
-  });
-
-  test('the arguments and the environment reach the command found', () => {
-    file('bin/show', '#!/bin/sh\nprintf "%s|" "$0" "$@" "$MARK"\n', 0o755);
-    const run = runInit(['show', 'a b', '', 'c'], { PATH: `${dir}/bin`, MARK: 'seen' });
-    expect(run.status).toBe(0);
-    expect(run.stdout).toBe(`${dir}/bin/show|a b||c|seen|`);
-  });
+test('the default PATH is the one lib/resolve.ts searches', () => {
+  const init = fs.readFileSync(path.join(REPO, 'src-native/init/init.c'), 'utf8');
+  const library = fs.readFileSync(path.join(REPO, 'lib/resolve.ts'), 'utf8');
+  const initDefault = /default_path\[\] = "([^"]*)"/.exec(init)?.[1];
+  const libraryDefault = /envPath \?\? '([^']*)'/.exec(library)?.[1];
+  expect(initDefault).toBeDefined();
+  expect(initDefault).toBe(libraryDefault);
 });
+
+for (const build of BUILDS) {
+  describeBuild(build, (init) => {
+    function runInit(args: string[], env: NodeJS.ProcessEnv, cwd = dir) {
+      return spawnSync(init(), args, { env, cwd, encoding: 'utf8', timeout: 10000 });
+    }
+
+    test('a script with a #! line runs through its interpreter', () => {
+      file('bin/tool', '#!/bin/sh\nexit 7\n', 0o755);
+      const run = runInit(['tool'], { PATH: `${dir}/bin` });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(7);
+    });
+
+    test('a file without a #! line is ENOEXEC (exit 126), not run by /bin/sh', () => {
+      scriptWithoutInterpreter('bin/tool');
+      const found = runInit(['tool'], { PATH: `${dir}/bin` });
+      expect(found.stderr).toBe('pidns-init: tool: Exec format error\n');
+      expect(found.status).toBe(126);
+      const named = runInit([`${dir}/bin/tool`], { PATH: '/usr/bin:/bin' });
+      expect(named.stderr).toBe(`pidns-init: ${dir}/bin/tool: Exec format error\n`);
+      expect(named.status).toBe(126);
+      expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+    });
+
+    test('an error other than ENOENT, ENOTDIR and EACCES ends the search', () => {
+      scriptWithoutInterpreter('first/tool');
+      file('second/tool', '#!/bin/sh\nexit 7\n', 0o755);
+      const run = runInit(['tool'], { PATH: `${dir}/first:${dir}/second` });
+      expect(run.stderr).toBe('pidns-init: tool: Exec format error\n');
+      expect(run.status).toBe(126);
+    });
+
+    test('a candidate that may not be executed is passed over for the next one', () => {
+      file('refused/tool', '#!/bin/sh\nexit 6\n', 0o644);
+      file('runs/tool', '#!/bin/sh\nexit 7\n', 0o755);
+      const run = runInit(['tool'], { PATH: `${dir}/refused:${dir}/missing:${dir}/runs` });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(7);
+    });
+
+    test('when every candidate is refused, the error is EACCES (exit 126)', () => {
+      file('refused/tool', '#!/bin/sh\nexit 6\n', 0o644);
+      const run = runInit(['tool'], { PATH: `${dir}/missing:${dir}/refused:${dir}/missing-too` });
+      expect(run.status).toBe(126);
+      expect(run.stderr).toBe('pidns-init: tool: Permission denied\n');
+    });
+
+    test('a PATH folder that cannot be searched is passed over, and is EACCES if nothing else is found', () => {
+      // Root searches any folder: the command's process then searches as nobody.
+      const as = isRoot ? ['--uid', '65534', '--gid', '65534'] : [];
+      file('locked/tool', '#!/bin/sh\nexit 6\n', 0o755);
+      file('runs/tool', '#!/bin/sh\nexit 7\n', 0o755);
+      fs.chmodSync(`${dir}/locked`, 0o000);
+      const passed = runInit([...as, 'tool'], { PATH: `${dir}/locked:${dir}/runs` });
+      expect(passed.stderr).toBe('');
+      expect(passed.status).toBe(7);
+      const alone = runInit([...as, 'tool'], { PATH: `${dir}/locked:${dir}/missing` });
+      expect(alone.stderr).toBe('pidns-init: tool: Permission denied\n');
+      expect(alone.status).toBe(126);
+    });
+
+    test('a PATH entry that is a file (ENOTDIR) is passed over', () => {
+      file('plain', 'not a folder\n', 0o644);
+      file('runs/tool', '#!/bin/sh\nexit 7\n', 0o755);
+      const run = runInit(['tool'], { PATH: `${dir}/plain:${dir}/runs` });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(7);
+    });
+
+    test('a name found nowhere is ENOENT (exit 127)', () => {
+      const run = runInit(['no-such-tool'], { PATH: `${dir}/missing:/nonexistent` });
+      expect(run.status).toBe(127);
+      expect(run.stderr).toBe('pidns-init: no-such-tool: No such file or directory\n');
+    });
+
+    test.each([
+      ['between two', (missing: string) => `/nonexistent::${missing}`],
+      ['first', (missing: string) => `:${missing}`],
+      ['last', (missing: string) => `${missing}:`],
+      ['alone (PATH set and empty)', () => ''],
+    ])('an empty PATH entry, %s, is the current folder', (_where, makePath) => {
+      file('here/tool', '#!/bin/sh\nexit 8\n', 0o755);
+      const run = runInit(['tool'], { PATH: makePath(`${dir}/missing`) }, path.join(dir, 'here'));
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(8);
+    });
+
+    test('a relative PATH entry is relative to the current folder', () => {
+      file('bin/tool', '#!/bin/sh\nexit 8\n', 0o755);
+      const run = runInit(['tool'], { PATH: '/nonexistent:bin' });
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(8);
+    });
+
+    test('without PATH, the default is searched', () => {
+      const run = runInit(['sh', '-c', 'exit 5'], {});
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(5);
+    });
+
+    test('a name with a slash is used as it is, relative to the current folder, without PATH', () => {
+      file('sub/tool', '#!/bin/sh\nexit 3\n', 0o755);
+      file('bin/sub/other', '#!/bin/sh\nexit 4\n', 0o755);
+      const relative = runInit(['sub/tool'], { PATH: `${dir}/bin` });
+      expect(relative.stderr).toBe('');
+      expect(relative.status).toBe(3);
+      const notSearched = runInit(['sub/other'], { PATH: `${dir}/bin` });
+      expect(notSearched.stderr).toBe('pidns-init: sub/other: No such file or directory\n');
+      expect(notSearched.status).toBe(127);
+    });
+
+    test('the arguments and the environment reach the command found', () => {
+      file('bin/show', '#!/bin/sh\nprintf "%s|" "$0" "$@" "$MARK"\n', 0o755);
+      const run = runInit(['show', 'a b', '', 'c'], { PATH: `${dir}/bin`, MARK: 'seen' });
+      expect(run.status).toBe(0);
+      expect(run.stdout).toBe(`${dir}/bin/show|a b||c|seen|`);
+    });
+  });
+}

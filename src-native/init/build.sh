@@ -8,13 +8,17 @@
 #           the rest of the init (glibc probes the CPU's caches with CPUID, which traps to the
 #           hypervisor in a VM: ~300 us per start measured; see BENCHMARKS.md).
 #   musl    static with musl-gcc when it is installed (Debian: musl-tools): a short start too.
-#   libc    the system C library (glibc: static-pie, else dynamic), which builds anywhere.
+#   system  the system C library, whichever it is (glibc on Debian, musl on Alpine): static-pie,
+#           else dynamic. It builds anywhere.
 # A build that fails falls through to the next, with a warning for nolibc. PIDNS_INIT_BUILD=nolibc,
-# musl or libc forces one (for tests and benchmarks), and fails if it cannot be built;
-# libc-dynamic is the C library linked dynamically, which valgrind can follow (the memcheck run,
-# scripts/test-memcheck.sh: glibc's static start-up sets up its thread area in a way valgrind
-# does not track, and reports uninitialised values in malloc, fork and exit). With
-# sanitize=1 it is the C library build with ASan/UBSan. The last line printed names the build made.
+# musl or system forces one (for tests and benchmarks), and fails if it cannot be built;
+# system-dynamic is the system C library linked dynamically, which valgrind can follow (the
+# memcheck run, scripts/test-memcheck.sh: glibc's static start-up sets up its thread area in a
+# way valgrind does not track, and reports uninitialised values in malloc, fork and exit). The
+# names libc and libc-dynamic, which these two had before, still work. With sanitize=1 it is the
+# system C library build with ASan/UBSan. The last line printed names the build made, starting
+# "pidns-init: NAME build" (for system builds, then which C library and how it is linked).
+# Every build finds the command the same way (init.c's exec_command, not the C library's execvp).
 set -eu
 out=$1
 sanitize=${2:-0}
@@ -45,12 +49,36 @@ build_musl() {
   musl-gcc $warn -D_GNU_SOURCE -Os -static -s -o "$out" "$here/init.c"
 }
 
-build_libc_dynamic() {
-  ${CC:-cc} $warn -D_GNU_SOURCE -Os -s -o "$out" "$here/init.c"
+# Which C library the compiler links by default, from its target triple.
+system_libc() {
+  case "$(${CC:-cc} -dumpmachine)" in
+    *-musl*) echo musl ;;
+    *-gnu*) echo glibc ;;
+    *-android*) echo bionic ;;
+    *-uclibc*) echo uClibc ;;
+    *) echo "an unknown C library ($(${CC:-cc} -dumpmachine))" ;;
+  esac
 }
 
-build_libc() {
-  ${CC:-cc} $warn -D_GNU_SOURCE -Os -fPIE -static-pie -s -o "$out" "$here/init.c" 2>/dev/null || build_libc_dynamic
+linked=
+build_system_dynamic() {
+  ${CC:-cc} $warn -D_GNU_SOURCE -Os -s -o "$out" "$here/init.c" && linked=dynamic
+}
+
+build_system() {
+  if ${CC:-cc} $warn -D_GNU_SOURCE -Os -fPIE -static-pie -s -o "$out" "$here/init.c" 2>/dev/null; then
+    linked=static-pie
+  else
+    build_system_dynamic
+  fi
+}
+
+# The last line: the build's name, and for the system C library which one it is.
+built() {
+  case "$1" in
+    system*) echo "pidns-init: $1 build (the system C library, $(system_libc), $linked)" ;;
+    *) echo "pidns-init: $1 build" ;;
+  esac
 }
 
 if [ "$sanitize" = 1 ]; then
@@ -58,25 +86,30 @@ if [ "$sanitize" = 1 ]; then
     -o "$out" "$here/init.c"
 fi
 
-case "${PIDNS_INIT_BUILD:-}" in
-  nolibc | musl | libc | libc-dynamic)
-    "build_$(echo "$PIDNS_INIT_BUILD" | tr - _)" || { echo "pidns-init: the $PIDNS_INIT_BUILD build failed" >&2; exit 1; }
-    echo "pidns-init: $PIDNS_INIT_BUILD build"
+build=${PIDNS_INIT_BUILD:-}
+case "$build" in
+  libc) build=system ;;
+  libc-dynamic) build=system-dynamic ;;
+esac
+case "$build" in
+  nolibc | musl | system | system-dynamic)
+    "build_$(echo "$build" | tr - _)" || { echo "pidns-init: the $build build failed" >&2; exit 1; }
+    built "$build"
     exit 0 ;;
   '') ;;
-  *) echo "PIDNS_INIT_BUILD must be nolibc, musl, libc or libc-dynamic, not $PIDNS_INIT_BUILD" >&2; exit 2 ;;
+  *) echo "PIDNS_INIT_BUILD must be nolibc, musl, system or system-dynamic, not $PIDNS_INIT_BUILD" >&2; exit 2 ;;
 esac
 
 if nolibc_supported; then
   if build_nolibc; then
-    echo "pidns-init: nolibc build"
+    built nolibc
     exit 0
   fi
   echo "pidns-init: warning: the build without a C library failed; using a C library (slower start)" >&2
 fi
 if build_musl 2>/dev/null; then
-  echo "pidns-init: musl build"
+  built musl
   exit 0
 fi
-build_libc
-echo "pidns-init: libc build"
+build_system
+built system

@@ -41,6 +41,7 @@
 #endif
 
 #include "../protocol.h"
+#include "../raw_signal.h"
 
 #define EXIT_USAGE PIDNS_EXIT_USAGE
 /* The init itself failed after the command started (a "cannot happen" syscall failure). */
@@ -104,27 +105,34 @@ static _Noreturn void die(const char *what) {
   exit(EXIT_INIT_FAILED);
 }
 
+/* A number from 0 to max written in decimal digits and nothing else (strtol would also take
+ * blanks, a sign and an empty string). Returns false for any other text or a larger number. */
+static bool parse_decimal(const char *text, unsigned long max, unsigned long *value) {
+  if (*text == '\0') return false;
+  unsigned long n = 0;
+  for (; *text != '\0'; text++) {
+    if (*text < '0' || *text > '9') return false;
+    unsigned long digit = (unsigned long)(*text - '0');
+    if (digit > max || n > (max - digit) / 10) return false;
+    n = n * 10 + digit;
+  }
+  *value = n;
+  return true;
+}
+
 static int parse_count(const char *option, const char *text) {
   if (text == NULL) usage_error("%s needs a value", option);
-  /* strtol alone would accept blanks, signs and an empty string. */
-  if (text[0] < '0' || text[0] > '9') usage_error("%s: not a count: %s", option, text);
-  char *end;
-  errno = 0;
-  long value = strtol(text, &end, 10);
-  if (errno != 0 || *end != '\0' || value > INT_MAX)
-    usage_error("%s: not a count: %s", option, text);
+  unsigned long value;
+  if (!parse_decimal(text, INT_MAX, &value)) usage_error("%s: not a count: %s", option, text);
   return (int)value;
 }
 
 /* A uid or gid: 0 to 2^32 - 2 (2^32 - 1 is the kernel's "no id"). */
 static long parse_id(const char *option, const char *text) {
   if (text == NULL) usage_error("%s needs a value", option);
-  if (text[0] < '0' || text[0] > '9') usage_error("%s: not an id: %s", option, text);
-  char *end;
-  errno = 0;
-  long value = strtol(text, &end, 10); /* 64-bit long: every id fits */
-  if (errno != 0 || *end != '\0' || value > 0xfffffffeL) usage_error("%s: not an id: %s", option, text);
-  return value;
+  unsigned long value;
+  if (!parse_decimal(text, 0xfffffffeUL, &value)) usage_error("%s: not an id: %s", option, text);
+  return (long)value;
 }
 
 static struct options parse_options(int argc, char **argv) {
@@ -265,18 +273,6 @@ static void fill_standard_fds(const struct init *init) {
   }
 }
 
-/* The system call itself: libc's sigaction refuses the signals it reserves for its own use (32 to
- * 34 with musl), yet an ignored one would still be inherited by the command. */
-static int reset_disposition(int sig) {
-  struct {
-    void (*handler)(int);
-    unsigned long flags;
-    void (*restorer)(void);
-    unsigned long mask;
-  } act = {.handler = SIG_DFL};
-  return (int)syscall(SYS_rt_sigaction, sig, &act, NULL, sizeof act.mask);
-}
-
 static void setup_signals(struct init *init) {
   /* Every signal, as the kernel numbers them: libc's sigfillset leaves out the ones it reserves
    * (32 to 34 with musl), and those would then act by default, which for pid 1 means dropped. */
@@ -290,7 +286,7 @@ static void setup_signals(struct init *init) {
    * for the signalfd whatever their disposition. */
   for (int sig = 1; sig < NSIG; sig++) {
     /* EINVAL: SIGKILL and SIGSTOP, which cannot be changed. */
-    if (reset_disposition(sig) == -1 && errno != EINVAL) start_failed(init, "sigaction", errno);
+    if (pidns_sigaction_default(sig) == -1 && errno != EINVAL) start_failed(init, "sigaction", errno);
   }
 
   init->signal_fd = (int)syscall(SYS_signalfd4, -1, &all, sizeof all, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -331,6 +327,54 @@ static void change_identity(const struct init *init, int exec_error_fd) {
     report_exec_error(exec_error_fd, PIDNS_START_SETUID);
 }
 
+/* What lib/resolve.ts searches when PATH is not set, so that the library and the init find the same
+ * file (glibc's execvp searches /bin:/usr/bin, musl's /usr/local/bin:/bin:/usr/bin). */
+static const char default_path[] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/* The command lookup, the same in every build and as the library's (lib/resolve.ts); the C
+ * libraries' execvp differ (glibc's runs a file without a #! line through /bin/sh, musl's does
+ * not). A name with a slash is exec'd as it is. Otherwise each entry of PATH (default_path when
+ * PATH is not set) in turn, an empty entry being the current folder: ENOENT and ENOTDIR pass over
+ * an entry, EACCES too but is remembered, any other error ends the search. Nothing runs through
+ * /bin/sh: a file the kernel cannot exec fails with ENOEXEC, as it does without the init. Returns
+ * only when nothing was exec'd, with errno set: EACCES if an entry was refused, else ENOENT. */
+static void exec_command(const char *file, char *const argv[]) {
+  if (strchr(file, '/') != NULL) {
+    execve(file, argv, environ);
+    return;
+  }
+  /* "dir/" would be the directory itself. */
+  if (file[0] == '\0') {
+    errno = ENOENT;
+    return;
+  }
+  const char *search = getenv("PATH");
+  if (search == NULL) search = default_path;
+  size_t file_length = strlen(file);
+  bool refused = false;
+  for (const char *entry = search;;) {
+    const char *end = strchr(entry, ':');
+    if (end == NULL) end = entry + strlen(entry);
+    size_t dir_length = (size_t)(end - entry);
+    /* The kernel's PATH_MAX; an entry too long for it is passed over. */
+    char path[4096];
+    if (dir_length + 1 + file_length + 1 <= sizeof path) {
+      memcpy(path, entry, dir_length);
+      size_t at = dir_length;
+      if (at > 0) path[at++] = '/';
+      memcpy(path + at, file, file_length + 1);
+      execve(path, argv, environ);
+      if (errno == EACCES)
+        refused = true;
+      else if (errno != ENOENT && errno != ENOTDIR)
+        return;
+    }
+    if (*end == '\0') break;
+    entry = end + 1;
+  }
+  errno = refused ? EACCES : ENOENT;
+}
+
 /* The forked child. The init is single-threaded, so ordinary libc calls are safe here. Every
  * descriptor of the init is close-on-exec, so the command gets only what the init inherited. */
 static _Noreturn void run_command(const struct init *init, int start_dir, int exec_error_fd) {
@@ -355,12 +399,7 @@ static _Noreturn void run_command(const struct init *init, int start_dir, int ex
   if (init->control_fd >= 0) send_child_message(init->control_fd);
   char *file = init->opt.command[0];
   if (init->opt.argv0) init->opt.command[0] = (char *)init->opt.argv0;
-  /* execvp would run a file without a #! line through /bin/sh (ENOEXEC); a path is exec'd as it
-   * is, so that a command fails the same way with or without the init. */
-  if (strchr(file, '/'))
-    execv(file, init->opt.command);
-  else
-    execvp(file, init->opt.command);
+  exec_command(file, init->opt.command);
   report_exec_error(exec_error_fd, PIDNS_START_EXECVE);
 }
 

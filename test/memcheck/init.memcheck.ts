@@ -1,7 +1,8 @@
 // pidns-init under valgrind memcheck: no invalid access, no uninitialised value reaching a system
 // call, no leak, in the situations it meets (exec, reaping orphans, signals, teardown, exec
-// failure). Not part of `npm test`: scripts/test-memcheck.sh builds every variant of the init it
-// can on this machine and runs this file once for each, with the binary in PIDNS_MEMCHECK_INIT.
+// failure, a PATH search). Not part of `npm test`: scripts/test-memcheck.sh builds every variant
+// of the init it can on this machine and runs this file once for each, with the binary in
+// PIDNS_MEMCHECK_INIT.
 import { spawnSync } from 'child_process';
 import { describeAsRoot } from '../root';
 
@@ -30,6 +31,12 @@ describeAsRoot(`pidns-init (${BUILD} build) under valgrind memcheck`, () => {
     const run = underMemcheck(['--', '/nonexistent/command'], false);
     expect(run.status).toBe(127);
     expect(run.stderr).toBe('pidns-init: /nonexistent/command: No such file or directory\n');
+  });
+
+  test('a PATH search that finds nothing passes cleanly', () => {
+    const run = underMemcheck(['--', 'pidns-no-such-command'], false);
+    expect(run.status).toBe(127);
+    expect(run.stderr).toBe('pidns-init: pidns-no-such-command: No such file or directory\n');
   });
 
   test('a usage error passes cleanly', () => {

@@ -1,5 +1,6 @@
-/* The entry point: the kernel starts the program at _start with the stack holding argc, argv[],
- * NULL, envp[], NULL. There is nothing to set up before main: no thread pointer is needed (errno
+/* The entry point, and what the kernel leaves on the stack for it: the kernel starts the program at
+ * _start with the stack holding argc, argv[], NULL, envp[], NULL, then the auxiliary vector
+ * (getauxval); the environment is read with getenv. There is nothing to set up before main: no thread pointer is needed (errno
  * is a plain variable), no constructors run, nothing is relocated (the binary is not
  * position-independent). */
 #include "libc.h"
@@ -7,6 +8,15 @@
 #include "arch.h"
 
 char **environ;
+
+char *getenv(const char *name) {
+  size_t length = strlen(name);
+  for (char **entry = environ; *entry != NULL; entry++) {
+    if (strncmp(*entry, name, length) == 0 && (*entry)[length] == '=') return *entry + length + 1;
+  }
+  return NULL;
+}
+
 /* The auxiliary vector after envp's NULL: pairs of (type, value), ended by type 0 (AT_NULL). */
 static unsigned long *auxv;
 

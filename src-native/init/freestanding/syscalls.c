@@ -40,15 +40,12 @@ int execve(const char *path, char *const argv[], char *const envp[]) {
   return (int)CALL(__NR_execve, path, argv, envp, 0, 0, 0);
 }
 
-pid_t wait4(pid_t pid, int *status, int options, struct rusage *usage) {
-  return (pid_t)CALL(__NR_wait4, pid, status, options, usage, 0, 0);
+pid_t waitpid(pid_t pid, int *status, int options) {
+  return (pid_t)CALL(__NR_wait4, pid, status, options, NULL, 0, 0);
 }
-
-pid_t waitpid(pid_t pid, int *status, int options) { return wait4(pid, status, options, NULL); }
 
 int kill(pid_t pid, int sig) { return (int)CALL(__NR_kill, pid, sig, 0, 0, 0, 0); }
 int setpgid(pid_t pid, pid_t pgid) { return (int)CALL(__NR_setpgid, pid, pgid, 0, 0, 0, 0); }
-pid_t getpgrp(void) { return (pid_t)CALL(__NR_getpgid, 0, 0, 0, 0, 0, 0); }
 pid_t setsid(void) { return (pid_t)CALL(__NR_setsid, 0, 0, 0, 0, 0, 0); }
 
 int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5) {
@@ -60,17 +57,7 @@ int getrusage(int who, struct rusage *usage) { return (int)CALL(__NR_getrusage, 
 ssize_t read(int fd, void *buf, size_t count) { return CALL(__NR_read, fd, buf, count, 0, 0, 0); }
 ssize_t write(int fd, const void *buf, size_t count) { return CALL(__NR_write, fd, buf, count, 0, 0, 0); }
 
-/* The mode is read only when the flags create a file, as the C libraries do. */
-int open(const char *path, int flags, ...) {
-  unsigned int mode = 0;
-  if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
-    va_list args;
-    va_start(args, flags);
-    mode = va_arg(args, unsigned int);
-    va_end(args);
-  }
-  return (int)CALL(__NR_openat, AT_FDCWD, path, flags, mode, 0, 0);
-}
+int open(const char *path, int flags) { return (int)CALL(__NR_openat, AT_FDCWD, path, flags, 0, 0, 0); }
 
 int close(int fd) { return (int)CALL(__NR_close, fd, 0, 0, 0, 0, 0); }
 int chdir(const char *path) { return (int)CALL(__NR_chdir, path, 0, 0, 0, 0, 0); }
@@ -105,33 +92,6 @@ int ioctl(int fd, unsigned long request, ...) {
 int poll(struct pollfd *fds, nfds_t count, int timeout_ms) {
   struct timespec timeout = {.tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L};
   return (int)CALL(__NR_ppoll, fds, count, timeout_ms < 0 ? NULL : &timeout, NULL, 0, 0);
-}
-
-int sigemptyset(sigset_t *set) {
-  set->bits = 0;
-  return 0;
-}
-
-int sigfillset(sigset_t *set) {
-  set->bits = ~0UL;
-  return 0;
-}
-
-int sigaddset(sigset_t *set, int sig) {
-  if (sig < 1 || sig >= NSIG) {
-    errno = EINVAL;
-    return -1;
-  }
-  set->bits |= 1UL << (sig - 1);
-  return 0;
-}
-
-int sigprocmask(int how, const sigset_t *set, sigset_t *old) {
-  return (int)CALL(__NR_rt_sigprocmask, how, set, old, sizeof(sigset_t), 0, 0);
-}
-
-int signalfd(int fd, const sigset_t *mask, int flags) {
-  return (int)CALL(__NR_signalfd4, fd, mask, sizeof(sigset_t), flags, 0, 0);
 }
 
 ssize_t send(int fd, const void *buf, size_t len, int flags) {
