@@ -10,7 +10,7 @@ const { OUT_DIR, REPO, log } = require('./setup');
 
 const BUILD_SCRIPT = path.join(REPO, 'src-native', 'init', 'build.sh');
 const BUILT_INIT = path.join(REPO, 'build', 'Release', 'pidns-init');
-const BUILD_NAMES = ['nolibc', 'musl', 'libc'];
+const BUILD_NAMES = ['nolibc', 'musl', 'system'];
 
 /** Runs build.sh; returns the name of the build it made (its last line), or null if it failed. */
 function runBuildScript(output, build) {
@@ -19,13 +19,13 @@ function runBuildScript(output, build) {
   else delete env.PIDNS_INIT_BUILD;
   try {
     const printed = execFileSync('sh', [BUILD_SCRIPT, output], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    return /pidns-init: (\S+) build\s*$/.exec(printed)[1];
+    return /pidns-init: (\S+) build[^\n]*\s*$/.exec(printed)[1];
   } catch {
     return null;
   }
 }
 
-/** What the system C library is, for the build named libc. */
+/** What the system C library is, for the build named system. */
 function systemLibc() {
   try {
     const text = execFileSync('ldd', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -44,7 +44,7 @@ function buildInits() {
   const dir = path.join(OUT_DIR, 'inits');
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  const label = (name) => (name === 'libc' ? systemLibc() : name);
+  const label = (name) => (name === 'system' ? systemLibc() : name);
 
   const probe = path.join(dir, 'default-pidns-init');
   const defaultBuild = runBuildScript(probe, null);

@@ -59,7 +59,7 @@ function goals(r) {
 const INIT_BUILD_TEXT = {
   nolibc: 'no C library: init.c over src-native/init/freestanding/, static',
   musl: 'musl-gcc, static',
-  libc: 'the system C library (cc), static-pie',
+  system: 'the system C library (cc), static-pie',
 };
 
 function render(r, analysis) {

@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { isRoot } from './root';
+import { DEFAULT_PATH, resolveCommand } from '../lib/resolve';
 
 const REPO = path.resolve(__dirname, '..');
 const BUILD_SCRIPT = path.join(REPO, 'src-native/init/build.sh');
@@ -95,11 +96,36 @@ function scriptWithoutInterpreter(relative: string): string {
 
 test('the default PATH is the one lib/resolve.ts searches', () => {
   const init = fs.readFileSync(path.join(REPO, 'src-native/init/init.c'), 'utf8');
-  const library = fs.readFileSync(path.join(REPO, 'lib/resolve.ts'), 'utf8');
   const initDefault = /default_path\[\] = "([^"]*)"/.exec(init)?.[1];
-  const libraryDefault = /envPath \?\? '([^']*)'/.exec(library)?.[1];
   expect(initDefault).toBeDefined();
-  expect(initDefault).toBe(libraryDefault);
+  expect(initDefault).toBe(DEFAULT_PATH);
+});
+
+// The library resolves the command itself before the clone (raw mode and joins run it with
+// execve alone): it must find what the init finds, and fail as the init fails.
+describe('lib/resolve.ts finds what the init finds', () => {
+  const { EACCES, ENOENT } = os.constants.errno;
+  test('a refused candidate is passed over; ENOTDIR and missing entries too', () => {
+    file('refused/tool', '#!/bin/sh\nexit 6\n', 0o644);
+    file('plain', 'not a folder\n', 0o644);
+    file('runs/tool', '#!/bin/sh\nexit 7\n', 0o755);
+    expect(resolveCommand('tool', `${dir}/refused:${dir}/plain:${dir}/missing:${dir}/runs`, dir)).toEqual({ file: `${dir}/runs/tool` });
+  });
+  test('only refused candidates: EACCES; none: ENOENT', () => {
+    file('refused/tool', '#!/bin/sh\nexit 6\n', 0o644);
+    expect(resolveCommand('tool', `${dir}/missing:${dir}/refused`, dir)).toEqual({ errno: EACCES });
+    expect(resolveCommand('tool', `${dir}/missing:/nonexistent`, dir)).toEqual({ errno: ENOENT });
+  });
+  test('a folder in place of the file is refused, as execve refuses it', () => {
+    fs.mkdirSync(`${dir}/bin/tool`, { recursive: true });
+    expect(resolveCommand('tool', `${dir}/bin`, dir)).toEqual({ errno: EACCES });
+  });
+  test('empty and relative entries are relative to cwd; no PATH means the default', () => {
+    file('here/tool', '#!/bin/sh\nexit 8\n', 0o755);
+    expect(resolveCommand('tool', `/nonexistent::${dir}/missing`, `${dir}/here`)).toEqual({ file: `${dir}/here/tool` });
+    expect(resolveCommand('tool', '/nonexistent:here', dir)).toEqual({ file: `${dir}/here/tool` });
+    expect(resolveCommand('sh', undefined, dir)).toEqual({ file: expect.stringMatching(/^\/(usr\/)?(s)?bin\/sh$/) });
+  });
 });
 
 for (const build of BUILDS) {
