@@ -37,11 +37,6 @@ Napi::Value DescriptorPair(Napi::Env env, const int fds[2]) {
   return pair;
 }
 
-void ClosePoll(uv_poll_t *poll) {
-  uv_poll_stop(poll);
-  uv_close(reinterpret_cast<uv_handle_t *>(poll), [](uv_handle_t *h) { delete reinterpret_cast<uv_poll_t *>(h); });
-}
-
 void CallFromLoop(Napi::Env env, const Napi::FunctionReference &fn, std::initializer_list<napi_value> args) {
   if (fn.IsEmpty()) return;
   napi_value global, result;

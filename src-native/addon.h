@@ -2,7 +2,6 @@
 #define PIDNS_ADDON_H
 
 #include <napi.h>
-#include <uv.h>
 
 namespace pidns {
 
@@ -17,9 +16,6 @@ Napi::Value Failure(Napi::Env env, int err, const char *syscall);
 
 // Two new descriptors as a JS array [fds[0], fds[1]].
 Napi::Value DescriptorPair(Napi::Env env, const int fds[2]);
-
-// Stops and closes a poll handle allocated with new; it is freed once libuv has closed it.
-void ClosePoll(uv_poll_t *poll);
 
 // Calls fn from a libuv callback (no JS on the stack). An exception it throws goes to
 // 'uncaughtException' as for any event callback; while a worker is being terminated it is

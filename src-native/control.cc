@@ -10,6 +10,7 @@
 #include <string>
 
 #include "addon.h"
+#include "fd_watch.h"
 #include "protocol.h"
 
 namespace pidns {
@@ -47,26 +48,24 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
     }
     fd_ = info[0].As<Napi::Number>().Int32Value();
     onMessage_ = Napi::Persistent(info[1].As<Napi::Function>());
-    uv_loop_t *loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    int err = uv_poll_init(loop, poll_, fd_);
+    const char *call = "uv_poll_init";
+    auto onReady = [](void *self, int, int) { static_cast<ControlChannel *>(self)->Drain(kMessagesPerTurn); };
+    int err = watch_.Init(env, fd_, onReady, this);
+    if (err == 0) {
+      // Liveness is kept by the init's ProcessHandle; this channel alone never holds the loop.
+      watch_.Unref();
+      call = "uv_poll_start";
+      err = watch_.Start(UV_READABLE | UV_DISCONNECT);
+    }
     if (err != 0) {
       // The descriptor is ours: closing it tells the init that nobody will read its reports.
-      delete poll_;
-      poll_ = nullptr;
+      watch_.Close();
       close(fd_);
       fd_ = -1;
       onMessage_.Reset();
-      Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(err)).ThrowAsJavaScriptException();
+      Napi::Error::New(env, std::string(call) + ": " + uv_strerror(err)).ThrowAsJavaScriptException();
       return;
     }
-    // Liveness is kept by the init's ProcessHandle; this channel alone never holds the loop.
-    uv_unref(reinterpret_cast<uv_handle_t *>(poll_));
-    uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, [](uv_poll_t *h, int, int) {
-      static_cast<ControlChannel *>(h->data)->Drain(kMessagesPerTurn);
-    });
     Napi::ObjectWrap<ControlChannel>::Ref();
   }
 
@@ -188,10 +187,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
 
   // Stops reading, closes the descriptor and drops the self-reference taken while it was open.
   void Release() {
-    if (poll_) {
-      ClosePoll(poll_);
-      poll_ = nullptr;
-    }
+    watch_.Close();
     if (fd_ >= 0) {
       close(fd_);
       fd_ = -1;
@@ -201,7 +197,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel> {
   }
 
   int fd_ = -1;
-  uv_poll_t *poll_ = nullptr;
+  FdWatch watch_;
   Napi::FunctionReference onMessage_;
 };
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "fd_watch.h"
 #include "kernel.h"
 
 namespace pidns {
@@ -86,18 +87,13 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     watching_ = true;
     Napi::ObjectWrap<ProcessHandle>::Ref();  // stay alive until the exit has been delivered
     if (pidfd_ >= 0) {
-      poll_ = new uv_poll_t;
-      poll_->data = this;
-      if (uv_poll_init(loop, poll_, pidfd_) != 0) {
-        delete poll_;
-        poll_ = nullptr;
-      }
+      auto onReady = [](void *self, int, int) { static_cast<ProcessHandle *>(self)->TryReap(); };
+      int err = watch_.Init(env, pidfd_, onReady, this);
+      if (err == 0) err = watch_.Start(UV_READABLE);
+      // A pidfd that libuv cannot poll is watched as without pidfds.
+      if (err != 0) watch_.Close();
     }
-    if (poll_) {
-      uv_poll_start(poll_, UV_READABLE, [](uv_poll_t *h, int, int) {
-        static_cast<ProcessHandle *>(h->data)->TryReap();
-      });
-    } else {
+    if (!watch_.IsOpen()) {
       fallback_ = Fallback(env, loop);
       fallback_->children.insert(this);
       fallback_->refs++;
@@ -159,10 +155,7 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
   void StopWatching() {
     if (!watching_) return;
     watching_ = false;
-    if (poll_) {
-      ClosePoll(poll_);
-      poll_ = nullptr;
-    }
+    watch_.Close();
     if (fallback_) {
       fallback_->children.erase(this);
       if (!unrefed_ && --fallback_->refs == 0)
@@ -217,10 +210,8 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
   void SetRef(bool ref) {
     if (unrefed_ == !ref) return;
     unrefed_ = !ref;
-    if (poll_) {
-      if (ref) uv_ref(reinterpret_cast<uv_handle_t *>(poll_));
-      else uv_unref(reinterpret_cast<uv_handle_t *>(poll_));
-    }
+    if (ref) watch_.Ref();
+    else watch_.Unref();
     if (fallback_) {
       uv_handle_t *h = reinterpret_cast<uv_handle_t *>(fallback_->sigchld);
       if (ref && fallback_->refs++ == 0) uv_ref(h);
@@ -244,7 +235,7 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
   bool notChild_ = false;
   bool reaped_ = false;
   bool unrefed_ = false;
-  uv_poll_t *poll_ = nullptr;
+  FdWatch watch_;
   FallbackWatch *fallback_ = nullptr;
   Napi::FunctionReference onExit_;
 };

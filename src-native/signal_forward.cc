@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "fd_watch.h"
 
 namespace pidns {
 namespace {
@@ -37,7 +38,7 @@ struct Forwarder {
   napi_env env;
   Napi::FunctionReference onSignal;
   int read_fd;
-  uv_poll_t *poll;
+  FdWatch watch;
 };
 Forwarder *g_forwarder = nullptr;
 
@@ -110,12 +111,11 @@ Napi::Value ForwardSignals(const Napi::CallbackInfo &info) {
   while (read(g_pipe[0], stale, sizeof stale) > 0) {
   }
 
-  uv_loop_t *loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  auto *poll = new uv_poll_t;
-  int err = uv_poll_init(loop, poll, g_pipe[0]);
+  auto *forwarder = new Forwarder{env, Napi::Persistent(info[1].As<Napi::Function>()), g_pipe[0], {}};
+  auto onReady = [](void *self, int, int) { Deliver(static_cast<Forwarder *>(self)); };
+  int err = forwarder->watch.Init(env, g_pipe[0], onReady, forwarder);
   if (err != 0) {
-    delete poll;
+    delete forwarder;
     return Failure(env, -err, "uv_poll_init");
   }
 
@@ -128,16 +128,19 @@ Napi::Value ForwardSignals(const Napi::CallbackInfo &info) {
     if (sigaction(signo, &act, &g_previous[signo]) < 0) {
       int failed = errno;
       RestoreDispositions();
-      ClosePoll(poll);
+      delete forwarder;
       return Failure(env, failed, "sigaction");
     }
     g_caught[signo] = true;
   }
 
-  auto *forwarder = new Forwarder{env, Napi::Persistent(info[1].As<Napi::Function>()), g_pipe[0], poll};
-  poll->data = forwarder;
-  uv_unref(reinterpret_cast<uv_handle_t *>(poll));
-  uv_poll_start(poll, UV_READABLE, [](uv_poll_t *h, int, int) { Deliver(static_cast<Forwarder *>(h->data)); });
+  forwarder->watch.Unref();
+  err = forwarder->watch.Start(UV_READABLE);
+  if (err != 0) {
+    RestoreDispositions();
+    delete forwarder;
+    return Failure(env, -err, "uv_poll_start");
+  }
   g_forwarder = forwarder;
   return env.Null();
 }
@@ -146,8 +149,7 @@ Napi::Value ForwardSignals(const Napi::CallbackInfo &info) {
 Napi::Value StopForwardingSignals(const Napi::CallbackInfo &info) {
   if (g_forwarder == nullptr) return info.Env().Undefined();
   RestoreDispositions();
-  ClosePoll(g_forwarder->poll);
-  delete g_forwarder;
+  delete g_forwarder;  // closes its watch
   g_forwarder = nullptr;
   return info.Env().Undefined();
 }

@@ -47,6 +47,14 @@ const char *StepName(int step) {
   }
 }
 
+// Waits for a child of ours that has ended or is about to, and reaps it. Only that pid: never 0
+// or -1, which would reap children that libuv or other code is waiting for.
+void Reap(pid_t pid) {
+  if (pid <= 0) return;
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
 // A NUL-terminated array of C strings that owns its storage.
 // Every field of the options object, read once and up front: a getter may throw (or answer
 // differently each time it is asked), and nothing may call into N-API while its exception is
@@ -242,22 +250,15 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
 
   if (!direct) {
     // pid is the short-lived first child; it has exited.
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    Reap(pid);
     pid = child.exec_pid;
     if (failed) {
-      if (pid > 0) {
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-      }
+      Reap(pid);
       return Failure(env, report.err, StepName(report.step));
     }
     if (usePidfd) pidfd = pidns_pidfd_open(pid);
   } else if (failed) {
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    Reap(pid);
     if (pidfd >= 0) close(pidfd);
     return Failure(env, report.err, StepName(report.step));
   }

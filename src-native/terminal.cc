@@ -9,7 +9,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <string>
+
 #include "addon.h"
+#include "fd_watch.h"
 
 namespace pidns {
 namespace {
@@ -96,13 +99,15 @@ class TerminalController : public Napi::ObjectWrap<TerminalController> {
     }
     fd_ = info[0].As<Napi::Number>().Int32Value();
     onEvent_ = Napi::Persistent(info[1].As<Napi::Function>());
-    uv_loop_t *loop = nullptr;
-    napi_get_uv_event_loop(env, &loop);
-    poll_ = new uv_poll_t;
-    poll_->data = this;
-    if (uv_poll_init(loop, poll_, fd_) != 0) {
-      delete poll_;
-      poll_ = nullptr;
+    auto onReady = [](void *self, int status, int ready) { static_cast<TerminalController *>(self)->OnReady(status, ready); };
+    int err = watch_.Init(env, fd_, onReady, this);
+    if (err != 0) {
+      // The descriptor is ours, as after close().
+      close(fd_);
+      fd_ = -1;
+      onEvent_.Reset();
+      Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(err)).ThrowAsJavaScriptException();
+      return;
     }
     // Alive while the descriptor is open, whether JS still holds it or not.
     Napi::ObjectWrap<TerminalController>::Ref();
@@ -112,16 +117,18 @@ class TerminalController : public Napi::ObjectWrap<TerminalController> {
   ~TerminalController() override { Release(); }
 
  private:
+  // Polls for what JS waits for now. If libuv refuses, the watch is dropped and the failure is
+  // an error event, like a failed read (right away when JS called setReading or awaitWritable:
+  // the stream is destroyed from its own _read or _write, which streams allow).
   void Update() {
-    if (!poll_) return;
+    if (!watch_.IsOpen()) return;
     int events = (reading_ ? UV_READABLE : 0) | (awaitingWritable_ ? UV_WRITABLE : 0);
-    if (events == 0) {
-      uv_poll_stop(poll_);
-      return;
-    }
-    uv_poll_start(poll_, events, [](uv_poll_t *h, int status, int ready) {
-      static_cast<TerminalController *>(h->data)->OnReady(status, ready);
-    });
+    int err = events == 0 ? watch_.Stop() : watch_.Start(events);
+    if (err == 0) return;
+    watch_.Close();
+    reading_ = false;
+    awaitingWritable_ = false;
+    Emit(kError, Napi::Number::New(Env(), -err));
   }
 
   void OnReady(int status, int ready) {
@@ -217,10 +224,7 @@ class TerminalController : public Napi::ObjectWrap<TerminalController> {
   }
 
   void Release() {
-    if (poll_) {
-      ClosePoll(poll_);
-      poll_ = nullptr;
-    }
+    watch_.Close();
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
     reading_ = false;
@@ -228,7 +232,7 @@ class TerminalController : public Napi::ObjectWrap<TerminalController> {
   }
 
   int fd_ = -1;
-  uv_poll_t *poll_ = nullptr;
+  FdWatch watch_;
   bool reading_ = false;
   bool awaitingWritable_ = false;
   Napi::FunctionReference onEvent_;
