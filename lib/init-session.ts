@@ -10,6 +10,7 @@ import { nativeRequest, type InitLaunch, type PodLaunch } from './request';
 import type { ResourceUsage } from './signals';
 
 const { ENOENT, EACCES, ENOEXEC } = os.constants.errno;
+const SIGKILL = os.constants.signals.SIGKILL;
 
 /** What the init reports. Each is optional; all arrive on the event loop, `end` last. */
 export interface InitEvents {
@@ -155,13 +156,21 @@ export function startInit(
   const namespaceId = result.namespaceId || pidNamespaceId(result.pid);
   const initPid = result.pid;
   const dispatcher = new Dispatcher(events);
-  const channel: NativeControlChannel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd, amount) => {
-    if (type !== 0 && !fromInit(type, pid, initPid)) {
-      if (pidfd >= 0) native.closeFd(pidfd);
-      return;
-    }
-    dispatcher.message(type, value, pidfd, pid, amount);
-  });
+  let channel: NativeControlChannel;
+  try {
+    channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd, amount) => {
+      if (type !== 0 && !fromInit(type, pid, initPid)) {
+        if (pidfd >= 0) native.closeFd(pidfd);
+        return;
+      }
+      dispatcher.message(type, value, pidfd, pid, amount);
+    });
+  } catch (err) {
+    // The event loop refused to watch the channel (it closed the descriptor): an init nobody
+    // hears is ended, and reaped by a handle of its own.
+    new native.ProcessHandle(initPid, result.pidfd).signal(SIGKILL);
+    throw err;
+  }
   const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => {
     // The exit and the last messages can arrive in either order on the loop; read what is queued
     // first, so the listener always has the whole report.

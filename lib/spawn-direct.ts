@@ -6,10 +6,12 @@ import { closeJoinTarget, openJoinTarget } from './namespace-files';
 import { isFailure, native } from './native';
 import { pidNamespaceId } from './proc';
 import { nativeRequest, type JoinFds } from './request';
-import { decodeWaitStatus } from './signals';
+import { decodeWaitStatus, signalNumber } from './signals';
 import { finish, failureContext, newChild, type Context } from './spawn-context';
 import { prepareStdio, releaseStdio } from './stdio';
 import type { PidNamespaceChild } from './child';
+
+const SIGKILL = signalNumber('SIGKILL');
 
 export function spawnDirect(ctx: Context, join: JoinFds | null = null): PidNamespaceChild {
   const stdio = prepareStdio(ctx.opts.stdio, ctx.action, ctx.opts.terminal);
@@ -25,19 +27,28 @@ export function spawnDirect(ctx: Context, join: JoinFds | null = null): PidNames
     throw systemError(result.errno, result.syscall, failureContext(ctx, result.syscall, join?.path));
   }
   releaseStdio(stdio, false);
+  let child: PidNamespaceChild | null = null;
+  let job: ForegroundJob | null = null;
   // The exit callback never runs before this function returns: it comes from the event loop.
   const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => {
     job?.end();
-    finish(child, ctx.cgroup, decodeWaitStatus(status, usage));
+    if (child) finish(child, ctx.cgroup, decodeWaitStatus(status, usage));
   });
-  const child = newChild(ctx, stdio, {
-    pid: result.pid,
-    nsPid: result.nsPid,
-    init: null,
-    namespaceId: result.namespaceId || pidNamespaceId(result.pid),
-    control: handle,
-  });
-  const job = ctx.opts.foreground ? new ForegroundJob(result.pid, ctx.withTerminal, ctx.withTerminal, (signo) => handle.signal(signo)) : null;
+  try {
+    child = newChild(ctx, stdio, {
+      pid: result.pid,
+      nsPid: result.nsPid,
+      init: null,
+      namespaceId: result.namespaceId || pidNamespaceId(result.pid),
+      control: handle,
+    });
+  } catch (err) {
+    // Its streams could not be set up (the event loop refused a descriptor): the process is
+    // ended, and reaped by its handle, rather than left running with nobody to wait for it.
+    handle.signal(SIGKILL);
+    throw err;
+  }
+  job = ctx.opts.foreground ? new ForegroundJob(result.pid, ctx.withTerminal, ctx.withTerminal, (signo) => handle.signal(signo)) : null;
   job?.watchChildStops();
   return child;
 }

@@ -36,6 +36,7 @@ export function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
       stuckInitTimer.unref();
     };
     let execFailure: { errno: number; syscall: string } | null = null;
+    let streamFailure: unknown = null;
     let commandStatus: number | undefined;
     let child: PidNamespaceChild | null = null;
     let job: ForegroundJob | null = null;
@@ -59,7 +60,15 @@ export function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
           // descriptor table was full, or the socket's buffer), the kernel's list of the init's
           // children has it. The command is a zombie of the init at worst, so it is still listed.
           if (commandPid === -1) commandPid = childByNsPid(init.pid, nsPid);
-          child = newChild(ctx, stdio, { pid: commandPid, nsPid, init: { pid: init.pid, nsPid: 1 }, namespaceId: init.namespaceId, control });
+          try {
+            child = newChild(ctx, stdio, { pid: commandPid, nsPid, init: { pid: init.pid, nsPid: 1 }, namespaceId: init.namespaceId, control });
+          } catch (err) {
+            // Its streams could not be set up (the event loop refused a descriptor): the
+            // namespace is ended, and the spawn rejects with the reason once the init is reaped.
+            streamFailure = err;
+            init.handle.signal(SIGKILL);
+            return;
+          }
           if (ctx.opts.foreground) {
             const ownGroup = ctx.opts.signalGroup || ctx.withTerminal;
             job = new ForegroundJob(commandPid, ownGroup, ctx.withTerminal, (signo) => control.signal(signo));
@@ -84,6 +93,10 @@ export function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
             // what they used; the init's own rusage would also count the memory it shared with
             // Node before its execve. Without a report (the init was killed), what its reaping says.
             finish(child, ctx.cgroup, decodeWaitStatus(commandStatus ?? initStatus, treeUsage ?? usage));
+            return;
+          }
+          if (streamFailure) {
+            reject(streamFailure);
             return;
           }
           releaseStdio(stdio, true);

@@ -98,7 +98,7 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
       fallback_->children.insert(this);
       fallback_->refs++;
       uv_ref(reinterpret_cast<uv_handle_t *>(fallback_->sigchld));
-      // No check here: startFallbackWatch() ran before the clone (lib/spawn.ts starts it at
+      // No check here: startFallbackWatch() ran before the clone (lib/native.ts starts it at
       // load, in every mode), so a SIGCHLD of this child is dispatched on a later loop turn,
       // after this registration (JS has not yielded since).
     }

@@ -1,7 +1,7 @@
 // spawn(options): clone a child into a new or an existing PID namespace and exec it.
 //
-// The options object is built and validated by lib/spawn.ts; this file only converts it into
-// plain C buffers, which must all exist before the clone (see child.h), clones, and reports.
+// The options object is built by lib/request.ts from options checked in lib/options.ts; this
+// file only converts it into plain C buffers, which must all exist before the clone (see child.h), clones, and reports.
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
