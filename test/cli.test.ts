@@ -3,6 +3,7 @@ import { type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { HELP, OPTIONS, parseCommandLine, UsageError } from '../lib/cli-args';
 import { eventually, exists, membersOfNamespace, namespaceInode, nsPidLine, runningMembersOfNamespace, status } from './kernel';
 import { asNobody } from './public-install';
 import { expectOneLine, startCli, type Finished, type Running } from './cli-run';
@@ -301,6 +302,10 @@ describeAsRoot('pidns: usage', () => {
     [['ps', 'x']],
     [['ps', '1', '2']],
     [['ps', '--bogus', '1']],
+    [['run', '--join', '--no-init', '--', 'true']],
+    [['run', '-hx', '--', 'true']],
+    [['run', '--status-fd']],
+    [['--version=1']],
   ])('pidns %j: exit 2 and one line', async (args) => {
     const result = await pidns(args);
     expect(result.code).toBe(2);
@@ -318,5 +323,68 @@ describeAsRoot('pidns: usage', () => {
   test('--help of run documents the exit statuses', async () => {
     const { stdout } = await pidns(['run', '--help']);
     for (const code of ['125', '126', '127', '128+N']) expect(stdout).toContain(code);
+  });
+});
+
+describe('pidns: the command line as parsed (util.parseArgs)', () => {
+  const usage = (argv: string[]) => {
+    try {
+      parseCommandLine(argv);
+    } catch (err) {
+      expect(err).toBeInstanceOf(UsageError);
+      return (err as Error).message;
+    }
+    throw new Error(`${JSON.stringify(argv)} parsed`);
+  };
+
+  test('options end at the command: what follows it, or --, is the command\'s untouched', () => {
+    expect(parseCommandLine(['run', 'ls', '-l', '--no-init'])).toMatchObject({ init: true, argv: ['ls', '-l', '--no-init'] });
+    expect(parseCommandLine(['run', '--no-init', '--', '--help', '--'])).toMatchObject({ init: false, argv: ['--help', '--'] });
+    expect(parseCommandLine(['run', '--status-fd=3', '--join', '7', 'sh'])).toMatchObject({ statusFd: 3, join: 7, init: false, argv: ['sh'] });
+    expect(parseCommandLine(['run', '--join=/proc/7/ns/pid', '-', 'x'])).toMatchObject({ join: '/proc/7/ns/pid', argv: ['-', 'x'] });
+    expect(parseCommandLine(['exec', '--target', '9', 'env', '--', '-h'])).toMatchObject({ targetPid: 9, argv: ['env', '--', '-h'] });
+    expect(parseCommandLine(['run', '--', '--', 'x'])).toMatchObject({ argv: ['--', 'x'] });
+    // ps takes its PID anywhere among its options.
+    expect(parseCommandLine(['ps', '7', '--json'])).toEqual({ command: 'ps', pid: 7, json: true });
+    expect(parseCommandLine(['ps', '--', '7'])).toEqual({ command: 'ps', pid: 7, json: false });
+  });
+
+  test('-h and --help, before the command, wherever the other options are', () => {
+    expect(parseCommandLine(['-h', 'run'])).toEqual({ command: 'help', topic: 'pidns' });
+    expect(parseCommandLine(['help'])).toEqual({ command: 'help', topic: 'pidns' });
+    expect(parseCommandLine(['run', '--no-init', '-h'])).toEqual({ command: 'help', topic: 'run' });
+    expect(parseCommandLine(['exec', '--help'])).toEqual({ command: 'help', topic: 'exec' });
+    expect(parseCommandLine(['ps', '1', '-h'])).toEqual({ command: 'help', topic: 'ps' });
+    expect(parseCommandLine(['run', 'sh', '--help'])).toMatchObject({ command: 'run', argv: ['sh', '--help'] });
+    expect(parseCommandLine(['--version'])).toEqual({ command: 'version' });
+  });
+
+  test('each refusal of parseArgs is one line that names the option', () => {
+    expect(usage(['run', '--bogus', 'true'])).toBe('unknown option --bogus');
+    expect(usage(['run', '--bogus=1', 'true'])).toBe('unknown option --bogus');
+    expect(usage(['run', '-hx', 'true'])).toBe('unknown option -x');
+    expect(usage(['--bogus'])).toBe('unknown option --bogus');
+    expect(usage(['run', '--user=yes', 'true'])).toBe('--user takes no value');
+    expect(usage(['run', '--help=1'])).toBe('--help takes no value');
+    expect(usage(['run', '--join'])).toBe('--join needs a value');
+    expect(usage(['exec', '--target', '1', '--status-fd'])).toBe('--status-fd needs a value');
+    expect(usage(['run', '--join', '--user', 'true'])).toBe("--join needs a value (write --join=VALUE for one that starts with '-')");
+    expect(usage(['run', '--status-fd', '-1', 'true'])).toBe("--status-fd needs a value (write --status-fd=VALUE for one that starts with '-')");
+    expect(usage(['run', '--status-fd=-1', 'true'])).toBe("--status-fd must be an integer from 0 to 2147483647, got '-1'");
+    expect(usage(['run', '--bogus\nline', 'true'])).toBe('unknown option --bogus?line');
+  });
+
+  test.each(Object.keys(OPTIONS) as (keyof typeof OPTIONS)[])('every option of %s is in its help', (topic) => {
+    for (const name of Object.keys(OPTIONS[topic])) expect(HELP[topic]).toContain(`--${name}`);
+    if (topic !== 'pidns') expect(HELP[topic]).toContain('-h, --help');
+  });
+});
+
+describeAsRoot('pidns run: the command\'s own arguments', () => {
+  test('options end at the command; its arguments, options among them, reach it as given', async () => {
+    const result = await pidns(['run', 'sh', '-c', 'printf "%s|" "$@"', 'sh', '--no-init', '-h', '--', '--bogus=1']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('--no-init|-h|--|--bogus=1|');
+    expect(result.code).toBe(0);
   });
 });
