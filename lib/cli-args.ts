@@ -2,8 +2,9 @@
 // UsageError with one line that says what is wrong; nothing here touches a process or the kernel.
 import { parseArgs, type ParseArgsConfig } from 'util';
 import { MAX_PID } from './checks';
+import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 
-/** A mistake on the command line: printed as one line, exit status 2. */
+/** A mistake on the command line: printed as one line, exit status EXIT_USAGE. */
 export class UsageError extends Error {
   readonly command: string | null;
   constructor(command: string | null, message: string) {
@@ -271,10 +272,10 @@ continues it (SIGCONT to CMD, or to pidns, which forwards it).
 
 Exit status:
   CMD's own exit status, or 128+N if signal N ended it
-  2    bad usage
-  125  pidns itself failed (for example EPERM: not root and no --user)
-  126  CMD was found but could not be executed
-  127  CMD was not found
+  ${EXIT_USAGE}    bad usage
+  ${EXIT_FAILED}  pidns itself failed (for example EPERM: not root and no --user)
+  ${EXIT_CANNOT_EXECUTE}  CMD was found but could not be executed
+  ${EXIT_NOT_FOUND}  CMD was not found
 `,
   exec: `Usage: pidns exec --target PID [OPTIONS] [--] CMD [ARGS...]
 
@@ -300,7 +301,7 @@ Options:
   --json             print a JSON array of {"pid","nsPid","ppid","command"} instead of a table
   -h, --help         show this help
 
-Exit status: 0, 2 for bad usage, 125 when PID does not exist, when the namespace has ended
+Exit status: 0, ${EXIT_USAGE} for bad usage, ${EXIT_FAILED} when PID does not exist, when the namespace has ended
 (its pid 1 has exited, before or while the list was read) or /proc cannot be read.
 `,
 };

@@ -1,22 +1,20 @@
 #!/usr/bin/env node
 // The pidns command: run, exec and ps on top of the library. Exit statuses follow the shell and
-// container runtimes: CMD's own status, 128+N for a signal, 126/127 when CMD cannot be run, 125
-// when pidns itself failed, 2 for bad usage. Every failure is one line on stderr.
+// container runtimes: CMD's own status, 128+N for a signal, EXIT_CANNOT_EXECUTE/EXIT_NOT_FOUND
+// when CMD cannot be run, EXIT_FAILED when pidns itself failed, EXIT_USAGE for bad usage (the
+// numbers are lib/protocol.ts's). Every failure is one line on stderr.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as util from 'util';
 import { HELP, parseCommandLine, UsageError, type ExecArguments, type RunArguments } from './cli-args';
 import type { PidNamespaceChild } from './child';
+import { cliMessage } from './errors';
 import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import type { SpawnOptions } from './options';
+import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 import { forwardSignals } from './signal-forward';
 import { signalNumber } from './signals';
 import { spawnInPidNamespace } from './spawn';
-
-const EXIT_USAGE = 2;
-const EXIT_RUNTIME_FAILED = 125;
-const EXIT_CANNOT_EXECUTE = 126;
-const EXIT_NOT_FOUND = 127;
 
 /** Writes all of text to a descriptor that may be non-blocking (a pipe shared with others). */
 function writeAll(fd: number, text: string): void {
@@ -155,9 +153,9 @@ function reportStartFailure(err: unknown, cmd: string, status: StatusChannel): n
     say(`${cmd}: ${errnoText(code)}`);
     return EXIT_CANNOT_EXECUTE;
   }
-  // The library's hints speak of options; on the command line the option is --user.
-  say(String(e?.message ?? err).replace('pass userNamespace: true', 'use pidns run --user').split('\n')[0]);
-  return EXIT_RUNTIME_FAILED;
+  // The message as the command line words it (its hints name the CLI's flags, not the API's options).
+  say(cliMessage(err).split('\n')[0]);
+  return EXIT_FAILED;
 }
 
 /**
@@ -190,7 +188,7 @@ async function runToExit(argv: string[], options: SpawnOptions, status: StatusCh
   status.write({ event: 'exit', code, signal, usage });
   if (signal !== null) return 128 + signalNumber(signal);
   // Neither code nor signal: the status was lost (reaped by someone else).
-  return code ?? EXIT_RUNTIME_FAILED;
+  return code ?? EXIT_FAILED;
 }
 
 function run(parsed: RunArguments): Promise<number> {
@@ -250,11 +248,11 @@ function ps(pid: number, json: boolean): number {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     say(`ps ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
-    return EXIT_RUNTIME_FAILED;
+    return EXIT_FAILED;
   }
   if (!namespaceStillThere(namespaceId, members)) {
     say(`ps ${pid}: the namespace has ended (pid namespace ${namespaceId}: its pid 1 has exited)`);
-    return EXIT_RUNTIME_FAILED;
+    return EXIT_FAILED;
   }
   if (json) {
     writeAll(1, `${JSON.stringify(members, null, 2)}\n`);
@@ -301,6 +299,6 @@ main(process.argv.slice(2)).then(
       process.exit(EXIT_USAGE);
     }
     say(`internal error: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(EXIT_RUNTIME_FAILED);
+    process.exit(EXIT_FAILED);
   },
 );

@@ -4,6 +4,7 @@
 import { type ChildProcess, type StdioOptions } from 'child_process';
 import * as fs from 'fs';
 import { CLI, expectOneLine, startCli, type Finished, type Running } from './cli-run';
+import { EXIT_FAILED, EXIT_USAGE } from '../lib/protocol';
 import { eventually, namespaceInode, running, runningMembersOfNamespace, status } from './kernel';
 import { statField, Terminal } from './pty';
 import { describeAsRoot } from './root';
@@ -90,7 +91,7 @@ describeAsRoot('pidns run --status-fd: only a descriptor passed down', () => {
     const candidates = [...new Set([...own, ...upTo20])].sort((a, b) => a - b);
     for (const fd of candidates) {
       const result = await pidns(['run', '--status-fd', String(fd), '--', 'true']);
-      expect({ fd, code: result.code, signal: result.signal }).toEqual({ fd, code: 2, signal: null });
+      expect({ fd, code: result.code, signal: result.signal }).toEqual({ fd, code: EXIT_USAGE, signal: null });
       expectOneLine(result.stderr);
       expect(result.stderr).toContain(`--status-fd ${fd}: `);
       expect(result.events).toEqual([]);
@@ -101,7 +102,7 @@ describeAsRoot('pidns run --status-fd: only a descriptor passed down', () => {
     const readOnly = fs.openSync(__filename, 'r');
     try {
       const result = await start(['run', '--status-fd', '3', '--', 'true'], { stdio: ['ignore', 'pipe', 'pipe', readOnly] }).finished;
-      expect(result.code).toBe(2);
+      expect(result.code).toBe(EXIT_USAGE);
       expect(result.stderr).toBe('pidns: run: --status-fd 3: not open for writing (see pidns run --help)\n');
     } finally {
       fs.closeSync(readOnly);
@@ -194,7 +195,7 @@ async function holdNamespace(options: Record<string, unknown>): Promise<{ holder
 }
 
 describeAsRoot('pidns ps of a namespace that has ended', () => {
-  test('its pid 1 a zombie (its parent stopped before reaping it): exit 125 and one line', async () => {
+  test('its pid 1 a zombie (its parent stopped before reaping it): EXIT_FAILED and one line', async () => {
     const { holder, pid, namespaceId } = await holdNamespace({ init: false });
     const alive = await pidns(['ps', String(pid)]);
     expect(alive.code).toBe(0);
@@ -206,13 +207,13 @@ describeAsRoot('pidns ps of a namespace that has ended', () => {
     expect(namespaceInode(pid)).toBe(namespaceId);
     for (const args of [['ps', String(pid)], ['ps', String(pid), '--json']]) {
       const result = await pidns(args);
-      expect(result.code).toBe(125);
+      expect(result.code).toBe(EXIT_FAILED);
       expect(result.stdout).toBe('');
       expect(result.stderr).toBe(`pidns: ps ${pid}: the namespace has ended (pid namespace ${namespaceId}: its pid 1 has exited)\n`);
     }
   });
 
-  test('its pid 1 still exiting (waiting for a member whose parent outside is stopped): exit 125 for either', async () => {
+  test('its pid 1 still exiting (waiting for a member whose parent outside is stopped): EXIT_FAILED for either', async () => {
     const first = await holdNamespace({ init: false });
     const member = await holdNamespace({ join: first.pid });
     expect(namespaceInode(member.pid)).toBe(first.namespaceId);
@@ -224,7 +225,7 @@ describeAsRoot('pidns ps of a namespace that has ended', () => {
     expect(stateOf(first.pid)).not.toBe('Z');
     for (const pid of [member.pid, first.pid]) {
       const result = await pidns(['ps', String(pid)]);
-      expect(result.code).toBe(125);
+      expect(result.code).toBe(EXIT_FAILED);
       expect(result.stdout).toBe('');
       expect(result.stderr).toBe(`pidns: ps ${pid}: the namespace has ended (pid namespace ${first.namespaceId}: its pid 1 has exited)\n`);
     }
@@ -232,12 +233,13 @@ describeAsRoot('pidns ps of a namespace that has ended', () => {
 });
 
 describe('pidns run --join with a path that does not exist', () => {
-  test('exit 125 and one line about the join target, not about the command', async () => {
+  test('EXIT_FAILED and one line about the join target, not about the command', async () => {
     const result = await pidns(['run', '--join', '/nonexistent', '--', 'true']);
-    expect(result.code).toBe(125);
+    expect(result.code).toBe(EXIT_FAILED);
     expectOneLine(result.stderr);
     expect(result.stderr).toContain('/nonexistent');
     expect(result.stderr).toContain('join target');
     expect(result.stderr).not.toContain('command was not found');
   });
 });
+

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { HELP, OPTIONS, parseCommandLine, UsageError } from '../lib/cli-args';
+import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from '../lib/protocol';
 import { eventually, exists, membersOfNamespace, namespaceInode, nsPidLine, runningMembersOfNamespace, status } from './kernel';
 import { asNobody } from './public-install';
 import { expectOneLine, startCli, type Finished, type Running } from './cli-run';
@@ -63,39 +64,39 @@ describeAsRoot('pidns run: exit status', () => {
     expect(result.events[1]).toEqual({ event: 'exit', code: null, signal: 'SIGUSR2', usage: { userCPUTime: expect.any(Number), systemCPUTime: expect.any(Number), maxRSS: expect.any(Number) } });
   });
 
-  test('a command that does not exist: 127 and one line', async () => {
+  test('a command that does not exist: EXIT_NOT_FOUND and one line', async () => {
     const result = await pidns(['run', '--', 'pidns-no-such-command']);
-    expect(result.code).toBe(127);
+    expect(result.code).toBe(EXIT_NOT_FOUND);
     expect(result.stderr).toBe('pidns: pidns-no-such-command: command not found\n');
     const byPath = await pidns(['run', '--no-init', '--', '/nonexistent/program']);
-    expect(byPath.code).toBe(127);
+    expect(byPath.code).toBe(EXIT_NOT_FOUND);
     expect(byPath.stderr).toBe('pidns: /nonexistent/program: no such file or directory\n');
   });
 
-  test('a command that cannot be executed: 126 and one line', async () => {
+  test('a command that cannot be executed: EXIT_CANNOT_EXECUTE and one line', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-cli-'));
     try {
       const file = path.join(dir, 'not-executable');
       fs.writeFileSync(file, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
       const result = await pidns(['run', '--', file]);
-      expect(result.code).toBe(126);
+      expect(result.code).toBe(EXIT_CANNOT_EXECUTE);
       expect(result.stderr).toBe(`pidns: ${file}: permission denied\n`);
       const directory = await pidns(['run', '--no-init', '--', dir]);
-      expect(directory.code).toBe(126);
+      expect(directory.code).toBe(EXIT_CANNOT_EXECUTE);
       expectOneLine(directory.stderr);
     } finally {
       fs.rmSync(dir, { recursive: true });
     }
   });
 
-  test('a failure of pidns itself: 125 and one line with what to do', async () => {
+  test('a failure of pidns itself: EXIT_FAILED and one line with what to do', async () => {
     const notNamespace = await pidns(['run', '--join', '/etc/passwd', '--', 'true']);
-    expect(notNamespace.code).toBe(125);
+    expect(notNamespace.code).toBe(EXIT_FAILED);
     expectOneLine(notNamespace.stderr);
     expect(notNamespace.stderr).toContain('EINVAL');
 
     const asNobody = await pidns(['run', '--', 'true'], { asNobody: true });
-    expect(asNobody.code).toBe(125);
+    expect(asNobody.code).toBe(EXIT_FAILED);
     expectOneLine(asNobody.stderr);
     expect(asNobody.stderr).toContain('EPERM');
     expect(asNobody.stderr).toContain('--user');
@@ -145,7 +146,7 @@ describeAsRoot('pidns run: the namespace', () => {
 
   test('--status-fd reports an error event when the command cannot start', async () => {
     const result = await pidns(['run', '--status-fd', '3', '--', 'pidns-no-such-command']);
-    expect(result.code).toBe(127);
+    expect(result.code).toBe(EXIT_NOT_FOUND);
     expect(result.events).toEqual([{ event: 'error', code: 'ENOENT', message: expect.any(String) }]);
   });
 
@@ -232,13 +233,13 @@ describeAsRoot('pidns exec and ps', () => {
     expect((await pod.finished).code).toBe(143);
   });
 
-  test('ps of a pid that does not exist: 125 and one line', async () => {
+  test('ps of a pid that does not exist: EXIT_FAILED and one line', async () => {
     const gone = start(['run', '--status-fd', '3', '--', 'true']);
     const spawned = await gone.firstEvent;
     await gone.finished;
     expect(exists(spawned.pid as number)).toBe(false);
     const result = await pidns(['ps', String(spawned.pid)]);
-    expect(result.code).toBe(125);
+    expect(result.code).toBe(EXIT_FAILED);
     expect(result.stderr).toBe(`pidns: ps ${spawned.pid}: no such process\n`);
   });
 });
@@ -306,9 +307,9 @@ describeAsRoot('pidns: usage', () => {
     [['run', '-hx', '--', 'true']],
     [['run', '--status-fd']],
     [['--version=1']],
-  ])('pidns %j: exit 2 and one line', async (args) => {
+  ])('pidns %j: EXIT_USAGE and one line', async (args) => {
     const result = await pidns(args);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(EXIT_USAGE);
     expectOneLine(result.stderr);
     expect(result.stdout).toBe('');
   });
@@ -322,7 +323,8 @@ describeAsRoot('pidns: usage', () => {
 
   test('--help of run documents the exit statuses', async () => {
     const { stdout } = await pidns(['run', '--help']);
-    for (const code of ['125', '126', '127', '128+N']) expect(stdout).toContain(code);
+    for (const code of [EXIT_USAGE, EXIT_FAILED, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND]) expect(stdout).toMatch(new RegExp(`^  ${code} `, 'm'));
+    expect(stdout).toContain('128+N');
   });
 });
 
