@@ -273,7 +273,8 @@ continues it (SIGCONT to CMD, or to pidns, which forwards it).
 Exit status:
   CMD's own exit status, or 128+N if signal N ended it
   ${EXIT_USAGE}    bad usage
-  ${EXIT_FAILED}  pidns itself failed (for example EPERM: not root and no --user)
+  ${EXIT_FAILED}  pidns itself failed (for example EPERM: not root and no --user, or its
+       native addon is not built: npm rebuild pidns)
   ${EXIT_CANNOT_EXECUTE}  CMD was found but could not be executed
   ${EXIT_NOT_FOUND}  CMD was not found
 `,

@@ -8,13 +8,42 @@ import * as path from 'path';
 import * as util from 'util';
 import { HELP, parseCommandLine, UsageError, type ExecArguments, type RunArguments } from './cli-args';
 import type { PidNamespaceChild } from './child';
-import { cliMessage } from './errors';
-import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
+import type { NamespaceMember } from './proc';
 import type { SpawnOptions } from './options';
 import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
-import { forwardSignals } from './signal-forward';
-import { signalNumber } from './signals';
-import { spawnInPidNamespace } from './spawn';
+
+/** The library could not be loaded (its native addon is not built, say): one line, EXIT_FAILED. */
+class LoadFailure extends Error {}
+
+/**
+ * Loads part of the library when a command needs it, not before: a native addon that is missing
+ * or was built for another Node is then one line and EXIT_FAILED, not a stack trace.
+ */
+function load<T>(modules: () => T): T {
+  try {
+    return modules();
+  } catch (err) {
+    // The bindings package's message goes on with every path it tried, one a line.
+    const reason = String((err as Error)?.message ?? err).split('\n')[0].replace(/\.? *Tried:$/, '');
+    throw new LoadFailure(`cannot load the pidns library or its native addon: ${reason} (rebuild the package: npm rebuild pidns)`);
+  }
+}
+
+/** What run and exec use: spawning (which loads the native addon) and forwarding signals. */
+function runtime() {
+  return load(() => {
+    const { spawnInPidNamespace } = require('./spawn') as typeof import('./spawn');
+    const { forwardSignals } = require('./signal-forward') as typeof import('./signal-forward');
+    const { signalNumber } = require('./signals') as typeof import('./signals');
+    const { cliMessage } = require('./errors') as typeof import('./errors');
+    return { spawnInPidNamespace, forwardSignals, signalNumber, cliMessage };
+  });
+}
+
+/** What ps uses: /proc, no addon. */
+function procLibrary() {
+  return load(() => require('./proc') as typeof import('./proc'));
+}
 
 /** Writes all of text to a descriptor that may be non-blocking (a pipe shared with others). */
 function writeAll(fd: number, text: string): void {
@@ -136,7 +165,7 @@ function errnoText(code: string): string {
 }
 
 /** Maps a failure to start CMD to an exit status and prints its one line. */
-function reportStartFailure(err: unknown, cmd: string, status: StatusChannel): number {
+function reportStartFailure(err: unknown, cmd: string, status: StatusChannel, cliMessage: (err: unknown) => string): number {
   const e = err as NodeJS.ErrnoException & { hint?: string };
   const code = typeof e?.code === 'string' ? e.code : 'ERR_UNKNOWN';
   status.write({ event: 'error', code, message: String(e?.message ?? err) });
@@ -164,20 +193,23 @@ function reportStartFailure(err: unknown, cmd: string, status: StatusChannel): n
  * one, and pidns stops when CMD stops and continues it when continued.
  */
 async function runToExit(argv: string[], options: SpawnOptions, status: StatusChannel): Promise<number> {
+  const { spawnInPidNamespace, forwardSignals, signalNumber, cliMessage } = runtime();
   let child: PidNamespaceChild | null = null;
-  // A signal that arrives while CMD is being started is delivered once it has started.
+  // A signal that arrives while CMD is being started is delivered once it has started; if it
+  // cannot be started, pidns exits with that failure's status, having started nothing.
   const early: number[] = [];
-  forwardSignals((signo) => {
+  const forward = (signo: number) => {
     if (child) child.kill(signo);
     else early.push(signo);
-  });
+  };
+  forwardSignals(forward);
   options.foreground = true;
 
   const [cmd, ...args] = argv;
   try {
     child = await spawnInPidNamespace(cmd, args, options);
   } catch (err) {
-    return reportStartFailure(err, cmd, status);
+    return reportStartFailure(err, cmd, status, cliMessage);
   }
   // A refusal to deliver (EPERM: CMD changed its credentials) is one line, not the end of pidns.
   child.on('error', (err: Error) => say(err.message));
@@ -212,7 +244,7 @@ function exec(parsed: ExecArguments): Promise<number> {
 const PF_EXITING = 0x4;
 
 /** Whether pid is, now, a process of the namespace that has not begun to exit. */
-function liveMember(pid: number, namespaceId: number): boolean {
+function liveMember(pid: number, namespaceId: number, pidNamespaceId: (pid: number) => number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     // The fields after the command name, which is in parentheses and may contain anything.
@@ -233,13 +265,14 @@ function liveMember(pid: number, namespaceId: number): boolean {
  * from the list is either long gone (then so is every member but zombies) or one whose
  * namespace file /proc does not let us read (EACCES): then the members alive tell.
  */
-function namespaceStillThere(namespaceId: number, members: readonly NamespaceMember[]): boolean {
+function namespaceStillThere(namespaceId: number, members: readonly NamespaceMember[], pidNamespaceId: (pid: number) => number): boolean {
   const first = members.find((m) => m.nsPid === 1);
-  if (first) return liveMember(first.pid, namespaceId);
-  return members.some((m) => liveMember(m.pid, namespaceId));
+  if (first) return liveMember(first.pid, namespaceId, pidNamespaceId);
+  return members.some((m) => liveMember(m.pid, namespaceId, pidNamespaceId));
 }
 
 function ps(pid: number, json: boolean): number {
+  const { namespaceMembers, pidNamespaceId } = procLibrary();
   let namespaceId: number;
   let members: NamespaceMember[];
   try {
@@ -250,7 +283,7 @@ function ps(pid: number, json: boolean): number {
     say(`ps ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
     return EXIT_FAILED;
   }
-  if (!namespaceStillThere(namespaceId, members)) {
+  if (!namespaceStillThere(namespaceId, members, pidNamespaceId)) {
     say(`ps ${pid}: the namespace has ended (pid namespace ${namespaceId}: its pid 1 has exited)`);
     return EXIT_FAILED;
   }
@@ -297,6 +330,10 @@ main(process.argv.slice(2)).then(
       const where = err.command ? `${err.command}: ` : '';
       say(`${where}${err.message} (see pidns ${err.command ? `${err.command} ` : ''}--help)`);
       process.exit(EXIT_USAGE);
+    }
+    if (err instanceof LoadFailure) {
+      say(err.message);
+      process.exit(EXIT_FAILED);
     }
     say(`internal error: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(EXIT_FAILED);

@@ -1,8 +1,11 @@
 // The pidns command at its edges: --status-fd takes only a descriptor the caller passed down (not
 // one Node opened for itself), pidns without a terminal keeps running when its command stops,
-// ps of a namespace whose pid 1 has exited, and a --join target that does not exist.
-import { type ChildProcess, type StdioOptions } from 'child_process';
+// ps of a namespace whose pid 1 has exited, a --join target that does not exist, and an install
+// whose native addon or init is missing.
+import { spawn, type ChildProcess, type StdioOptions } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { CLI, expectOneLine, startCli, type Finished, type Running } from './cli-run';
 import { EXIT_FAILED, EXIT_USAGE } from '../lib/protocol';
 import { eventually, namespaceInode, running, runningMembersOfNamespace, status } from './kernel';
@@ -243,3 +246,68 @@ describe('pidns run --join with a path that does not exist', () => {
   });
 });
 
+/**
+ * A copy of the package without its build: package.json, dist/ and node_modules (a link to this
+ * checkout's), with only the files of build/Release named in `built`.
+ */
+function unbuiltCopy(built: string[]): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-unbuilt-'));
+  fs.copyFileSync(path.join(__dirname, '..', 'package.json'), path.join(root, 'package.json'));
+  fs.cpSync(path.join(__dirname, '..', 'dist'), path.join(root, 'dist'), { recursive: true });
+  fs.symlinkSync(fs.realpathSync(path.join(__dirname, '..', 'node_modules')), path.join(root, 'node_modules'));
+  if (built.length > 0) fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
+  for (const file of built) fs.copyFileSync(path.join(__dirname, '..', 'build', 'Release', file), path.join(root, 'build', 'Release', file));
+  return root;
+}
+
+/** `node ROOT/dist/cli.js ARGS`, to its end. */
+function cliOf(root: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('pidns installed without its build', () => {
+  const copies: string[] = [];
+  afterAll(() => {
+    for (const root of copies) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('no native addon: run and exec exit EXIT_FAILED with one line that says to rebuild; help and usage still work', async () => {
+    const root = unbuiltCopy([]);
+    copies.push(root);
+    for (const args of [['run', '--', 'true'], ['run', '--no-init', '--', 'true'], ['exec', '--target', String(process.pid), '--', 'true']]) {
+      const result = await cliOf(root, args);
+      expect({ args, code: result.code }).toEqual({ args, code: EXIT_FAILED });
+      expectOneLine(result.stderr);
+      expect(result.stderr).toContain('native addon');
+      expect(result.stderr).toContain('npm rebuild pidns');
+      expect(result.stdout).toBe('');
+    }
+    expect((await cliOf(root, ['run', '--help'])).code).toBe(0);
+    expect((await cliOf(root, ['--version'])).code).toBe(0);
+    const usage = await cliOf(root, ['run', '--bogus', '--', 'true']);
+    expect(usage.code).toBe(EXIT_USAGE);
+    expectOneLine(usage.stderr);
+  });
+});
+
+describeAsRoot('pidns installed without its init', () => {
+  test('run under the init: EXIT_FAILED with one line that names the init and says to rebuild; --no-init runs', async () => {
+    const root = unbuiltCopy(['pidns.node']);
+    try {
+      const result = await cliOf(root, ['run', '--', 'true']);
+      expect(result.code).toBe(EXIT_FAILED);
+      expectOneLine(result.stderr);
+      expect(result.stderr).toContain(path.join(root, 'build', 'Release', 'pidns-init'));
+      expect(result.stderr).toContain('npm rebuild pidns');
+      expect(await cliOf(root, ['run', '--no-init', '--', 'true'])).toEqual({ code: 0, stdout: '', stderr: '' });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
