@@ -264,11 +264,16 @@ Options:
   -h, --help         show this help
 
 Every signal sent to pidns that can be caught (all but SIGKILL, SIGSTOP and SIGCHLD, real-time
-ones included) is forwarded to CMD; none ends pidns. When stdin is a terminal, CMD runs in a
-process group of its own that has the terminal. When CMD stops (Ctrl-Z) while pidns is in the
-foreground of its controlling terminal, pidns stops too; when pidns is continued (fg), it
-continues CMD. Without a terminal pidns keeps running, and CMD stays stopped until something
-continues it (SIGCONT to CMD, or to pidns, which forwards it).
+ones included) is forwarded to CMD; none ends pidns. One that arrives while pidns is starting is
+held and delivered once CMD exists, as tini does; if CMD cannot be started, pidns exits with that
+failure's status and nothing is left running. Only in Node's own start-up, before pidns runs,
+does a signal act as on any program (SIGTERM or SIGINT then ends pidns, which has started
+nothing); real-time signals are caught once the native addon has loaded.
+
+When stdin is a terminal, CMD runs in a process group of its own that has the terminal. When CMD
+stops (Ctrl-Z) while pidns is in the foreground of its controlling terminal, pidns stops too;
+when pidns is continued (fg), it continues CMD. Without a terminal pidns keeps running, and CMD
+stays stopped until something continues it (SIGCONT to CMD, or to pidns, which forwards it).
 
 Exit status:
   CMD's own exit status, or 128+N if signal N ended it

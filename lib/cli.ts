@@ -3,6 +3,40 @@
 // container runtimes: CMD's own status, 128+N for a signal, EXIT_CANNOT_EXECUTE/EXIT_NOT_FOUND
 // when CMD cannot be run, EXIT_FAILED when pidns itself failed, EXIT_USAGE for bad usage (the
 // numbers are lib/protocol.ts's). Every failure is one line on stderr.
+import * as os from 'os';
+
+// First of all, before the library and its native addon load (tens of milliseconds, more on a
+// busy machine): `pidns run` and `pidns exec` catch the signals they forward, so that one sent
+// while pidns starts neither ends it (SIGTERM, SIGINT, SIGHUP...) nor stops it, but goes to the
+// command once the command exists, as with tini. These are plain process.on() handlers that hold
+// each signal until runToExit hands them its forwarding. They stay installed: the native
+// forwarding replaces their disposition, and removing them would reset it to the default.
+// Left out until the native forwarding takes over: the real-time signals (process.on() has no
+// names for them), SIGSEGV, SIGBUS, SIGFPE and SIGILL (after a real fault, a handler that
+// returns runs the faulting instruction again), and SIGPIPE and SIGXFSZ (Node ignores them, and
+// a write of pidns's own raises them). A signal that arrives before this line, while Node itself
+// starts, acts as on any program: SIGTERM ends pidns, which has started nothing.
+const heldSignals: number[] = [];
+let forwardSignal: ((signo: number) => void) | null = null;
+if (process.argv[2] === 'run' || process.argv[2] === 'exec') {
+  const NOT_CAUGHT_AT_START = ['SIGKILL', 'SIGSTOP', 'SIGCHLD', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGPIPE', 'SIGXFSZ'];
+  const byNumber = new Map<number, string>();
+  for (const [name, signo] of Object.entries(os.constants.signals)) {
+    if (!byNumber.has(signo) && !NOT_CAUGHT_AT_START.includes(name)) byNumber.set(signo, name);
+  }
+  // Highest number first, SIGHUP last: a process that catches SIGHUP catches them all
+  // (test/cli-signals.test.ts reads that in /proc/PID/status).
+  for (const [signo, name] of [...byNumber].sort(([a], [b]) => b - a)) {
+    process.on(name as NodeJS.Signals, () => (forwardSignal ? forwardSignal(signo) : heldSignals.push(signo)));
+  }
+}
+
+/** From now on each signal caught since the start goes to forward, those held first. */
+function handOffHeldSignals(forward: (signo: number) => void): void {
+  forwardSignal = forward;
+  for (const signo of heldSignals.splice(0)) forward(signo);
+}
+
 import * as fs from 'fs';
 import * as path from 'path';
 import * as util from 'util';
@@ -203,6 +237,7 @@ async function runToExit(argv: string[], options: SpawnOptions, status: StatusCh
     else early.push(signo);
   };
   forwardSignals(forward);
+  handOffHeldSignals(forward);
   options.foreground = true;
 
   const [cmd, ...args] = argv;
