@@ -1,7 +1,10 @@
 // The pidns command line: what each command accepts, parsed into plain values. Every mistake is a
 // UsageError with one line that says what is wrong; nothing here touches a process or the kernel.
+import { parseArgs, type ParseArgsConfig } from 'util';
+import { MAX_PID } from './checks';
+import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 
-/** A mistake on the command line: printed as one line, exit status 2. */
+/** A mistake on the command line: printed as one line, exit status EXIT_USAGE. */
 export class UsageError extends Error {
   readonly command: string | null;
   constructor(command: string | null, message: string) {
@@ -42,74 +45,93 @@ export type VersionArguments = { command: 'version' };
 
 export type CliArguments = RunArguments | ExecArguments | PsArguments | HelpArguments | VersionArguments;
 
-/** An option's name, and whether it takes a value (`--name VALUE` or `--name=VALUE`). */
-type OptionSpec = Record<string, 'flag' | 'value'>;
+type Topic = HelpArguments['topic'];
 
-const RUN_OPTIONS: OptionSpec = {
-  '--no-init': 'flag',
-  '--mount-proc': 'flag',
-  '--user': 'flag',
-  '--join': 'value',
-  '--signal-group': 'flag',
-  '--status-fd': 'value',
-};
-const EXEC_OPTIONS: OptionSpec = { '--target': 'value', '--mount-proc': 'flag', '--status-fd': 'value' };
-const PS_OPTIONS: OptionSpec = { '--json': 'flag' };
+/**
+ * The options of each command, as util.parseArgs takes them: a flag, or an option with a value
+ * (`--name VALUE` or `--name=VALUE`). Every command also takes -h/--help. An option is one line
+ * here, its reading in the command's parse function below, and its line in HELP.
+ */
+type OptionConfig = NonNullable<ParseArgsConfig['options']>[string];
+const flag = { type: 'boolean' } as const;
+const value = { type: 'string' } as const;
+export const OPTIONS = {
+  pidns: { version: flag },
+  run: {
+    'no-init': flag,
+    'mount-proc': flag,
+    user: flag,
+    join: value,
+    'signal-group': flag,
+    'status-fd': value,
+  },
+  exec: { target: value, 'mount-proc': flag, 'status-fd': value },
+  ps: { json: flag },
+} as const satisfies Record<Topic, Record<string, OptionConfig>>;
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
-const MAX_PID = 0x400000; // PID_MAX_LIMIT on 64-bit kernels
-const MAX_FD = 0x7fffffff;
+type OptionTable = Record<string, OptionConfig>;
+/** What parseArgs found for a table: a string for an option with a value, true for a flag. */
+type Values<T extends OptionTable> = { [K in keyof T]?: T[K]['type'] extends 'string' ? string : boolean };
 
-interface Parsed {
-  options: Map<string, string | true>;
-  /** With takesCommand: the command and its arguments. Otherwise: the positional arguments. */
-  operands: string[];
-  help: boolean;
+/** A descriptor number is a C int. */
+const MAX_FD = 2 ** 31 - 1;
+
+/**
+ * Parses argv against a command's options with util.parseArgs (strict). With operands 'command',
+ * options end at `--` or at the first argument that is not an option, and everything after
+ * belongs to the command untouched (as with env, nsenter and unshare), so `pidns run ls -l` runs
+ * `ls -l`: parseArgs has no such mode, so a first, lenient pass over all of argv finds where the
+ * command starts (its tokens say where the first positional or `--` is, with the values of known
+ * options already taken), and the strict pass sees only the options before it.
+ */
+function parseOptions<T extends OptionTable>(
+  command: string | null,
+  argv: string[],
+  table: T,
+  operands: 'command' | 'positionals',
+): { values: Values<T & typeof HELP_OPTION>; operands: string[] } {
+  const options: OptionTable = { ...table, ...HELP_OPTION };
+  let optionArgs = argv;
+  let rest: string[] = [];
+  if (operands === 'command') {
+    const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+    const end = tokens.find((token) => token.kind !== 'option');
+    if (end) {
+      optionArgs = argv.slice(0, end.index);
+      rest = argv.slice(end.kind === 'option-terminator' ? end.index + 1 : end.index);
+    }
+  }
+  try {
+    const parsed = parseArgs({ args: optionArgs, options, strict: true, allowPositionals: operands === 'positionals' });
+    return { values: parsed.values as Values<T & typeof HELP_OPTION>, operands: operands === 'command' ? rest : parsed.positionals };
+  } catch (err) {
+    if (!String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_')) throw err;
+    throw new UsageError(command, parseErrorOf(optionArgs, options) ?? String((err as Error).message).split('\n')[0]);
+  }
 }
 
 /**
- * Splits options from operands. With takesCommand, options end at `--` or at the first argument
- * that is not an option, and everything after belongs to the command untouched (as with env,
- * nsenter and unshare), so `pidns run ls -l` runs `ls -l`.
+ * The one-line message for what strict parseArgs refused in args, naming the option. Its own
+ * messages span lines and give advice for other programs; the lenient pass's tokens show the
+ * first argument it would have refused.
  */
-function parseOptions(command: string, argv: string[], spec: OptionSpec, takesCommand: boolean): Parsed {
-  const parsed: Parsed = { options: new Map(), operands: [], help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      parsed.operands.push(...argv.slice(i + 1));
-      break;
+function parseErrorOf(args: string[], options: OptionTable): string | null {
+  const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'positional') return `unexpected argument '${shown(token.value)}'`;
+    if (token.kind !== 'option') continue;
+    const name = shown(token.rawName);
+    const type = Object.hasOwn(options, token.name) ? options[token.name].type : null;
+    if (type === null) return `unknown option ${name}`;
+    if (type === 'boolean' && token.value !== undefined) return `${name} takes no value`;
+    if (type === 'string' && token.value === undefined) return `${name} needs a value`;
+    // The next argument taken as the value looks like an option: say how to give such a value.
+    if (type === 'string' && !token.inlineValue && token.value!.length > 1 && token.value!.startsWith('-')) {
+      return `${name} needs a value (write ${name}=VALUE for one that starts with '-')`;
     }
-    if (!arg.startsWith('-') || arg === '-') {
-      if (takesCommand) {
-        parsed.operands.push(...argv.slice(i));
-        break;
-      }
-      parsed.operands.push(arg);
-      continue;
-    }
-    if (arg === '--help' || arg === '-h') {
-      parsed.help = true;
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const kind = spec[name];
-    if (kind === undefined) throw new UsageError(command, `unknown option ${shown(name)}`);
-    if (kind === 'flag') {
-      if (eq > 0) throw new UsageError(command, `${name} takes no value`);
-      parsed.options.set(name, true);
-      continue;
-    }
-    let value: string;
-    if (eq > 0) {
-      value = arg.slice(eq + 1);
-    } else {
-      if (i + 1 >= argv.length) throw new UsageError(command, `${name} needs a value`);
-      value = argv[++i];
-    }
-    parsed.options.set(name, value);
   }
-  return parsed;
+  return null;
 }
 
 /** An argument as it can be shown in a one-line message. */
@@ -125,9 +147,8 @@ function integer(command: string, what: string, text: string, min: number, max: 
   return Number(text);
 }
 
-function statusFdOf(command: string, options: Map<string, string | true>): number | null {
-  const value = options.get('--status-fd');
-  return typeof value === 'string' ? integer(command, '--status-fd', value, 0, MAX_FD) : null;
+function statusFdOf(command: string, text: string | undefined): number | null {
+  return text === undefined ? null : integer(command, '--status-fd', text, 0, MAX_FD);
 }
 
 function commandOf(command: string, operands: string[]): string[] {
@@ -137,66 +158,64 @@ function commandOf(command: string, operands: string[]): string[] {
 }
 
 function parseRun(argv: string[]): RunArguments | HelpArguments {
-  const { options, operands, help } = parseOptions('run', argv, RUN_OPTIONS, true);
-  if (help) return { command: 'help', topic: 'run' };
+  const { values, operands } = parseOptions('run', argv, OPTIONS.run, 'command');
+  if (values.help) return { command: 'help', topic: 'run' };
   let join: number | string | null = null;
-  const joinValue = options.get('--join');
-  if (typeof joinValue === 'string') {
-    if (joinValue === '') throw new UsageError('run', '--join needs a pid or a namespace file path');
-    join = /^\d+$/.test(joinValue) ? integer('run', '--join', joinValue, 1, MAX_PID) : joinValue;
+  if (values.join !== undefined) {
+    if (values.join === '') throw new UsageError('run', '--join needs a pid or a namespace file path');
+    join = /^\d+$/.test(values.join) ? integer('run', '--join', values.join, 1, MAX_PID) : values.join;
   }
-  if (join !== null && options.has('--user')) throw new UsageError('run', '--user cannot be used with --join (a joined namespace keeps its own user namespace)');
-  const init = !options.has('--no-init') && join === null;
-  const signalGroup = options.has('--signal-group');
+  const userNamespace = values.user === true;
+  if (join !== null && userNamespace) throw new UsageError('run', '--user cannot be used with --join (a joined namespace keeps its own user namespace)');
+  const init = !values['no-init'] && join === null;
+  const signalGroup = values['signal-group'] === true;
   if (signalGroup && !init) {
     throw new UsageError('run', `--signal-group needs the init, which ${join === null ? '--no-init' : '--join'} leaves out`);
   }
   return {
     command: 'run',
     init,
-    mountProc: options.has('--mount-proc'),
-    userNamespace: options.has('--user'),
+    mountProc: values['mount-proc'] === true,
+    userNamespace,
     join,
     signalGroup,
-    statusFd: statusFdOf('run', options),
+    statusFd: statusFdOf('run', values['status-fd']),
     argv: commandOf('run', operands),
   };
 }
 
 function parseExec(argv: string[]): ExecArguments | HelpArguments {
-  const { options, operands, help } = parseOptions('exec', argv, EXEC_OPTIONS, true);
-  if (help) return { command: 'help', topic: 'exec' };
-  const target = options.get('--target');
-  if (typeof target !== 'string') throw new UsageError('exec', 'missing --target PID (the process whose namespace to enter)');
+  const { values, operands } = parseOptions('exec', argv, OPTIONS.exec, 'command');
+  if (values.help) return { command: 'help', topic: 'exec' };
+  if (values.target === undefined) throw new UsageError('exec', 'missing --target PID (the process whose namespace to enter)');
   return {
     command: 'exec',
-    targetPid: integer('exec', '--target', target, 1, MAX_PID),
-    mountProc: options.has('--mount-proc'),
-    statusFd: statusFdOf('exec', options),
+    targetPid: integer('exec', '--target', values.target, 1, MAX_PID),
+    mountProc: values['mount-proc'] === true,
+    statusFd: statusFdOf('exec', values['status-fd']),
     argv: commandOf('exec', operands),
   };
 }
 
 function parsePs(argv: string[]): PsArguments | HelpArguments {
-  const { options, operands, help } = parseOptions('ps', argv, PS_OPTIONS, false);
-  if (help) return { command: 'help', topic: 'ps' };
+  const { values, operands } = parseOptions('ps', argv, OPTIONS.ps, 'positionals');
+  if (values.help) return { command: 'help', topic: 'ps' };
   if (operands.length === 0) throw new UsageError('ps', 'missing PID (a process of the namespace to list)');
   if (operands.length > 1) throw new UsageError('ps', `takes one PID, got ${operands.length} arguments`);
-  return { command: 'ps', pid: integer('ps', 'PID', operands[0], 1, MAX_PID), json: options.has('--json') };
+  return { command: 'ps', pid: integer('ps', 'PID', operands[0], 1, MAX_PID), json: values.json === true };
 }
 
-/** Parses the arguments after `pidns` (process.argv.slice(2)). */
+/** Parses the arguments after `pidns` (process.argv.slice(2)): its own options, then a command. */
 export function parseCommandLine(argv: string[]): CliArguments {
-  const [first, ...rest] = argv;
-  switch (first) {
+  const { values, operands } = parseOptions(null, argv, OPTIONS.pidns, 'command');
+  if (values.help) return { command: 'help', topic: 'pidns' };
+  if (values.version) return { command: 'version' };
+  const [command, ...rest] = operands;
+  switch (command) {
     case undefined:
       throw new UsageError(null, 'missing command: run, exec or ps');
-    case '--help':
-    case '-h':
     case 'help':
       return { command: 'help', topic: 'pidns' };
-    case '--version':
-      return { command: 'version' };
     case 'run':
       return parseRun(rest);
     case 'exec':
@@ -204,7 +223,7 @@ export function parseCommandLine(argv: string[]): CliArguments {
     case 'ps':
       return parsePs(rest);
     default:
-      throw new UsageError(null, first.startsWith('-') ? `unknown option ${shown(first)}` : `unknown command '${shown(first)}': use run, exec or ps`);
+      throw new UsageError(null, `unknown command '${shown(command)}': use run, exec or ps`);
   }
 }
 
@@ -245,18 +264,24 @@ Options:
   -h, --help         show this help
 
 Every signal sent to pidns that can be caught (all but SIGKILL, SIGSTOP and SIGCHLD, real-time
-ones included) is forwarded to CMD; none ends pidns. When stdin is a terminal, CMD runs in a
-process group of its own that has the terminal. When CMD stops (Ctrl-Z) while pidns is in the
-foreground of its controlling terminal, pidns stops too; when pidns is continued (fg), it
-continues CMD. Without a terminal pidns keeps running, and CMD stays stopped until something
-continues it (SIGCONT to CMD, or to pidns, which forwards it).
+ones included) is forwarded to CMD; none ends pidns. One that arrives while pidns is starting is
+held and delivered once CMD exists, as tini does; if CMD cannot be started, pidns exits with that
+failure's status and nothing is left running. Only in Node's own start-up, before pidns runs,
+does a signal act as on any program (SIGTERM or SIGINT then ends pidns, which has started
+nothing); real-time signals are caught once the native addon has loaded.
+
+When stdin is a terminal, CMD runs in a process group of its own that has the terminal. When CMD
+stops (Ctrl-Z) while pidns is in the foreground of its controlling terminal, pidns stops too;
+when pidns is continued (fg), it continues CMD. Without a terminal pidns keeps running, and CMD
+stays stopped until something continues it (SIGCONT to CMD, or to pidns, which forwards it).
 
 Exit status:
   CMD's own exit status, or 128+N if signal N ended it
-  2    bad usage
-  125  pidns itself failed (for example EPERM: not root and no --user)
-  126  CMD was found but could not be executed
-  127  CMD was not found
+  ${EXIT_USAGE}    bad usage
+  ${EXIT_FAILED}  pidns itself failed (for example EPERM: not root and no --user, or its
+       native addon is not built: npm rebuild pidns)
+  ${EXIT_CANNOT_EXECUTE}  CMD was found but could not be executed
+  ${EXIT_NOT_FOUND}  CMD was not found
 `,
   exec: `Usage: pidns exec --target PID [OPTIONS] [--] CMD [ARGS...]
 
@@ -282,7 +307,7 @@ Options:
   --json             print a JSON array of {"pid","nsPid","ppid","command"} instead of a table
   -h, --help         show this help
 
-Exit status: 0, 2 for bad usage, 125 when PID does not exist, when the namespace has ended
+Exit status: 0, ${EXIT_USAGE} for bad usage, ${EXIT_FAILED} when PID does not exist, when the namespace has ended
 (its pid 1 has exited, before or while the list was read) or /proc cannot be read.
 `,
 };

@@ -1,22 +1,83 @@
 #!/usr/bin/env node
 // The pidns command: run, exec and ps on top of the library. Exit statuses follow the shell and
-// container runtimes: CMD's own status, 128+N for a signal, 126/127 when CMD cannot be run, 125
-// when pidns itself failed, 2 for bad usage. Every failure is one line on stderr.
+// container runtimes: CMD's own status, 128+N for a signal, EXIT_CANNOT_EXECUTE/EXIT_NOT_FOUND
+// when CMD cannot be run, EXIT_FAILED when pidns itself failed, EXIT_USAGE for bad usage (the
+// numbers are lib/protocol.ts's). Every failure is one line on stderr.
+import * as os from 'os';
+
+// First of all, before the library and its native addon load (tens of milliseconds, more on a
+// busy machine): `pidns run` and `pidns exec` catch the signals they forward, so that one sent
+// while pidns starts neither ends it (SIGTERM, SIGINT, SIGHUP...) nor stops it, but goes to the
+// command once the command exists, as with tini. These are plain process.on() handlers that hold
+// each signal until runToExit hands them its forwarding. They stay installed: the native
+// forwarding replaces their disposition, and removing them would reset it to the default.
+// Left out until the native forwarding takes over: the real-time signals (process.on() has no
+// names for them), SIGSEGV, SIGBUS, SIGFPE and SIGILL (after a real fault, a handler that
+// returns runs the faulting instruction again), and SIGPIPE and SIGXFSZ (Node ignores them, and
+// a write of pidns's own raises them). A signal that arrives before this line, while Node itself
+// starts, acts as on any program: SIGTERM ends pidns, which has started nothing.
+const heldSignals: number[] = [];
+let forwardSignal: ((signo: number) => void) | null = null;
+if (process.argv[2] === 'run' || process.argv[2] === 'exec') {
+  const NOT_CAUGHT_AT_START = ['SIGKILL', 'SIGSTOP', 'SIGCHLD', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGPIPE', 'SIGXFSZ'];
+  const byNumber = new Map<number, string>();
+  for (const [name, signo] of Object.entries(os.constants.signals)) {
+    if (!byNumber.has(signo) && !NOT_CAUGHT_AT_START.includes(name)) byNumber.set(signo, name);
+  }
+  // Highest number first, SIGHUP last: a process that catches SIGHUP catches them all
+  // (test/cli-signals.test.ts reads that in /proc/PID/status).
+  for (const [signo, name] of [...byNumber].sort(([a], [b]) => b - a)) {
+    process.on(name as NodeJS.Signals, () => (forwardSignal ? forwardSignal(signo) : heldSignals.push(signo)));
+  }
+}
+
+/** From now on each signal caught since the start goes to forward, those held first. */
+function handOffHeldSignals(forward: (signo: number) => void): void {
+  forwardSignal = forward;
+  for (const signo of heldSignals.splice(0)) forward(signo);
+}
+
 import * as fs from 'fs';
 import * as path from 'path';
 import * as util from 'util';
 import { HELP, parseCommandLine, UsageError, type ExecArguments, type RunArguments } from './cli-args';
 import type { PidNamespaceChild } from './child';
-import { namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
+import type { NamespaceMember } from './proc';
 import type { SpawnOptions } from './options';
-import { forwardSignals } from './signal-forward';
-import { signalNumber } from './signals';
-import { spawnInPidNamespace } from './spawn';
+import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 
-const EXIT_USAGE = 2;
-const EXIT_RUNTIME_FAILED = 125;
-const EXIT_CANNOT_EXECUTE = 126;
-const EXIT_NOT_FOUND = 127;
+/** The library could not be loaded (its native addon is not built, say): one line, EXIT_FAILED. */
+class LoadFailure extends Error {}
+
+/**
+ * Loads part of the library when a command needs it, not before: a native addon that is missing
+ * or was built for another Node is then one line and EXIT_FAILED, not a stack trace.
+ */
+function load<T>(modules: () => T): T {
+  try {
+    return modules();
+  } catch (err) {
+    // The bindings package's message goes on with every path it tried, one a line.
+    const reason = String((err as Error)?.message ?? err).split('\n')[0].replace(/\.? *Tried:$/, '');
+    throw new LoadFailure(`cannot load the pidns library or its native addon: ${reason} (rebuild the package: npm rebuild pidns)`);
+  }
+}
+
+/** What run and exec use: spawning (which loads the native addon) and forwarding signals. */
+function runtime() {
+  return load(() => {
+    const { spawnInPidNamespace } = require('./spawn') as typeof import('./spawn');
+    const { forwardSignals } = require('./signal-forward') as typeof import('./signal-forward');
+    const { signalNumber } = require('./signals') as typeof import('./signals');
+    const { cliMessage } = require('./errors') as typeof import('./errors');
+    return { spawnInPidNamespace, forwardSignals, signalNumber, cliMessage };
+  });
+}
+
+/** What ps uses: /proc, no addon. */
+function procLibrary() {
+  return load(() => require('./proc') as typeof import('./proc'));
+}
 
 /** Writes all of text to a descriptor that may be non-blocking (a pipe shared with others). */
 function writeAll(fd: number, text: string): void {
@@ -138,7 +199,7 @@ function errnoText(code: string): string {
 }
 
 /** Maps a failure to start CMD to an exit status and prints its one line. */
-function reportStartFailure(err: unknown, cmd: string, status: StatusChannel): number {
+function reportStartFailure(err: unknown, cmd: string, status: StatusChannel, cliMessage: (err: unknown) => string): number {
   const e = err as NodeJS.ErrnoException & { hint?: string };
   const code = typeof e?.code === 'string' ? e.code : 'ERR_UNKNOWN';
   status.write({ event: 'error', code, message: String(e?.message ?? err) });
@@ -155,9 +216,9 @@ function reportStartFailure(err: unknown, cmd: string, status: StatusChannel): n
     say(`${cmd}: ${errnoText(code)}`);
     return EXIT_CANNOT_EXECUTE;
   }
-  // The library's hints speak of options; on the command line the option is --user.
-  say(String(e?.message ?? err).replace('pass userNamespace: true', 'use pidns run --user').split('\n')[0]);
-  return EXIT_RUNTIME_FAILED;
+  // The message as the command line words it (its hints name the CLI's flags, not the API's options).
+  say(cliMessage(err).split('\n')[0]);
+  return EXIT_FAILED;
 }
 
 /**
@@ -166,20 +227,24 @@ function reportStartFailure(err: unknown, cmd: string, status: StatusChannel): n
  * one, and pidns stops when CMD stops and continues it when continued.
  */
 async function runToExit(argv: string[], options: SpawnOptions, status: StatusChannel): Promise<number> {
+  const { spawnInPidNamespace, forwardSignals, signalNumber, cliMessage } = runtime();
   let child: PidNamespaceChild | null = null;
-  // A signal that arrives while CMD is being started is delivered once it has started.
+  // A signal that arrives while CMD is being started is delivered once it has started; if it
+  // cannot be started, pidns exits with that failure's status, having started nothing.
   const early: number[] = [];
-  forwardSignals((signo) => {
+  const forward = (signo: number) => {
     if (child) child.kill(signo);
     else early.push(signo);
-  });
+  };
+  forwardSignals(forward);
+  handOffHeldSignals(forward);
   options.foreground = true;
 
   const [cmd, ...args] = argv;
   try {
     child = await spawnInPidNamespace(cmd, args, options);
   } catch (err) {
-    return reportStartFailure(err, cmd, status);
+    return reportStartFailure(err, cmd, status, cliMessage);
   }
   // A refusal to deliver (EPERM: CMD changed its credentials) is one line, not the end of pidns.
   child.on('error', (err: Error) => say(err.message));
@@ -190,7 +255,7 @@ async function runToExit(argv: string[], options: SpawnOptions, status: StatusCh
   status.write({ event: 'exit', code, signal, usage });
   if (signal !== null) return 128 + signalNumber(signal);
   // Neither code nor signal: the status was lost (reaped by someone else).
-  return code ?? EXIT_RUNTIME_FAILED;
+  return code ?? EXIT_FAILED;
 }
 
 function run(parsed: RunArguments): Promise<number> {
@@ -214,7 +279,7 @@ function exec(parsed: ExecArguments): Promise<number> {
 const PF_EXITING = 0x4;
 
 /** Whether pid is, now, a process of the namespace that has not begun to exit. */
-function liveMember(pid: number, namespaceId: number): boolean {
+function liveMember(pid: number, namespaceId: number, pidNamespaceId: (pid: number) => number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     // The fields after the command name, which is in parentheses and may contain anything.
@@ -235,13 +300,14 @@ function liveMember(pid: number, namespaceId: number): boolean {
  * from the list is either long gone (then so is every member but zombies) or one whose
  * namespace file /proc does not let us read (EACCES): then the members alive tell.
  */
-function namespaceStillThere(namespaceId: number, members: readonly NamespaceMember[]): boolean {
+function namespaceStillThere(namespaceId: number, members: readonly NamespaceMember[], pidNamespaceId: (pid: number) => number): boolean {
   const first = members.find((m) => m.nsPid === 1);
-  if (first) return liveMember(first.pid, namespaceId);
-  return members.some((m) => liveMember(m.pid, namespaceId));
+  if (first) return liveMember(first.pid, namespaceId, pidNamespaceId);
+  return members.some((m) => liveMember(m.pid, namespaceId, pidNamespaceId));
 }
 
 function ps(pid: number, json: boolean): number {
+  const { namespaceMembers, pidNamespaceId } = procLibrary();
   let namespaceId: number;
   let members: NamespaceMember[];
   try {
@@ -250,11 +316,11 @@ function ps(pid: number, json: boolean): number {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     say(`ps ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
-    return EXIT_RUNTIME_FAILED;
+    return EXIT_FAILED;
   }
-  if (!namespaceStillThere(namespaceId, members)) {
+  if (!namespaceStillThere(namespaceId, members, pidNamespaceId)) {
     say(`ps ${pid}: the namespace has ended (pid namespace ${namespaceId}: its pid 1 has exited)`);
-    return EXIT_RUNTIME_FAILED;
+    return EXIT_FAILED;
   }
   if (json) {
     writeAll(1, `${JSON.stringify(members, null, 2)}\n`);
@@ -300,7 +366,11 @@ main(process.argv.slice(2)).then(
       say(`${where}${err.message} (see pidns ${err.command ? `${err.command} ` : ''}--help)`);
       process.exit(EXIT_USAGE);
     }
+    if (err instanceof LoadFailure) {
+      say(err.message);
+      process.exit(EXIT_FAILED);
+    }
     say(`internal error: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(EXIT_RUNTIME_FAILED);
+    process.exit(EXIT_FAILED);
   },
 );

@@ -1,9 +1,13 @@
 // The pidns command at its edges: --status-fd takes only a descriptor the caller passed down (not
 // one Node opened for itself), pidns without a terminal keeps running when its command stops,
-// ps of a namespace whose pid 1 has exited, and a --join target that does not exist.
-import { type ChildProcess, type StdioOptions } from 'child_process';
+// ps of a namespace whose pid 1 has exited, a --join target that does not exist, and an install
+// whose native addon or init is missing.
+import { spawn, type ChildProcess, type StdioOptions } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { CLI, expectOneLine, startCli, type Finished, type Running } from './cli-run';
+import { EXIT_FAILED, EXIT_USAGE } from '../lib/protocol';
 import { eventually, namespaceInode, running, runningMembersOfNamespace, status } from './kernel';
 import { statField, Terminal } from './pty';
 import { describeAsRoot } from './root';
@@ -90,7 +94,7 @@ describeAsRoot('pidns run --status-fd: only a descriptor passed down', () => {
     const candidates = [...new Set([...own, ...upTo20])].sort((a, b) => a - b);
     for (const fd of candidates) {
       const result = await pidns(['run', '--status-fd', String(fd), '--', 'true']);
-      expect({ fd, code: result.code, signal: result.signal }).toEqual({ fd, code: 2, signal: null });
+      expect({ fd, code: result.code, signal: result.signal }).toEqual({ fd, code: EXIT_USAGE, signal: null });
       expectOneLine(result.stderr);
       expect(result.stderr).toContain(`--status-fd ${fd}: `);
       expect(result.events).toEqual([]);
@@ -101,7 +105,7 @@ describeAsRoot('pidns run --status-fd: only a descriptor passed down', () => {
     const readOnly = fs.openSync(__filename, 'r');
     try {
       const result = await start(['run', '--status-fd', '3', '--', 'true'], { stdio: ['ignore', 'pipe', 'pipe', readOnly] }).finished;
-      expect(result.code).toBe(2);
+      expect(result.code).toBe(EXIT_USAGE);
       expect(result.stderr).toBe('pidns: run: --status-fd 3: not open for writing (see pidns run --help)\n');
     } finally {
       fs.closeSync(readOnly);
@@ -194,7 +198,7 @@ async function holdNamespace(options: Record<string, unknown>): Promise<{ holder
 }
 
 describeAsRoot('pidns ps of a namespace that has ended', () => {
-  test('its pid 1 a zombie (its parent stopped before reaping it): exit 125 and one line', async () => {
+  test('its pid 1 a zombie (its parent stopped before reaping it): EXIT_FAILED and one line', async () => {
     const { holder, pid, namespaceId } = await holdNamespace({ init: false });
     const alive = await pidns(['ps', String(pid)]);
     expect(alive.code).toBe(0);
@@ -206,13 +210,13 @@ describeAsRoot('pidns ps of a namespace that has ended', () => {
     expect(namespaceInode(pid)).toBe(namespaceId);
     for (const args of [['ps', String(pid)], ['ps', String(pid), '--json']]) {
       const result = await pidns(args);
-      expect(result.code).toBe(125);
+      expect(result.code).toBe(EXIT_FAILED);
       expect(result.stdout).toBe('');
       expect(result.stderr).toBe(`pidns: ps ${pid}: the namespace has ended (pid namespace ${namespaceId}: its pid 1 has exited)\n`);
     }
   });
 
-  test('its pid 1 still exiting (waiting for a member whose parent outside is stopped): exit 125 for either', async () => {
+  test('its pid 1 still exiting (waiting for a member whose parent outside is stopped): EXIT_FAILED for either', async () => {
     const first = await holdNamespace({ init: false });
     const member = await holdNamespace({ join: first.pid });
     expect(namespaceInode(member.pid)).toBe(first.namespaceId);
@@ -224,7 +228,7 @@ describeAsRoot('pidns ps of a namespace that has ended', () => {
     expect(stateOf(first.pid)).not.toBe('Z');
     for (const pid of [member.pid, first.pid]) {
       const result = await pidns(['ps', String(pid)]);
-      expect(result.code).toBe(125);
+      expect(result.code).toBe(EXIT_FAILED);
       expect(result.stdout).toBe('');
       expect(result.stderr).toBe(`pidns: ps ${pid}: the namespace has ended (pid namespace ${first.namespaceId}: its pid 1 has exited)\n`);
     }
@@ -232,12 +236,78 @@ describeAsRoot('pidns ps of a namespace that has ended', () => {
 });
 
 describe('pidns run --join with a path that does not exist', () => {
-  test('exit 125 and one line about the join target, not about the command', async () => {
+  test('EXIT_FAILED and one line about the join target, not about the command', async () => {
     const result = await pidns(['run', '--join', '/nonexistent', '--', 'true']);
-    expect(result.code).toBe(125);
+    expect(result.code).toBe(EXIT_FAILED);
     expectOneLine(result.stderr);
     expect(result.stderr).toContain('/nonexistent');
     expect(result.stderr).toContain('join target');
     expect(result.stderr).not.toContain('command was not found');
+  });
+});
+
+/**
+ * A copy of the package without its build: package.json, dist/ and node_modules (a link to this
+ * checkout's), with only the files of build/Release named in `built`.
+ */
+function unbuiltCopy(built: string[]): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-unbuilt-'));
+  fs.copyFileSync(path.join(__dirname, '..', 'package.json'), path.join(root, 'package.json'));
+  fs.cpSync(path.join(__dirname, '..', 'dist'), path.join(root, 'dist'), { recursive: true });
+  fs.symlinkSync(fs.realpathSync(path.join(__dirname, '..', 'node_modules')), path.join(root, 'node_modules'));
+  if (built.length > 0) fs.mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
+  for (const file of built) fs.copyFileSync(path.join(__dirname, '..', 'build', 'Release', file), path.join(root, 'build', 'Release', file));
+  return root;
+}
+
+/** `node ROOT/dist/cli.js ARGS`, to its end. */
+function cliOf(root: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'cli.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('pidns installed without its build', () => {
+  const copies: string[] = [];
+  afterAll(() => {
+    for (const root of copies) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('no native addon: run and exec exit EXIT_FAILED with one line that says to rebuild; help and usage still work', async () => {
+    const root = unbuiltCopy([]);
+    copies.push(root);
+    for (const args of [['run', '--', 'true'], ['run', '--no-init', '--', 'true'], ['exec', '--target', String(process.pid), '--', 'true']]) {
+      const result = await cliOf(root, args);
+      expect({ args, code: result.code }).toEqual({ args, code: EXIT_FAILED });
+      expectOneLine(result.stderr);
+      expect(result.stderr).toContain('native addon');
+      expect(result.stderr).toContain('npm rebuild pidns');
+      expect(result.stdout).toBe('');
+    }
+    expect((await cliOf(root, ['run', '--help'])).code).toBe(0);
+    expect((await cliOf(root, ['--version'])).code).toBe(0);
+    const usage = await cliOf(root, ['run', '--bogus', '--', 'true']);
+    expect(usage.code).toBe(EXIT_USAGE);
+    expectOneLine(usage.stderr);
+  });
+});
+
+describeAsRoot('pidns installed without its init', () => {
+  test('run under the init: EXIT_FAILED with one line that names the init and says to rebuild; --no-init runs', async () => {
+    const root = unbuiltCopy(['pidns.node']);
+    try {
+      const result = await cliOf(root, ['run', '--', 'true']);
+      expect(result.code).toBe(EXIT_FAILED);
+      expectOneLine(result.stderr);
+      expect(result.stderr).toContain(path.join(root, 'build', 'Release', 'pidns-init'));
+      expect(result.stderr).toContain('npm rebuild pidns');
+      expect(await cliOf(root, ['run', '--no-init', '--', 'true'])).toEqual({ code: 0, stdout: '', stderr: '' });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

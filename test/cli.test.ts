@@ -3,6 +3,8 @@ import { type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { HELP, OPTIONS, parseCommandLine, UsageError } from '../lib/cli-args';
+import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from '../lib/protocol';
 import { eventually, exists, membersOfNamespace, namespaceInode, nsPidLine, runningMembersOfNamespace, status } from './kernel';
 import { asNobody } from './public-install';
 import { expectOneLine, startCli, type Finished, type Running } from './cli-run';
@@ -62,39 +64,39 @@ describeAsRoot('pidns run: exit status', () => {
     expect(result.events[1]).toEqual({ event: 'exit', code: null, signal: 'SIGUSR2', usage: { userCPUTime: expect.any(Number), systemCPUTime: expect.any(Number), maxRSS: expect.any(Number) } });
   });
 
-  test('a command that does not exist: 127 and one line', async () => {
+  test('a command that does not exist: EXIT_NOT_FOUND and one line', async () => {
     const result = await pidns(['run', '--', 'pidns-no-such-command']);
-    expect(result.code).toBe(127);
+    expect(result.code).toBe(EXIT_NOT_FOUND);
     expect(result.stderr).toBe('pidns: pidns-no-such-command: command not found\n');
     const byPath = await pidns(['run', '--no-init', '--', '/nonexistent/program']);
-    expect(byPath.code).toBe(127);
+    expect(byPath.code).toBe(EXIT_NOT_FOUND);
     expect(byPath.stderr).toBe('pidns: /nonexistent/program: no such file or directory\n');
   });
 
-  test('a command that cannot be executed: 126 and one line', async () => {
+  test('a command that cannot be executed: EXIT_CANNOT_EXECUTE and one line', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-cli-'));
     try {
       const file = path.join(dir, 'not-executable');
       fs.writeFileSync(file, '#!/bin/sh\nexit 0\n', { mode: 0o644 });
       const result = await pidns(['run', '--', file]);
-      expect(result.code).toBe(126);
+      expect(result.code).toBe(EXIT_CANNOT_EXECUTE);
       expect(result.stderr).toBe(`pidns: ${file}: permission denied\n`);
       const directory = await pidns(['run', '--no-init', '--', dir]);
-      expect(directory.code).toBe(126);
+      expect(directory.code).toBe(EXIT_CANNOT_EXECUTE);
       expectOneLine(directory.stderr);
     } finally {
       fs.rmSync(dir, { recursive: true });
     }
   });
 
-  test('a failure of pidns itself: 125 and one line with what to do', async () => {
+  test('a failure of pidns itself: EXIT_FAILED and one line with what to do', async () => {
     const notNamespace = await pidns(['run', '--join', '/etc/passwd', '--', 'true']);
-    expect(notNamespace.code).toBe(125);
+    expect(notNamespace.code).toBe(EXIT_FAILED);
     expectOneLine(notNamespace.stderr);
     expect(notNamespace.stderr).toContain('EINVAL');
 
     const asNobody = await pidns(['run', '--', 'true'], { asNobody: true });
-    expect(asNobody.code).toBe(125);
+    expect(asNobody.code).toBe(EXIT_FAILED);
     expectOneLine(asNobody.stderr);
     expect(asNobody.stderr).toContain('EPERM');
     expect(asNobody.stderr).toContain('--user');
@@ -144,7 +146,7 @@ describeAsRoot('pidns run: the namespace', () => {
 
   test('--status-fd reports an error event when the command cannot start', async () => {
     const result = await pidns(['run', '--status-fd', '3', '--', 'pidns-no-such-command']);
-    expect(result.code).toBe(127);
+    expect(result.code).toBe(EXIT_NOT_FOUND);
     expect(result.events).toEqual([{ event: 'error', code: 'ENOENT', message: expect.any(String) }]);
   });
 
@@ -231,13 +233,13 @@ describeAsRoot('pidns exec and ps', () => {
     expect((await pod.finished).code).toBe(143);
   });
 
-  test('ps of a pid that does not exist: 125 and one line', async () => {
+  test('ps of a pid that does not exist: EXIT_FAILED and one line', async () => {
     const gone = start(['run', '--status-fd', '3', '--', 'true']);
     const spawned = await gone.firstEvent;
     await gone.finished;
     expect(exists(spawned.pid as number)).toBe(false);
     const result = await pidns(['ps', String(spawned.pid)]);
-    expect(result.code).toBe(125);
+    expect(result.code).toBe(EXIT_FAILED);
     expect(result.stderr).toBe(`pidns: ps ${spawned.pid}: no such process\n`);
   });
 });
@@ -301,9 +303,13 @@ describeAsRoot('pidns: usage', () => {
     [['ps', 'x']],
     [['ps', '1', '2']],
     [['ps', '--bogus', '1']],
-  ])('pidns %j: exit 2 and one line', async (args) => {
+    [['run', '--join', '--no-init', '--', 'true']],
+    [['run', '-hx', '--', 'true']],
+    [['run', '--status-fd']],
+    [['--version=1']],
+  ])('pidns %j: EXIT_USAGE and one line', async (args) => {
     const result = await pidns(args);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(EXIT_USAGE);
     expectOneLine(result.stderr);
     expect(result.stdout).toBe('');
   });
@@ -317,6 +323,70 @@ describeAsRoot('pidns: usage', () => {
 
   test('--help of run documents the exit statuses', async () => {
     const { stdout } = await pidns(['run', '--help']);
-    for (const code of ['125', '126', '127', '128+N']) expect(stdout).toContain(code);
+    for (const code of [EXIT_USAGE, EXIT_FAILED, EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND]) expect(stdout).toMatch(new RegExp(`^  ${code} `, 'm'));
+    expect(stdout).toContain('128+N');
+  });
+});
+
+describe('pidns: the command line as parsed (util.parseArgs)', () => {
+  const usage = (argv: string[]) => {
+    try {
+      parseCommandLine(argv);
+    } catch (err) {
+      expect(err).toBeInstanceOf(UsageError);
+      return (err as Error).message;
+    }
+    throw new Error(`${JSON.stringify(argv)} parsed`);
+  };
+
+  test('options end at the command: what follows it, or --, is the command\'s untouched', () => {
+    expect(parseCommandLine(['run', 'ls', '-l', '--no-init'])).toMatchObject({ init: true, argv: ['ls', '-l', '--no-init'] });
+    expect(parseCommandLine(['run', '--no-init', '--', '--help', '--'])).toMatchObject({ init: false, argv: ['--help', '--'] });
+    expect(parseCommandLine(['run', '--status-fd=3', '--join', '7', 'sh'])).toMatchObject({ statusFd: 3, join: 7, init: false, argv: ['sh'] });
+    expect(parseCommandLine(['run', '--join=/proc/7/ns/pid', '-', 'x'])).toMatchObject({ join: '/proc/7/ns/pid', argv: ['-', 'x'] });
+    expect(parseCommandLine(['exec', '--target', '9', 'env', '--', '-h'])).toMatchObject({ targetPid: 9, argv: ['env', '--', '-h'] });
+    expect(parseCommandLine(['run', '--', '--', 'x'])).toMatchObject({ argv: ['--', 'x'] });
+    // ps takes its PID anywhere among its options.
+    expect(parseCommandLine(['ps', '7', '--json'])).toEqual({ command: 'ps', pid: 7, json: true });
+    expect(parseCommandLine(['ps', '--', '7'])).toEqual({ command: 'ps', pid: 7, json: false });
+  });
+
+  test('-h and --help, before the command, wherever the other options are', () => {
+    expect(parseCommandLine(['-h', 'run'])).toEqual({ command: 'help', topic: 'pidns' });
+    expect(parseCommandLine(['help'])).toEqual({ command: 'help', topic: 'pidns' });
+    expect(parseCommandLine(['run', '--no-init', '-h'])).toEqual({ command: 'help', topic: 'run' });
+    expect(parseCommandLine(['exec', '--help'])).toEqual({ command: 'help', topic: 'exec' });
+    expect(parseCommandLine(['ps', '1', '-h'])).toEqual({ command: 'help', topic: 'ps' });
+    expect(parseCommandLine(['run', 'sh', '--help'])).toMatchObject({ command: 'run', argv: ['sh', '--help'] });
+    expect(parseCommandLine(['--version'])).toEqual({ command: 'version' });
+  });
+
+  test('each refusal of parseArgs is one line that names the option', () => {
+    expect(usage(['run', '--bogus', 'true'])).toBe('unknown option --bogus');
+    expect(usage(['run', '--bogus=1', 'true'])).toBe('unknown option --bogus');
+    expect(usage(['run', '-hx', 'true'])).toBe('unknown option -x');
+    expect(usage(['--bogus'])).toBe('unknown option --bogus');
+    expect(usage(['run', '--user=yes', 'true'])).toBe('--user takes no value');
+    expect(usage(['run', '--help=1'])).toBe('--help takes no value');
+    expect(usage(['run', '--join'])).toBe('--join needs a value');
+    expect(usage(['exec', '--target', '1', '--status-fd'])).toBe('--status-fd needs a value');
+    expect(usage(['run', '--join', '--user', 'true'])).toBe("--join needs a value (write --join=VALUE for one that starts with '-')");
+    expect(usage(['run', '--status-fd', '-1', 'true'])).toBe("--status-fd needs a value (write --status-fd=VALUE for one that starts with '-')");
+    expect(usage(['run', '--status-fd=-1', 'true'])).toBe("--status-fd must be an integer from 0 to 2147483647, got '-1'");
+    expect(usage(['run', '--bogus\nline', 'true'])).toBe('unknown option --bogus?line');
+  });
+
+  test.each(Object.keys(OPTIONS) as (keyof typeof OPTIONS)[])('every option of %s is in its help', (topic) => {
+    for (const name of Object.keys(OPTIONS[topic])) expect(HELP[topic]).toContain(`--${name}`);
+    if (topic !== 'pidns') expect(HELP[topic]).toContain('-h, --help');
+  });
+});
+
+describeAsRoot('pidns run: the command\'s own arguments', () => {
+  test('options end at the command; its arguments, options among them, reach it as given', async () => {
+    const result = await pidns(['run', 'sh', '-c', 'printf "%s|" "$@"', 'sh', '--no-init', '-h', '--', '--bogus=1']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('--no-init|-h|--|--bogus=1|');
+    expect(result.code).toBe(0);
   });
 });
