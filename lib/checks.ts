@@ -8,6 +8,8 @@ import { invalidType, invalidValue, outOfRange } from './errors';
 export const MAX_PID = 0x400000;
 /** The largest uid or gid (-1 means "unchanged" to the kernel). */
 export const MAX_ID = 0xfffffffe;
+/** The largest descriptor number. */
+export const MAX_FD = 0x7fffffff;
 /** The largest delay Node's timers take, in milliseconds. */
 export const MAX_MS = 0x7fffffff;
 

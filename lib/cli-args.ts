@@ -1,7 +1,7 @@
 // The pidns command line: what each command accepts, parsed into plain values. Every mistake is a
 // UsageError with one line that says what is wrong; nothing here touches a process or the kernel.
 import { parseArgs, type ParseArgsConfig } from 'util';
-import { MAX_PID } from './checks';
+import { MAX_FD, MAX_PID } from './checks';
 import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 
 /** A mistake on the command line: printed as one line, exit status EXIT_USAGE. */
@@ -75,7 +75,6 @@ type OptionTable = Record<string, OptionConfig>;
 type Values<T extends OptionTable> = { [K in keyof T]?: T[K]['type'] extends 'string' ? string : boolean };
 
 /** A descriptor number is a C int. */
-const MAX_FD = 2 ** 31 - 1;
 
 /**
  * Parses argv against a command's options with util.parseArgs (strict). With operands 'command',

@@ -2,7 +2,7 @@
 // so a bad input is a TypeError/RangeError and nothing is started.
 import { fileURLToPath } from 'url';
 import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup';
-import { checkBoolean, checkInteger, checkOptionsObject, checkPid, checkString, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
+import { checkBoolean, checkInteger, checkOptionsObject, checkPid, checkString, MAX_FD, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
 import { signalName, signalNumber } from './signals';
@@ -192,7 +192,7 @@ function checkStdio(value: unknown): StdioEntry[] {
       if (entries.includes('ipc')) throw new PidnsArgumentError('ERR_IPC_ONE_PIPE', `The argument 'options.stdio[${i}]' is a second 'ipc': a child can have only one IPC channel`);
       entries.push(entry);
     } else if (typeof entry === 'number') {
-      entries.push(checkInteger(`options.stdio[${i}]`, entry, 0, MAX_MS));
+      entries.push(checkInteger(`options.stdio[${i}]`, entry, 0, MAX_FD));
     } else {
       throw invalidValue(`options.stdio[${i}]`, entry, "must be 'pipe', 'inherit', 'ignore', 'ipc', a descriptor number, null or undefined");
     }
