@@ -2,7 +2,7 @@
 // its control channel turned into typed events. The only module that knows the message numbers
 // of the channel (protocol.ts); a spawn under the init and a pod both go through it.
 import * as os from 'os';
-import type { PidnsSystemError } from './errors';
+import { CLI_MESSAGE, type PidnsSystemError } from './errors';
 import { initPath, isFailure, native, type NativeControlChannel, type NativeProcessHandle } from './native';
 import { pidNamespaceId } from './proc';
 import { MSG_CHILD, MSG_EMPTY, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, REQ_TERMINATE, START_STEP_SYSCALLS } from './protocol';
@@ -147,6 +147,8 @@ export function startInit(
         ? 'the init runs as the uid your uidMap maps it to, and that uid cannot reach this file: install pidns in a folder every user can enter, or map your own uid'
         : 'the bundled pidns-init could not be run: rebuild the package (npm rebuild pidns)';
       err.message = `cannot run ${initPath}: ${err.code} (${err.hint})`;
+      // The same words for the command line: this hint names no option.
+      Object.defineProperty(err, CLI_MESSAGE, { value: err.message });
     }
     throw err;
   }
