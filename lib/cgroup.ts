@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { threadId } from 'worker_threads';
 import { invalidType, invalidValue, namespaceEnded, noCgroup, PidnsStateError, PidnsSystemError, systemError } from './errors';
-import { checkString, ownProperties } from './checks';
+import { ownProperties } from './checks';
 
 /** A fresh child cgroup of `parent`, made for one namespace and removed after it has ended. */
 export interface CgroupLimits {
@@ -45,7 +45,9 @@ export type NormalizedCgroup = { kind: 'path'; path: string } | { kind: 'create'
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 
 function checkPath(name: string, value: unknown): string {
-  return checkString(name, value, false);
+  if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
+  if (value.length === 0 || value.includes('\0')) throw invalidValue(name, value, 'must be a non-empty path without null bytes');
+  return value;
 }
 
 function checkLimit(name: string, value: unknown): string {
@@ -66,7 +68,8 @@ export function checkCgroup(value: unknown): NormalizedCgroup {
   if (o.memoryMax !== undefined) limits.push(['memory.max', 'memory', checkLimit('options.cgroup.memoryMax', o.memoryMax)]);
   if (o.pidsMax !== undefined) limits.push(['pids.max', 'pids', checkLimit('options.cgroup.pidsMax', o.pidsMax)]);
   if (o.cpuMax !== undefined) {
-    const cpuMax = checkString('options.cgroup.cpuMax', o.cpuMax);
+    if (typeof o.cpuMax !== 'string') throw invalidType('options.cgroup.cpuMax', 'of type string', o.cpuMax);
+    const cpuMax = o.cpuMax;
     if (!/^(max|[1-9]\d{0,15})( [1-9]\d{0,15})?$/.test(cpuMax)) throw invalidValue('options.cgroup.cpuMax', o.cpuMax, 'must be "QUOTA PERIOD" in microseconds, "QUOTA" or "max"');
     limits.push(['cpu.max', 'cpu', cpuMax]);
   }

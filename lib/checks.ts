@@ -21,13 +21,6 @@ export function ownProperties(value: object): Record<string, unknown> {
   return Object.assign(Object.create(null) as Record<string, unknown>, value);
 }
 
-/** An options argument: undefined (no options) or an object, of which only its own properties count. */
-export function checkOptionsObject(name: string, value: unknown): Record<string, unknown> {
-  if (value === undefined) return Object.create(null) as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalidType(name, 'of type object', value);
-  return ownProperties(value);
-}
-
 export function checkString(name: string, value: unknown, allowEmpty = true): string {
   if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
   if (!allowEmpty && value.length === 0) throw invalidValue(name, value, 'must be a non-empty string');

@@ -71,7 +71,9 @@ class Dispatcher {
     if (type !== MSG_CHILD && pidfd >= 0) native.closeFd(pidfd);
     switch (type) {
       case MSG_CHILD:
-        if (this.#childSeen || !events.child) {
+        // After STARTED too: the spawn has found the command's pid by then (from the kernel's
+        // list of the init's children when this report was lost), and nothing may replace it.
+        if (this.#childSeen || this.#started || !events.child) {
           if (pidfd >= 0) native.closeFd(pidfd);
         } else {
           events.child(pid, pidfd);
@@ -169,8 +171,10 @@ export function startInit(
     });
   } catch (err) {
     // The event loop refused to watch the channel (it closed the descriptor): an init nobody
-    // hears is ended, and reaped by a handle of its own.
-    new native.ProcessHandle(initPid, result.pidfd).signal(SIGKILL);
+    // hears is ended, and reaped by a handle of its own (a handle reaps only with a callback).
+    // It is our unreaped child, so its pid cannot name another process meanwhile.
+    const reaper = new native.ProcessHandle(initPid, result.pidfd, () => {});
+    if (reaper.signal(SIGKILL) !== 0) process.kill(initPid, SIGKILL);
     throw err;
   }
   const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => {

@@ -2,8 +2,8 @@
 import * as os from 'os';
 import { PidNamespaceChild, type InitInfo } from './child';
 import { CgroupPlacement, usablePlacement, type CgroupOption, type CgroupStats } from './cgroup';
-import { splitArguments } from './checks';
-import { invalidValue, namespaceEnded, PidnsStateError, systemError } from './errors';
+import { ownProperties } from './checks';
+import { invalidType, invalidValue, namespaceEnded, PidnsStateError, systemError } from './errors';
 import { startInit, type InitSession } from './init-session';
 import { checkCloseOptions, mapsRoot, normalizePodOptions, type SpawnOptions } from './options';
 import { checkProcIsOurs, namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
@@ -254,8 +254,15 @@ export class PidNamespace implements AsyncDisposable {
   }
 
   /** The arguments and the options of a member: the caller's, over what the pod gives members. */
-  #memberArguments(command: string, args: unknown, options: unknown): [string[], SpawnOptions] {
-    const { args: argList, options: opts } = splitArguments(args, options);
+  #memberArguments(command: string, args: unknown, options: unknown): [readonly string[] | undefined, SpawnOptions] {
+    // Only what the pod decides is checked here; spawnInPidNamespace checks the rest.
+    let argList: readonly string[] | undefined;
+    let given: unknown = options;
+    if (args !== undefined && args !== null && !Array.isArray(args) && options === undefined) given = args;
+    else argList = args as readonly string[] | undefined;
+    if (given === undefined || given === null) given = {};
+    if (typeof given !== 'object') throw invalidType('options', 'of type object', given);
+    const opts = ownProperties(given as object);
     for (const key of ['init', 'join'] as const) {
       if (opts[key] !== undefined) throw invalidValue(`options.${key}`, opts[key], 'is set by the namespace');
     }

@@ -2,7 +2,7 @@
 // so a bad input is a TypeError/RangeError and nothing is started.
 import { fileURLToPath } from 'url';
 import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup';
-import { checkBoolean, checkInteger, checkOptionsObject, checkPid, checkString, MAX_FD, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
+import { checkBoolean, checkInteger, checkPid, checkString, MAX_FD, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
 import { signalName, signalNumber } from './signals';
@@ -398,11 +398,11 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
 
 /** The options of PidNamespace.create(). */
 export function normalizePodOptions(options: unknown): NormalizedPodOptions {
-  if (options === null) throw invalidType('options', 'of type object', options);
-  const o = checkOptionsObject('options', options);
+  const o = podOptionsObject(options);
+  // null is the default, as `??` has always read these two.
   return {
-    dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent, true),
-    mountProc: checkBoolean('options.mountProc', o.mountProc, false),
+    dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent ?? undefined, true),
+    mountProc: checkBoolean('options.mountProc', o.mountProc ?? undefined, false),
     userNamespace: checkUserNamespace(o.userNamespace),
     cgroup: checkCgroup(o.cgroup),
   };
@@ -410,7 +410,13 @@ export function normalizePodOptions(options: unknown): NormalizedPodOptions {
 
 /** The grace of PidNamespace.close(), in milliseconds. */
 export function checkCloseOptions(options: unknown, defaultGraceMs: number): number {
-  if (options === null) throw invalidType('options', 'of type object', options);
-  const graceMs = checkOptionsObject('options', options).graceMs;
+  const graceMs = podOptionsObject(options).graceMs ?? undefined;
   return graceMs === undefined ? defaultGraceMs : checkInteger('options.graceMs', graceMs, 0, MAX_MS);
+}
+
+/** A PidNamespace method's options: any object (an array too, as it always was), not null. */
+function podOptionsObject(options: unknown): Record<string, unknown> {
+  if (options === undefined) return Object.create(null) as Record<string, unknown>;
+  if (typeof options !== 'object' || options === null) throw invalidType('options', 'of type object', options);
+  return ownProperties(options);
 }

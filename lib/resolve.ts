@@ -9,6 +9,7 @@ export type Resolution = { file: string } | { errno: number };
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 const { ENOENT, ENOTDIR, EACCES } = os.constants.errno;
+const PATH_MAX = 4096;
 
 /** What execve of this path would say, as far as stat and access can tell: 0, or an errno. */
 function execErrno(file: string): number {
@@ -26,7 +27,7 @@ function execErrno(file: string): number {
  * Finds the file execve should run, by the rules pidns-init follows too (src-native/init/init.c
  * `exec_command`), which are execvp's without its /bin/sh fallback: a name with a slash is used
  * as it is (relative to cwd); otherwise each PATH entry is tried in order (an empty or relative
- * entry is relative to cwd). ENOENT and ENOTDIR go on to the next entry; EACCES does too, but is
+ * entry is relative to cwd; one longer than PATH_MAX is passed over). ENOENT and ENOTDIR go on to the next entry; EACCES does too, but is
  * reported when nothing is found; any other error ends the search.
  */
 export function resolveCommand(command: string, envPath: string | undefined, cwd: string | null): Resolution {
@@ -34,6 +35,8 @@ export function resolveCommand(command: string, envPath: string | undefined, cwd
   const searchPath = envPath ?? DEFAULT_PATH;
   let sawRefused = false;
   for (const dir of searchPath.split(':')) {
+    // The init's buffer is the kernel's PATH_MAX: an entry too long for it is passed over there.
+    if (Buffer.byteLength(dir) + 1 + Buffer.byteLength(command) + 1 > PATH_MAX) continue;
     const base = dir === '' ? cwd ?? process.cwd() : path.resolve(cwd ?? process.cwd(), dir);
     const candidate = path.join(base, command);
     const errno = execErrno(candidate);

@@ -4,7 +4,7 @@ import * as os from 'os';
 import type { PidNamespaceChild } from './child';
 import { abortError, armKillers } from './deadline';
 import { invalidType, invalidValue, outOfRange, PidnsRangeError, PidnsSystemError } from './errors';
-import { checkString, splitArguments } from './checks';
+import { splitArguments } from './checks';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
 import { signalName, type ExitStatus } from './signals';
 import { startChild } from './spawn';
@@ -64,7 +64,8 @@ function checkRunOptions(o: Record<string, unknown>, opts: NormalizedOptions): R
   if (opts.stdio.includes('ipc')) throw invalidValue('options.stdio', o.stdio, "cannot have 'ipc' here (use spawnInPidNamespace or forkInPidNamespace for a channel)");
   if (opts.terminal) throw invalidValue('options.terminal', o.terminal, 'cannot be used here: the output goes to the terminal, not to stdout and stderr (use spawnInPidNamespace)');
 
-  const encoding = checkString('options.encoding', o.encoding ?? 'utf8');
+  const encoding = o.encoding ?? 'utf8';
+  if (typeof encoding !== 'string') throw invalidType('options.encoding', 'of type string', encoding);
   if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw invalidValue('options.encoding', encoding, "must be 'buffer' or a Buffer encoding");
 
   const maxBuffer = o.maxBuffer ?? DEFAULT_MAX_BUFFER;

@@ -23,7 +23,9 @@ export interface Context {
 /** How a refusal of `syscall` is reported: which path it concerns. */
 export function failureContext(ctx: Context, syscall: string, joinPath?: string): FailureContext {
   const path = syscall === 'chdir' ? ctx.opts.cwd ?? undefined : syscall === 'setns' ? joinPath : ctx.opts.command;
-  return { action: ctx.action, path, spawnargs: ctx.spawnargs, joining: joinPath !== undefined, userNamespace: ctx.opts.userNamespace !== null };
+  // A refusal of the command's own exec or chdir is about the command, joined or not.
+  const joining = joinPath !== undefined && syscall !== 'execve' && syscall !== 'chdir';
+  return { action: ctx.action, path, spawnargs: ctx.spawnargs, joining, userNamespace: ctx.opts.userNamespace !== null };
 }
 
 /** The child object of a started command, with the streams of its prepared stdio. */

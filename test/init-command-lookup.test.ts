@@ -110,6 +110,8 @@ describe('lib/resolve.ts finds what the init finds', () => {
     file('plain', 'not a folder\n', 0o644);
     file('runs/tool', '#!/bin/sh\nexit 7\n', 0o755);
     expect(resolveCommand('tool', `${dir}/refused:${dir}/plain:${dir}/missing:${dir}/runs`, dir)).toEqual({ file: `${dir}/runs/tool` });
+    // An entry longer than PATH_MAX is passed over, as the init's buffer passes it over.
+    expect(resolveCommand('tool', `/${'a/'.repeat(2100)}:${dir}/runs`, dir)).toEqual({ file: `${dir}/runs/tool` });
   });
   test('only refused candidates: EACCES; none: ENOENT', () => {
     file('refused/tool', '#!/bin/sh\nexit 6\n', 0o644);
