@@ -1,6 +1,8 @@
 'use strict';
-// Turns the results into markdown: the goals of issues 2, 3 and 7 with their verdicts, and the
-// tables behind them. The same text is printed and written to BENCHMARKS.md.
+// Turns the results into markdown: the goals with their verdicts, and the tables behind them. The
+// same text is printed and written to BENCHMARKS.md, followed by the hand-written findings of
+// bench/ANALYSIS.md, whose figures are placeholders filled from the same results (so that they
+// always quote this run, never an older one).
 const fs = require('fs');
 const path = require('path');
 
@@ -244,10 +246,59 @@ function render(r, analysis) {
   );
   out.push('');
   if (analysis) {
-    out.push(analysis.trim());
+    out.push(fillFigures(analysis, r).trim());
     out.push('');
   }
   return out.join('\n');
+}
+
+/**
+ * The figures the findings may quote, by name: each one also stands in a table of the report.
+ *   us:CASE, x:CASE         median µs of a latency row (small heap), and its ratio to child_process
+ *   xfloor:CASE             a latency row's median over the C floor's
+ *   p10:CASE, p90:CASE      its spread
+ *   ticks:CASE@N, p50:CASE@N, p99:CASE@N, persec:CASE@N   throughput and lag with N in flight
+ *   idle:p99                the idle loop's lag
+ *   vmrss:INIT, dirty:INIT, binary:INIT                    init memory rows
+ *   scale:first, scale:last, scale:fd:before|half|all|after
+ */
+function figures(r) {
+  const f = new Map();
+  const small = r.latency.small;
+  for (const [name, row] of Object.entries(small)) {
+    f.set(`us:${name}`, us(row.median));
+    f.set(`x:${name}`, ratio(row.median / small['child_process.spawn'].median));
+    if (small['C floor']) f.set(`xfloor:${name}`, ratio(row.median / small['C floor'].median));
+    f.set(`p10:${name}`, us(row.p10));
+    f.set(`p90:${name}`, us(row.p90));
+  }
+  for (const t of r.throughput) {
+    const key = `${t.case}@${t.inFlight}`;
+    f.set(`ticks:${key}`, String(t.ticks));
+    f.set(`p50:${key}`, ms(t.lagP50));
+    f.set(`p99:${key}`, ms(t.lagP99));
+    f.set(`persec:${key}`, t.perSecond.toFixed(0));
+  }
+  f.set('idle:p99', ms(r.idleLag.lagP99));
+  for (const [name, m] of Object.entries(r.initMemory)) {
+    f.set(`vmrss:${name}`, kib(m.vmRss));
+    f.set(`dirty:${name}`, kib(m.privateDirty));
+    f.set(`binary:${name}`, `${(m.binaryBytes / 1024).toFixed(0)} KiB`);
+  }
+  const s = r.scale;
+  f.set('scale:first', us(s.firstTenthUs));
+  f.set('scale:last', us(s.lastTenthUs));
+  for (const [key, at] of [['before', s.before], ['half', s.half], ['all', s.during], ['after', s.after]]) f.set(`scale:fd:${key}`, String(at.descriptors));
+  return f;
+}
+
+/** The findings with every {{name}} replaced by this run's figure; an unknown name is an error. */
+function fillFigures(text, r) {
+  const f = figures(r);
+  return text.replace(/\{\{([^}]+)\}\}/g, (_, name) => {
+    if (!f.has(name)) throw new Error(`bench/ANALYSIS.md quotes {{${name}}}, which this run has no figure for (known: ${[...f.keys()].join(', ')})`);
+    return f.get(name);
+  });
 }
 
 /** Hand-written findings (bench/ANALYSIS.md) are appended to the generated report when present. */
