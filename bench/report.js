@@ -83,6 +83,7 @@ function render(r, analysis) {
   out.push('');
   out.push(`- CPU: ${env.cpu}, ${env.cores} cores; memory ${env.memoryGiB.toFixed(1)} GiB; transparent hugepages: ${env.transparentHugepages}`);
   out.push(`- kernel: ${env.kernel}`);
+  if (env.loadAverage !== undefined) out.push(`- load average when the run began: ${env.loadAverage}`);
   out.push(`- Node ${env.node}`);
   out.push(`- pidns ${env.pidns}`);
   for (const [tool, version] of Object.entries(env.versions)) out.push(`- ${tool}: ${version}`);
@@ -307,4 +308,47 @@ function readAnalysis() {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
 }
 
-module.exports = { render, readAnalysis };
+/** The README's label of a latency row, in the order shown there. */
+const README_ROWS = [
+  ['pidns raw', 'pidns raw (`init: false`)'],
+  ['pidns init', 'pidns with init (default build: no C library)'],
+  ['pidns init, musl init', 'pidns with init, musl-built init'],
+  ['pidns init, glibc init', 'pidns with init, glibc-built init'],
+  ['pidns join', 'pidns joining a pod'],
+  ['child_process.spawn', 'child_process.spawn'],
+  ['unshare --pid --fork', 'child_process.spawn of `unshare --pid --fork`'],
+  ['unshare --pid --fork tini', 'child_process.spawn of `unshare --pid --fork tini`'],
+  ['bwrap --unshare-pid', 'child_process.spawn of `bwrap --unshare-pid`'],
+];
+
+/** The summary the README carries between its bench markers: latency and the goals, from this run. */
+function renderReadmeSummary(r) {
+  const small = r.latency.small;
+  const big = r.latency['1 GiB'];
+  const env = r.environment;
+  const out = [];
+  out.push(
+    `From the run recorded in [BENCHMARKS.md](BENCHMARKS.md) on ${env.date.slice(0, 10)} (${env.cores} vCPUs, Linux ` +
+      `${env.kernel.split('-')[0]}, Node ${env.node.split(' ')[0]}, load average ${env.loadAverage ?? '?'} when it began; ` +
+      'absolute times vary between machines, the ratios come from one run where every case was measured side by side). ' +
+      'Median spawn-to-exit of `/bin/true`, one at a time, with a small heap and with 1 GiB of Buffers held by Node:',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['case', 'small heap', '× child_process', '1 GiB held', '× child_process'],
+      README_ROWS.filter(([name]) => small[name]).map(([name, label]) => [
+        label,
+        `${us(small[name].median)} µs`,
+        ratio(small[name].median / small['child_process.spawn'].median),
+        `${us(big[name].median)} µs`,
+        ratio(big[name].median / big['child_process.spawn'].median),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(table(['goal', 'measured', 'target', ''], goals(r).map((g) => [g.goal, g.measured, g.target, g.met ? 'met' : '**missed**'])));
+  return out.join('\n');
+}
+
+module.exports = { render, readAnalysis, renderReadmeSummary };

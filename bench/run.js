@@ -14,7 +14,7 @@ const { caseCommands, makeCases, makeFloors } = require('./cases');
 const { buildInits } = require('./inits');
 const { latency, throughputWithLag, idleLag, holdMemory } = require('./measure');
 const { memoryOf, verifyCases, initMemory, scale } = require('./processes');
-const { render, readAnalysis } = require('./report');
+const { render, readAnalysis, renderReadmeSummary } = require('./report');
 const { OUT_DIR, REPO, log, ensureTools, buildFloor, describeEnvironment } = require('./setup');
 
 const MiB = 2 ** 20;
@@ -35,12 +35,24 @@ const IN_FLIGHT = [1, 8, 64];
 // The event-loop lag goal is judged at this concurrency: enough to keep the loop always busy.
 const LAG_IN_FLIGHT = 8;
 
+const README_START = '<!-- bench:start (written by npm run bench) -->';
+const README_END = '<!-- bench:end -->';
+
 function writeReport(results) {
   const markdown = render(results, readAnalysis());
   const target = results.quick ? path.join(OUT_DIR, 'BENCHMARKS.quick.md') : path.join(REPO, 'BENCHMARKS.md');
   fs.writeFileSync(target, `${markdown}\n`);
   process.stdout.write(`${markdown}\n`);
   log(`wrote ${path.relative(process.cwd(), target) || target}`);
+  if (results.quick) return;
+  // The README's performance section quotes the same run, between its markers.
+  const readmePath = path.join(REPO, 'README.md');
+  const readme = fs.readFileSync(readmePath, 'utf8');
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} region`);
+  fs.writeFileSync(readmePath, `${readme.slice(0, start + README_START.length)}\n${renderReadmeSummary(results)}\n${readme.slice(end)}`);
+  log('wrote the summary in README.md');
 }
 
 async function main() {

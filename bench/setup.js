@@ -97,6 +97,7 @@ function describeEnvironment(tools) {
     cores: os.cpus().length,
     memoryGiB: os.totalmem() / 2 ** 30,
     kernel: `${os.release()} (${os.version()})`,
+    loadAverage: os.loadavg()[0].toFixed(2),
     transparentHugepages: /\[(\w+)\]/.exec(readOr('/sys/kernel/mm/transparent_hugepage/enabled', '[unknown]'))[1],
     node: `${process.version} (libuv ${process.versions.uv}, V8 ${process.versions.v8})`,
     pidns: `${pkg.version} (${gitRevision()})`,
