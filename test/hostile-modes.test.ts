@@ -19,7 +19,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import { spawnInPidNamespace, type PidNamespaceChild } from '../lib';
-import { eventually, membersOfNamespace, ownDescriptorCount, running } from './kernel';
+import { eventually, HeldNamespace, ownDescriptorCount, running } from './kernel';
 import { asNobody } from './public-install';
 import { describeAsRoot } from './root';
 import { buildFixture, fixture, removeBuiltFixture } from './subprocess';
@@ -220,30 +220,14 @@ class Runner {
 // ---------------------------------------------------------------------------------------------
 // The kernel's side
 
-/** Processes of the namespace that still run: not zombies, not exiting (see kernel.ts running()). */
 /**
- * The inits the scenes started (their own and their pods'). A namespace's inode is reused by the
- * next namespace once it is gone, and the other test file running beside this one makes new ones
- * all the time: a process there that no scene made (Node's vfork child before its execve, still
- * named node, or an init this file never started) is that newer namespace's, not a survivor.
+ * Processes of the scene's namespace that still run: not zombies, not exiting (see kernel.ts
+ * running()). Through the namespace held since the scene began: by its inode number alone, once
+ * the namespace has ended, the processes found would be those of the next namespace made (by the
+ * test file running beside this one), and killAll() would kill them.
  */
-const scenesInits = new Set<number>();
-
-function commOf(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-function alive(namespaceId: number): number[] {
-  return membersOfNamespace(namespaceId).filter((pid) => {
-    if (!running(pid)) return false;
-    const comm = commOf(pid);
-    if (comm === 'node') return false;
-    return comm !== 'pidns-init' || scenesInits.has(pid);
-  });
+function alive(namespace: HeldNamespace): number[] {
+  return namespace.members().filter(running);
 }
 
 function describeProcesses(pids: number[]): string[] {
@@ -258,14 +242,14 @@ function describeProcesses(pids: number[]): string[] {
 }
 
 /** Nothing of the namespace runs within a few seconds; else which processes, for the failure. */
-async function expectNamespaceGone(namespaceId: number, what: string): Promise<void> {
-  await eventually(() => alive(namespaceId).length === 0, SETTLE_MS);
-  const left = alive(namespaceId);
+async function expectNamespaceGone(namespace: HeldNamespace, what: string): Promise<void> {
+  await eventually(() => alive(namespace).length === 0, SETTLE_MS);
+  const left = alive(namespace);
   expect({ what, left: left.length, sample: describeProcesses(left) }).toEqual({ what, left: 0, sample: [] });
 }
 
-function killAll(namespaceId: number): void {
-  for (const pid of alive(namespaceId)) {
+function killAll(namespace: HeldNamespace): void {
+  for (const pid of alive(namespace)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -287,6 +271,8 @@ interface Scene {
   runner: Runner;
   target: PidNamespaceChild | null;
   started: Started;
+  /** started.namespaceId, held until cleanUp() (or, in finishScene(), until found empty). */
+  namespace: HeldNamespace;
   /** This process's descriptors before the join target was made. */
   ownFdsBefore: number;
 }
@@ -298,10 +284,9 @@ async function begin(cell: Cell, plan: Plan): Promise<Scene> {
   try {
     target = await joinTarget(cell);
     const started = await runner.start(cell, plan, target?.pid);
-    if (started.init) scenesInits.add(started.init.pid);
-    if (started.pod) scenesInits.add(started.pod.initPid);
-    if (target?.init) scenesInits.add(target.init.pid);
-    return { runner, target, started, ownFdsBefore };
+    const pid1 = target?.init?.pid ?? started.pod?.initPid ?? started.init?.pid;
+    const namespace = new HeldNamespace(started.namespaceId, pid1 === undefined ? [started.pid] : [pid1, started.pid]);
+    return { runner, target, started, namespace, ownFdsBefore };
   } catch (err) {
     await runner.die();
     if (target) {
@@ -314,13 +299,14 @@ async function begin(cell: Cell, plan: Plan): Promise<Scene> {
 
 /** Whatever a failed assertion left running is ended, so that the next test starts clean. */
 async function cleanUp(scene: Scene): Promise<void> {
-  const { runner, target, started } = scene;
+  const { runner, target, namespace } = scene;
   if (runner.process.exitCode === null && runner.process.signalCode === null) await runner.die();
   if (target && target.exitCode === null && target.signalCode === null) {
     target.kill('SIGKILL');
     await target.exited;
   }
-  killAll(started.namespaceId);
+  killAll(namespace);
+  namespace.release();
 }
 
 /** Ends what a joined command or pod member left behind (the joined namespace, or the pod). */
@@ -375,7 +361,7 @@ async function expectDescriptorsBack(scene: Scene, finished: Finished): Promise<
  * what it left behind is still there (its pid 1's now) until that namespace ends.
  */
 async function expectNothingLeft(cell: Cell, scene: Scene, leftBehind: number): Promise<void> {
-  const ns = scene.started.namespaceId;
+  const ns = scene.namespace;
   if (ownNamespace(cell)) {
     await expectNamespaceGone(ns, `the namespace of a ${cell.mode} command`);
     return;
@@ -388,7 +374,9 @@ async function expectNothingLeft(cell: Cell, scene: Scene, leftBehind: number): 
 async function finishScene(cell: Cell, scene: Scene): Promise<{ finished: Finished; target: Status | null }> {
   const target = await endJoinedNamespace(scene);
   const finished = await scene.runner.finish();
-  await expectNamespaceGone(scene.started.namespaceId, ownNamespace(cell) ? 'the namespace' : 'the joined namespace, once ended');
+  await expectNamespaceGone(scene.namespace, ownNamespace(cell) ? 'the namespace' : 'the joined namespace, once ended');
+  // The hold is a descriptor of this process: let go of before they are counted.
+  scene.namespace.release();
   await expectDescriptorsBack(scene, finished);
   return { finished, target };
 }
@@ -489,7 +477,7 @@ describeAsRoot('a hostile command in every mode, as every identity', () => {
           const ended = await scene.runner.end(1500);
           expect({ exited: ended.exited, running: running(scene.started.pid) }).toEqual({ exited: null, running: true });
           expect(await scene.runner.kill()).toEqual({ delivered: true, exited: { code: null, signal: 'SIGKILL' } });
-          await expectNamespaceGone(scene.started.namespaceId, 'the namespace after SIGKILL');
+          await expectNamespaceGone(scene.namespace, 'the namespace after SIGKILL');
           const finished = await scene.runner.finish();
           await expectDescriptorsBack(scene, finished);
           await scene.runner.close();
@@ -521,7 +509,7 @@ describeAsRoot('a hostile command in every mode, as every identity', () => {
         expectAttacksInPlace(cell, scene.started, attacks);
         check(scene);
         await scene.runner.die();
-        const ns = scene.started.namespaceId;
+        const ns = scene.namespace;
         if (cell.mode === 'join') {
           await eventually(() => !running(scene.started.pid), SETTLE_MS);
           expect({ joinedCommandRunning: running(scene.started.pid) }).toEqual({ joinedCommandRunning: false });
@@ -550,7 +538,7 @@ describeAsRoot('a hostile command in every mode, as every identity', () => {
         try {
           expect({ disown: scene.started.ready!.disown }).toEqual({ disown: injects ? 0 : cell.rootInside ? ENOSYS : EPERM });
           await scene.runner.die();
-          const ns = scene.started.namespaceId;
+          const ns = scene.namespace;
           if (injects) {
             await new Promise((resolve) => setTimeout(resolve, 2000));
             expect({ outlivesNode: alive(ns).length > 0 }).toEqual({ outlivesNode: true });

@@ -62,6 +62,47 @@ export function membersOfNamespace(inode: number): number[] {
   return members;
 }
 
+/**
+ * A PID namespace by its inode number, held open meanwhile. Once a namespace has ended the kernel
+ * gives its number to the next namespace made anywhere on the machine (the lowest free one), so a
+ * number alone soon names another namespace, say one the test file running beside has just made:
+ * its processes are not ours to count or kill. An open descriptor of the namespace keeps the
+ * number its own until release().
+ */
+export class HeldNamespace {
+  #fd: number | null = null;
+
+  /**
+   * Held through the first of `pids` (its pid 1 first: the last process to leave it) that is in
+   * namespace `inode`. If none is, the namespace has ended and has no members.
+   */
+  constructor(readonly inode: number, pids: number[]) {
+    for (const pid of pids) {
+      let fd: number;
+      try {
+        fd = fs.openSync(`/proc/${pid}/ns/pid`, 'r');
+      } catch {
+        continue; // gone
+      }
+      if (fs.fstatSync(fd).ino === inode) {
+        this.#fd = fd;
+        return;
+      }
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Every process in it; none once released. */
+  members(): number[] {
+    return this.#fd === null ? [] : membersOfNamespace(this.inode);
+  }
+
+  release(): void {
+    if (this.#fd !== null) fs.closeSync(this.#fd);
+    this.#fd = null;
+  }
+}
+
 /** Members in state Z: exited, not yet reaped. */
 export function zombiesIn(namespaceId: number): number[] {
   return membersOfNamespace(namespaceId).filter((pid) => {
