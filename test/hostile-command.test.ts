@@ -35,8 +35,11 @@ async function attackOutcome(child: PidNamespaceChild): Promise<Attack> {
 
 describeAsRoot('a command as another uid against the init', () => {
   test('under the init: the init keeps root, the command is 65534, and every attack is refused', async () => {
-    const child = await spawnInPidNamespace(attacker, [], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'inherit'] });
+    // The attack waits for a line on stdin, so that the init is certainly there to be read first.
+    const child = await spawnInPidNamespace('/bin/sh', ['-c', 'read go; exec "$0"', attacker], { uid: 65534, gid: 65534, stdio: ['pipe', 'pipe', 'inherit'] });
     expect(status(child.init!.pid).get('Uid')!.split('\t')[0]).toBe('0');
+    expect(status(child.pid).get('Uid')!.split('\t')[0]).toBe('65534');
+    child.stdin!.end('go\n');
     const outcome = await attackOutcome(child);
     expect(outcome.pidfd_open).toBe(0);
     expect(outcome.getfd).toEqual(Array(16).fill(EPERM));
