@@ -74,8 +74,6 @@ type OptionTable = Record<string, OptionConfig>;
 /** What parseArgs found for a table: a string for an option with a value, true for a flag. */
 type Values<T extends OptionTable> = { [K in keyof T]?: T[K]['type'] extends 'string' ? string : boolean };
 
-/** A descriptor number is a C int. */
-
 /**
  * Parses argv against a command's options with util.parseArgs (strict). With operands 'command',
  * options end at `--` or at the first argument that is not an option, and everything after

@@ -2,15 +2,15 @@
 // its control channel turned into typed events. The only module that knows the message numbers
 // of the channel (protocol.ts); a spawn under the init and a pod both go through it.
 import * as os from 'os';
-import { CLI_MESSAGE, type PidnsSystemError } from './errors';
+import type { PidnsSystemError } from './errors';
 import { initPath, isFailure, native, type NativeControlChannel, type NativeProcessHandle } from './native';
 import { pidNamespaceId } from './proc';
 import { MSG_CHILD, MSG_EMPTY, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, REQ_TERMINATE, START_STEP_SYSCALLS } from './protocol';
-import { nativeRequest, type InitLaunch, type PodLaunch } from './request';
-import type { ResourceUsage } from './signals';
+import { initSettings, nativeRequest, type InitLaunch, type PodLaunch } from './request';
+import { signalNumber, type ResourceUsage } from './signals';
 
 const { ENOENT, EACCES, ENOEXEC } = os.constants.errno;
-const SIGKILL = os.constants.signals.SIGKILL;
+const SIGKILL = signalNumber('SIGKILL');
 
 /** What the init reports. Each is optional; all arrive on the event loop, `end` last. */
 export interface InitEvents {
@@ -144,13 +144,10 @@ export function startInit(
       err.path = initPath;
       // In a new user namespace the init runs as the uid the map gives it outside, which may not
       // be able to enter the folders on the way to the package (a 0700 /root or home).
-      const userNamespace = launch.kind === 'init' ? launch.opts.userNamespace : launch.pod.userNamespace;
-      err.hint = result.errno === EACCES && userNamespace
+      err.hint = result.errno === EACCES && initSettings(launch).userNamespace
         ? 'the init runs as the uid your uidMap maps it to, and that uid cannot reach this file: install pidns in a folder every user can enter, or map your own uid'
         : 'the bundled pidns-init could not be run: rebuild the package (npm rebuild pidns)';
       err.message = `cannot run ${initPath}: ${err.code} (${err.hint})`;
-      // The same words for the command line: this hint names no option.
-      Object.defineProperty(err, CLI_MESSAGE, { value: err.message });
     }
     throw err;
   }

@@ -49,7 +49,14 @@ export interface PodLaunch extends Prepared {
   pod: NormalizedPodOptions;
 }
 
-export type Launch = CommandLaunch | InitLaunch | PodLaunch;
+type Launch = CommandLaunch | InitLaunch | PodLaunch;
+
+/** What an init's namespace is made with: a command's options, or a pod's. */
+export function initSettings(launch: InitLaunch | PodLaunch): { userNamespace: NormalizedUserNamespace | null; mountProc: boolean; noNewPrivileges: boolean; dieWithParent: boolean } {
+  if (launch.kind === 'pod') return { ...launch.pod, noNewPrivileges: false };
+  const { userNamespace, mountProc, noNewPrivileges, dieWithParent } = launch.opts;
+  return { userNamespace, mountProc, noNewPrivileges, dieWithParent };
+}
 
 /**
  * The request for a launch. An init's request needs the descriptor of its end of the control
@@ -78,10 +85,7 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
     };
   }
   const init = launch.kind === 'init' ? commandInit(launch) : podInit(launch.pod);
-  const userNamespace = launch.kind === 'init' ? launch.opts.userNamespace : launch.pod.userNamespace;
-  const mountProc = launch.kind === 'init' ? launch.opts.mountProc : launch.pod.mountProc;
-  const noNewPrivileges = launch.kind === 'init' && launch.opts.noNewPrivileges;
-  const dieWithParent = launch.kind === 'init' ? launch.opts.dieWithParent : launch.pod.dieWithParent;
+  const { userNamespace, mountProc, noNewPrivileges, dieWithParent } = initSettings(launch);
   // The control channel is the init's next descriptor after stdio, and --control-fd names it.
   const withControl = { fdMap: [...launch.fdMap, controlFd], cgroupFd: launch.cgroupFd };
   return {

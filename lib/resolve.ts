@@ -34,9 +34,10 @@ export function resolveCommand(command: string, envPath: string | undefined, cwd
   if (command.includes('/')) return { file: command };
   const searchPath = envPath ?? DEFAULT_PATH;
   let sawRefused = false;
+  const commandBytes = Buffer.byteLength(command);
   for (const dir of searchPath.split(':')) {
     // The init's buffer is the kernel's PATH_MAX: an entry too long for it is passed over there.
-    if (Buffer.byteLength(dir) + 1 + Buffer.byteLength(command) + 1 > PATH_MAX) continue;
+    if (Buffer.byteLength(dir) + 1 + commandBytes + 1 > PATH_MAX) continue;
     const base = dir === '' ? cwd ?? process.cwd() : path.resolve(cwd ?? process.cwd(), dir);
     const candidate = path.join(base, command);
     const errno = execErrno(candidate);
