@@ -41,12 +41,12 @@ build_nolibc() {
   ${CC:-cc} $warn -DPIDNS_FREESTANDING -Os -static -nostdlib -ffreestanding -fno-stack-protector \
     -fno-pie -no-pie -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
     -ffunction-sections -fdata-sections -Wl,--gc-sections -s -o "$out" \
-    "$here/init.c" "$here"/freestanding/*.c -lgcc
+    "$here"/*.c "$here"/freestanding/*.c -lgcc
 }
 
 build_musl() {
   command -v musl-gcc >/dev/null 2>&1 || { echo "musl-gcc is not installed (Debian: musl-tools)" >&2; return 1; }
-  musl-gcc $warn -D_GNU_SOURCE -Os -static -s -o "$out" "$here/init.c"
+  musl-gcc $warn -D_GNU_SOURCE -Os -static -s -o "$out" "$here"/*.c
 }
 
 # Which C library the compiler links by default, from its target triple.
@@ -62,11 +62,11 @@ system_libc() {
 
 linked=
 build_system_dynamic() {
-  ${CC:-cc} $warn -D_GNU_SOURCE -Os -s -o "$out" "$here/init.c" && linked=dynamic
+  ${CC:-cc} $warn -D_GNU_SOURCE -Os -s -o "$out" "$here"/*.c && linked=dynamic
 }
 
 build_system() {
-  if ${CC:-cc} $warn -D_GNU_SOURCE -Os -fPIE -static-pie -s -o "$out" "$here/init.c" 2>/dev/null; then
+  if ${CC:-cc} $warn -D_GNU_SOURCE -Os -fPIE -static-pie -s -o "$out" "$here"/*.c 2>/dev/null; then
     linked=static-pie
   else
     build_system_dynamic
@@ -83,7 +83,7 @@ built() {
 
 if [ "$sanitize" = 1 ]; then
   exec ${CC:-cc} $warn -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-    -o "$out" "$here/init.c"
+    -o "$out" "$here"/*.c
 fi
 
 build=${PIDNS_INIT_BUILD:-}

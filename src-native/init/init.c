@@ -8,75 +8,26 @@
  *
  * Single-threaded and event driven: every signal is blocked and read from a signalfd, and poll()
  * waits on that and the control socket without a timeout, except while a teardown grace runs.
- * Run by hand (not pid 1) it becomes a child subreaper instead, and signals nothing but its command
- * (or the command's group), since kill(-1) there would reach every process of the host.
+ * Not pid 1 (run by hand, a second init in a container, the library's mode without a new
+ * namespace) it becomes a child subreaper instead: orphans of the command still come to it, and
+ * when the command ends it ends its descendants, found in /proc (descendants.c), since kill(-1)
+ * there would reach every process of the host. Options: options.c.
  */
 /* build.sh builds it against freestanding/libc.h (no C library, fast to start) where it can, and
  * against the C library elsewhere; a new call needs both to declare it. */
-#ifdef PIDNS_FREESTANDING
-#include "freestanding/libc.h"
-#else
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/auxv.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-#endif
+#include "system.h"
+
+#include "descendants.h"
+#include "options.h"
 
 #include "../protocol.h"
 #include "../raw_signal.h"
 
-#define EXIT_USAGE PIDNS_EXIT_USAGE
 /* The init itself failed after the command started (a "cannot happen" syscall failure). */
 #define EXIT_INIT_FAILED PIDNS_EXIT_FAILED
 #define EXIT_CANNOT_EXECUTE PIDNS_EXIT_CANNOT_EXECUTE
 #define EXIT_NOT_FOUND PIDNS_EXIT_NOT_FOUND
 #define EXIT_PARENT_GONE (128 + SIGKILL)
-
-static const char usage_text[] =
-    "usage: pidns-init [--control-fd N] [--signal-group] [--foreground] [--terminal] [--grace-ms MS] "
-    "[--no-die-with-parent] [--uid UID] [--gid GID] [--groups-denied] [--argv0 NAME] [--pause] [--] CMD [ARGS...]";
-
-struct options {
-  int control_fd; /* -1: none */
-  bool signal_group;
-  /* The command leads a process group of its own, made the foreground group of the terminal on
-   * stdin; the init leaves its parent's group too (see main). */
-  bool foreground;
-  /* stdin is a terminal that the command takes as its controlling terminal, leading a session
-   * of its own; the init keeps no descriptor of it. */
-  bool terminal;
-  int grace_ms;
-  bool die_with_parent;
-  bool pause;
-  /* The ids the command runs with (-1: the init's own). The init itself keeps the caller's, so
-   * that a command running as another uid can neither signal, ptrace nor take descriptors from
-   * it. */
-  long uid;
-  long gid;
-  /* setgroups is denied in this user namespace: the supplementary groups cannot be dropped by
-   * anyone there, and keeping them is no failure. */
-  bool groups_denied;
-  const char *argv0; /* NULL: CMD itself */
-  char **command;    /* NULL with --pause */
-};
 
 struct init {
   struct options opt;
@@ -86,98 +37,39 @@ struct init {
   pid_t command_pid;      /* 0 unless the command runs or is a zombie not yet reaped */
   unsigned empty_wanted;  /* PIDNS_REQ_TERMINATE requests not yet answered */
   bool tearing_down;
-  int exit_status;        /* valid while tearing down */
+  /* -g from the terminal's foreground group: the command's group is given the terminal. */
+  bool terminal_to_group;
+  /* The command has ended and --wait-all waits for the rest. */
+  bool waiting_for_rest;
+  int exit_status;        /* valid while tearing down or waiting for the rest */
   long long grace_end_ms; /* CLOCK_MONOTONIC, valid while tearing down */
 };
 
-__attribute__((format(printf, 1, 2))) static _Noreturn void usage_error(const char *format, ...) {
+/* -v: what the init does, on stderr. */
+__attribute__((format(printf, 2, 3))) static void say(const struct init *init, const char *format, ...) {
+  if (!init->opt.verbose) return;
   va_list args;
   va_start(args, format);
   fputs("pidns-init: ", stderr);
   vfprintf(stderr, format, args);
-  fprintf(stderr, "; %s\n", usage_text);
+  fputs("\n", stderr);
   va_end(args);
-  exit(EXIT_USAGE);
+}
+
+/* "SIGTERM", or "signal 40" in buf for a signal without a name. */
+static const char *name_of(int sig, char buf[16]) {
+  const char *name = signal_name(sig);
+  if (name != NULL) return name;
+  memcpy(buf, "signal ", 7);
+  buf[7] = (char)('0' + sig / 10);
+  buf[8] = (char)('0' + sig % 10);
+  buf[9] = '\0';
+  return buf;
 }
 
 static _Noreturn void die(const char *what) {
   fprintf(stderr, "pidns-init: %s: %s\n", what, strerror(errno));
   exit(EXIT_INIT_FAILED);
-}
-
-/* A number from 0 to max written in decimal digits and nothing else (strtol would also take
- * blanks, a sign and an empty string). Returns false for any other text or a larger number. */
-static bool parse_decimal(const char *text, unsigned long max, unsigned long *value) {
-  if (*text == '\0') return false;
-  unsigned long n = 0;
-  for (; *text != '\0'; text++) {
-    if (*text < '0' || *text > '9') return false;
-    unsigned long digit = (unsigned long)(*text - '0');
-    if (digit > max || n > (max - digit) / 10) return false;
-    n = n * 10 + digit;
-  }
-  *value = n;
-  return true;
-}
-
-static int parse_count(const char *option, const char *text) {
-  if (text == NULL) usage_error("%s needs a value", option);
-  unsigned long value;
-  if (!parse_decimal(text, INT_MAX, &value)) usage_error("%s: not a count: %s", option, text);
-  return (int)value;
-}
-
-/* A uid or gid: 0 to 2^32 - 2 (2^32 - 1 is the kernel's "no id"). */
-static long parse_id(const char *option, const char *text) {
-  if (text == NULL) usage_error("%s needs a value", option);
-  unsigned long value;
-  if (!parse_decimal(text, 0xfffffffeUL, &value)) usage_error("%s: not an id: %s", option, text);
-  return (long)value;
-}
-
-static struct options parse_options(int argc, char **argv) {
-  struct options opt = {.control_fd = -1, .die_with_parent = true, .uid = -1, .gid = -1};
-  int i = 1;
-  for (; i < argc && argv[i][0] == '-'; i++) {
-    const char *arg = argv[i];
-    if (strcmp(arg, "--") == 0) {
-      i++;
-      break;
-    }
-    if (strcmp(arg, "--control-fd") == 0)
-      opt.control_fd = parse_count(arg, argv[++i]);
-    else if (strcmp(arg, "--grace-ms") == 0)
-      opt.grace_ms = parse_count(arg, argv[++i]);
-    else if (strcmp(arg, "--signal-group") == 0)
-      opt.signal_group = true;
-    else if (strcmp(arg, "--foreground") == 0)
-      opt.foreground = true;
-    else if (strcmp(arg, "--terminal") == 0)
-      opt.terminal = true;
-    else if (strcmp(arg, "--no-die-with-parent") == 0)
-      opt.die_with_parent = false;
-    else if (strcmp(arg, "--pause") == 0)
-      opt.pause = true;
-    else if (strcmp(arg, "--uid") == 0)
-      opt.uid = parse_id(arg, argv[++i]);
-    else if (strcmp(arg, "--gid") == 0)
-      opt.gid = parse_id(arg, argv[++i]);
-    else if (strcmp(arg, "--groups-denied") == 0)
-      opt.groups_denied = true;
-    else if (strcmp(arg, "--argv0") == 0) {
-      opt.argv0 = argv[++i];
-      if (opt.argv0 == NULL) usage_error("--argv0 needs a value");
-    }
-    else
-      usage_error("unknown option %s", arg);
-  }
-  opt.command = i < argc ? &argv[i] : NULL;
-  if (opt.pause && opt.command != NULL) usage_error("--pause takes no command, got %s", argv[i]);
-  if (!opt.pause && opt.command == NULL) usage_error("missing command");
-  /* The init points its own stdin and stdout at /dev/null, which would cut a channel there. */
-  if (opt.control_fd >= 0 && opt.control_fd <= STDERR_FILENO)
-    usage_error("--control-fd must be 3 or more, got %d", opt.control_fd);
-  return opt;
 }
 
 /* Node may be slow or gone: pid 1 must never stall on it, and a lost report is not fatal. */
@@ -385,7 +277,7 @@ static _Noreturn void run_command(const struct init *init, int start_dir, int ex
   } else if ((init->opt.signal_group || init->opt.foreground) && setpgid(0, 0) == -1) {
     report_exec_error(exec_error_fd, PIDNS_START_TERMINAL);
   }
-  if (init->opt.foreground) {
+  if (init->opt.foreground || init->terminal_to_group) {
     /* Every signal is still blocked here, so this works from outside the foreground group (no
      * SIGTTOU). A failure (the terminal changed hands since Node looked) leaves the command in
      * the background, where a shell would have put it. */
@@ -481,10 +373,49 @@ static int64_t micros(struct timeval t) {
   return (int64_t)t.tv_sec * 1000000 + t.tv_usec;
 }
 
+/* Not pid 1: every descendant is killed (found in /proc, descendants.c) and every child reaped,
+ * over again until the init has no child left; an orphan of a killed process comes to the init
+ * and is killed in the next round. Gives up when nothing can be signalled: /proc does not show
+ * this namespace, or what is left runs as a uid the init may not signal. */
+static void end_descendants(const struct init *init) {
+  for (int rounds = 0;; rounds++) {
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0 || (pid == -1 && errno == EINTR)) {
+    }
+    if (pid == -1 && errno == ECHILD) return;
+    if (pid == -1) die("waitpid");
+    int sent = signal_descendants(SIGKILL);
+    if (rounds == 0 && sent > 0) say(init, "killing %d remaining descendants", sent);
+    if (sent <= 0) {
+      fprintf(stderr, "pidns-init: %s: leaving them running\n",
+              sent < 0 ? "cannot find the remaining descendants (no /proc of this PID namespace)"
+                       : "cannot signal the remaining descendants (another uid)");
+      return;
+    }
+    /* Until a child has changed, or a tenth of a second: a process created after the scan is
+     * found by the next one. */
+    struct pollfd changed = {.fd = init->signal_fd, .events = POLLIN};
+    if (poll(&changed, 1, 100) > 0) {
+      struct signalfd_siginfo infos[16];
+      while (read(init->signal_fd, infos, sizeof infos) > 0) {
+      }
+    }
+  }
+}
+
+/* The init's own exit code: the command's (128+N for a signal), or 0 for one of -e's codes. */
+static int own_exit_code(const struct init *init, int exit_status) {
+  unsigned code = (unsigned)exit_status & 0xff;
+  if (init->opt.success_codes[code / 8] & (1u << (code % 8))) return 0;
+  return exit_status;
+}
+
 /* The init ends the namespace itself instead of leaving that to the kernel at its exit: the
  * kernel accounts the processes it kills then to nobody. So as pid 1 it kills and reaps every
  * process left (a process in the namespace whose parent is outside, a joined member, is killed
- * but reaped by that parent), then reports what all the processes it reaped used. */
+ * but reaped by that parent); otherwise it ends its descendants. Then it reports what all the
+ * processes it reaped used. */
 static _Noreturn void end_namespace(const struct init *init, int exit_status) {
   if (init->is_pid1) {
     (void)kill(-1, SIGKILL); /* ESRCH: nobody else is left */
@@ -492,6 +423,8 @@ static _Noreturn void end_namespace(const struct init *init, int exit_status) {
       if (waitpid(-1, NULL, 0) > 0 || errno == EINTR) continue;
       break; /* ECHILD */
     }
+  } else {
+    end_descendants(init);
   }
   struct rusage usage;
   if (getrusage(RUSAGE_CHILDREN, &usage) == 0) {
@@ -499,48 +432,80 @@ static _Noreturn void end_namespace(const struct init *init, int exit_status) {
     send_report(init, PIDNS_MSG_USAGE_SYSTEM, 0, micros(usage.ru_stime));
     send_report(init, PIDNS_MSG_USAGE_MAXRSS, 0, usage.ru_maxrss);
   }
-  exit(exit_status);
+  int code = own_exit_code(init, exit_status);
+  say(init, "exiting with %d", code);
+  exit(code);
 }
 
 static void begin_teardown(struct init *init, int exit_status);
 
-/* SIGTERM to every other process of the namespace, then SIGCONT: a stopped process could not act
- * on its SIGTERM and would sit out the whole grace (service managers do the same). ESRCH: nobody
- * else is left; whatever else goes wrong, the grace wait still reaps. */
-static void terminate_all(void) {
-  (void)kill(-1, SIGTERM);
-  (void)kill(-1, SIGCONT);
+/* A signal to every other process of the namespace (pid 1), or to every descendant. ESRCH:
+ * nobody else is left. */
+static void signal_all(const struct init *init, int sig) {
+  if (init->is_pid1)
+    (void)kill(-1, sig);
+  else
+    (void)signal_descendants(sig);
+}
+
+/* SIGTERM to all, then SIGCONT: a stopped process could not act on its SIGTERM and would sit out
+ * the whole grace (service managers do the same). Whatever goes wrong, the grace wait still
+ * reaps. */
+static void terminate_all(const struct init *init) {
+  signal_all(init, SIGTERM);
+  signal_all(init, SIGCONT);
+}
+
+static void command_ended(struct init *init, int wait_status, bool no_children) {
+  int status = exit_status_of(wait_status);
+  if (WIFSIGNALED(wait_status))
+    say(init, "the command was killed by signal %d (status %d)", WTERMSIG(wait_status), status);
+  else
+    say(init, "the command exited with %d", status);
+  if (!init->opt.wait_all || init->opt.pause) {
+    begin_teardown(init, status);
+    return;
+  }
+  init->waiting_for_rest = true;
+  init->exit_status = status;
+  if (!no_children) say(init, "waiting for the other descendants to exit (--wait-all)");
 }
 
 static void reap_and_report(struct init *init) {
-  bool command_ended = false;
+  bool ended = false;
   int command_status = 0;
-  bool no_children = reap_children(init, &command_ended, &command_status);
-  if (command_ended) send_message(init, PIDNS_MSG_EXITED, command_status);
+  bool no_children = reap_children(init, &ended, &command_status);
+  if (ended) send_message(init, PIDNS_MSG_EXITED, command_status);
   if (no_children) {
     for (; init->empty_wanted > 0; init->empty_wanted--) send_message(init, PIDNS_MSG_EMPTY, 0);
   }
-  if (command_ended)
-    begin_teardown(init, exit_status_of(command_status));
-  else if (no_children && init->tearing_down)
-    end_namespace(init, init->exit_status);
+  if (ended) command_ended(init, command_status, no_children);
+  if (no_children && (init->tearing_down || init->waiting_for_rest)) end_namespace(init, init->exit_status);
 }
 
 /* Every process left in the namespace is killed when the command ends; a grace gives them SIGTERM
  * first and waits until they are gone or the grace ends. */
 static void begin_teardown(struct init *init, int exit_status) {
-  if (init->opt.grace_ms == 0 || !init->is_pid1) end_namespace(init, exit_status);
+  if (init->opt.grace_ms == 0) end_namespace(init, exit_status);
   init->tearing_down = true;
   init->exit_status = exit_status;
   init->grace_end_ms = monotonic_ms() + init->opt.grace_ms;
-  terminate_all();
+  say(init, "sending SIGTERM to what is left, SIGKILL in %d ms", init->opt.grace_ms);
+  terminate_all(init);
   reap_and_report(init);
 }
 
 static void forward_signal(const struct init *init, int sig) {
+  char buf[16];
+  if (init->waiting_for_rest) {
+    say(init, "passing %s to what is left", name_of(sig, buf));
+    signal_all(init, sig);
+    return;
+  }
   /* Once reaped, the command's pid may belong to someone else. */
   if (init->command_pid == 0) return;
   pid_t target = init->opt.signal_group ? -init->command_pid : init->command_pid;
+  say(init, "passing %s to %s %d", name_of(sig, buf), init->opt.signal_group ? "process group" : "pid", init->command_pid);
   /* ESRCH: the group has no member left. EPERM: the command changed credentials. Neither can be
    * helped from here. */
   (void)kill(target, sig);
@@ -572,7 +537,7 @@ static void handle_signals(struct init *init) {
 
 static void request_termination(struct init *init) {
   init->empty_wanted++;
-  if (init->is_pid1) terminate_all();
+  terminate_all(init);
   reap_and_report(init);
 }
 
@@ -584,8 +549,12 @@ static void handle_control(struct init *init) {
     if (n == -1 && errno == EINTR) continue;
     if (n <= 0) {
       /* EOF or a reset: the Node process is gone. As pid 1, this exit takes the namespace with
-       * it. */
-      if (init->opt.die_with_parent) exit(EXIT_PARENT_GONE);
+       * it; otherwise the init ends its descendants first. */
+      if (init->opt.die_with_parent) {
+        say(init, "the control channel closed: ending everything");
+        if (!init->is_pid1) end_descendants(init);
+        exit(EXIT_PARENT_GONE);
+      }
       close(init->control_fd);
       init->control_fd = -1;
       return;
@@ -638,10 +607,33 @@ int main(int argc, char **argv) {
   /* In the terminal's job that Node belongs to, the init would get the shell's job-control
    * signals (SIGCONT on fg) too and pass them to the command before Node has handed it the
    * terminal. In a group of its own it gets only what Node sends. */
-  if (init.opt.foreground && setpgid(0, 0) == -1) start_failed(&init, "setpgid", errno);
+  /* EPERM: the init leads a session (a container's pid 1 under docker run -t), and so its group. */
+  if (init.opt.foreground && setpgid(0, 0) == -1 && errno != EPERM) start_failed(&init, "setpgid", errno);
+  /* Run by hand with -g from the terminal's foreground group (as a container's pid 1 under
+   * docker run -t is): the command's group takes the terminal, as a shell gives it to a job, so
+   * that it can read from it and use job control. The library hands the terminal over itself
+   * (--foreground), and never from the init's group, which is Node's. */
+  if (init.opt.signal_group && init.control_fd < 0) {
+    pid_t foreground_group;
+    init.terminal_to_group = ioctl(STDIN_FILENO, TIOCGPGRP, &foreground_group) == 0 &&
+                             foreground_group == (pid_t)syscall(__NR_getpgid, 0);
+  }
   setup_signals(&init);
   if (!init.is_pid1 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == -1)
     start_failed(&init, "prctl(PR_SET_CHILD_SUBREAPER)", errno);
+  if (init.opt.parent_death_signal != 0) {
+    /* Blocked like every other, it is read from the signalfd and passed on to the command (only
+     * SIGKILL acts on the init itself). A parent already gone before the prctl changed the
+     * parent, and the signal is then raised here. */
+    pid_t parent = getppid();
+    if (prctl(PR_SET_PDEATHSIG, (unsigned long)init.opt.parent_death_signal, 0, 0, 0) == -1)
+      start_failed(&init, "prctl(PR_SET_PDEATHSIG)", errno);
+    if (getppid() != parent) (void)kill(getpid(), init.opt.parent_death_signal);
+  }
+  if (init.is_pid1)
+    say(&init, "pid 1 of its PID namespace");
+  else
+    say(&init, "pid %d, a child subreaper (not pid 1)", getpid());
 
   /* In pause mode STARTED (value 0) says the init is ready: its signals are blocked, so a SIGTERM
    * from now on is read from the signalfd instead of acting by default. */
@@ -652,7 +644,10 @@ int main(int argc, char **argv) {
   int start_dir = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (start_dir == -1 && errno != EACCES) start_failed_at(&init, "open .", errno, PIDNS_START_CHDIR);
   if (start_dir != -1 && chdir("/") == -1) start_failed_at(&init, "chdir /", errno, PIDNS_START_CHDIR);
-  if (!init.opt.pause) init.command_pid = start_command(&init, start_dir);
+  if (!init.opt.pause) {
+    init.command_pid = start_command(&init, start_dir);
+    say(&init, "started %s as pid %d", init.opt.command[0], init.command_pid);
+  }
   if (start_dir != -1) close(start_dir);
   send_message(&init, PIDNS_MSG_STARTED, init.command_pid);
   release_stdio(&init);

@@ -70,6 +70,7 @@ char *getenv(const char *name);
 _Noreturn void exit(int status);
 _Noreturn void _exit(int status);
 pid_t getpid(void);
+pid_t getppid(void);
 uid_t getuid(void);
 gid_t getgid(void);
 pid_t fork(void);
@@ -207,6 +208,7 @@ char *strchr(const char *s, int c);
 typedef struct {
   int fd;
 } FILE;
+extern FILE *const stdout;
 extern FILE *const stderr;
 int fputs(const char *s, FILE *stream);
 __attribute__((format(printf, 2, 0))) int vfprintf(FILE *stream, const char *format, va_list args);

@@ -1,10 +1,12 @@
-/* Formatted output to a descriptor, for the init's error lines. Unbuffered like stderr: a call
+/* Formatted output to a descriptor, for the init's error lines (and --help on stdout). Unbuffered like stderr: a call
  * writes its text at once, in one write() when it fits in the buffer, so lines from the init and
  * its command do not interleave mid-line. Conversions: %s and %d, the ones the init uses (no
  * length modifiers, widths or precisions). */
 #include "libc.h"
 
+static FILE standard_output = {.fd = STDOUT_FILENO};
 static FILE standard_error = {.fd = STDERR_FILENO};
+FILE *const stdout = &standard_output;
 FILE *const stderr = &standard_error;
 
 struct output {

@@ -30,6 +30,7 @@ _Noreturn void _exit(int status) {
 _Noreturn void exit(int status) { _exit(status); }
 
 pid_t getpid(void) { return (pid_t)CALL(__NR_getpid, 0, 0, 0, 0, 0, 0); }
+pid_t getppid(void) { return (pid_t)CALL(__NR_getppid, 0, 0, 0, 0, 0, 0); }
 uid_t getuid(void) { return (uid_t)CALL(__NR_getuid, 0, 0, 0, 0, 0, 0); }
 gid_t getgid(void) { return (gid_t)CALL(__NR_getgid, 0, 0, 0, 0, 0, 0); }
 
