@@ -7,198 +7,7 @@ import * as path from 'path';
 import { native } from '../lib/native';
 import { EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, MSG_CHILD, MSG_EMPTY, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, REQ_TERMINATE } from '../lib/protocol';
 import { describeAsRoot } from './root';
-
-const INIT = path.resolve(__dirname, '../build/Release/pidns-init');
-const UNSHARE = ['unshare', '--pid', '--fork', '--kill-child', '--'];
-
-
-const started: ChildProcess[] = [];
-const strays: number[] = [];
-let dir = '';
-
-interface Outcome {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  child: ChildProcess;
-  outcome: Promise<Outcome>;
-}
-
-function launch(argv: readonly string[], options: SpawnOptions = {}): Running {
-  const child = spawn(argv[0], argv.slice(1), {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...options,
-    env: { ...process.env, DIR: dir, ...options.env },
-  });
-  started.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const outcome = new Promise<Outcome>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
-  );
-  return { child, outcome };
-}
-
-function initArgv(pid1: boolean, args: readonly string[]): string[] {
-  return pid1 ? [...UNSHARE, INIT, ...args] : [INIT, ...args];
-}
-
-function run(argv: readonly string[], options: SpawnOptions = {}): Promise<Outcome> {
-  return launch(argv, options).outcome;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor<T>(probe: () => T | undefined | null | false, what: string, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function readFile(file: string): string | null {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-function status(pid: number): Record<string, string> | null {
-  const text = readFile(`/proc/${pid}/status`);
-  if (text === null) return null;
-  const fields: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trim();
-  }
-  return fields;
-}
-
-function childrenOf(pid: number): number[] {
-  const text = readFile(`/proc/${pid}/task/${pid}/children`) ?? '';
-  return text.split(' ').filter(Boolean).map(Number);
-}
-
-function descendantsOf(pid: number): number[] {
-  const found: number[] = [];
-  for (const child of childrenOf(pid)) found.push(child, ...descendantsOf(child));
-  return found;
-}
-
-function comm(pid: number): string | undefined {
-  return readFile(`/proc/${pid}/comm`)?.trim();
-}
-
-// Field 5 of /proc/PID/stat; the command name before it may hold spaces, so count from ')'.
-function processGroup(pid: number): number {
-  const stat = readFile(`/proc/${pid}/stat`) ?? '';
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-}
-
-function gone(pid: number): boolean {
-  const fields = status(pid);
-  return fields === null || fields.State.startsWith('Z');
-}
-
-// The init's pid in this (the test's) namespace: the process itself, or unshare's child once it
-// has exec'd the init; resolves once the init blocked its signals, so that a signal sent then is
-// queued for it rather than acted on by default.
-function initPidOf(running: Running, pid1: boolean): Promise<number> {
-  const pid = running.child.pid!;
-  return waitFor(() => {
-    const init = pid1 ? childrenOf(pid).find((child) => comm(child) === 'pidns-init') : pid;
-    if (init === undefined || comm(init) !== 'pidns-init') return undefined;
-    return status(init)?.SigBlk !== '0000000000000000' && init;
-  }, 'the init');
-}
-
-function commandPidOf(initPid: number, name: string): Promise<number> {
-  return waitFor(() => childrenOf(initPid).find((child) => comm(child) === name), `command ${name}`);
-}
-
-function zombiesUnder(ancestor: number): number[] {
-  const parents = new Map<number, number>();
-  const zombies: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const fields = status(Number(entry));
-    if (fields === null) continue;
-    parents.set(Number(entry), Number(fields.PPid));
-    if (fields.State.startsWith('Z')) zombies.push(Number(entry));
-  }
-  return zombies.filter((zombie) => {
-    for (let pid = parents.get(zombie); pid !== undefined && pid > 0; pid = parents.get(pid)) {
-      if (pid === ancestor) return true;
-    }
-    return false;
-  });
-}
-
-function script(name: string, text: string): string {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, text);
-  return file;
-}
-
-function exists(name: string): boolean {
-  return fs.existsSync(path.join(dir, name));
-}
-
-function waitForFile(name: string): Promise<true> {
-  return waitFor(() => exists(name), name);
-}
-
-beforeAll(() => {
-  if (!fs.existsSync(INIT)) throw new Error(`${INIT} is missing: build the init first`);
-});
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-init-test-'));
-});
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-afterEach(async () => {
-  // Descendants first, so that the launched process (the init, or unshare, whose --kill-child
-  // also ends the namespace) reaps them and is reaped by this process; killed the other way
-  // round they would be left as zombies of the host's init.
-  const running = started
-    .splice(0)
-    .filter((child) => child.exitCode === null && child.signalCode === null && child.pid !== undefined);
-  const victims = strays.splice(0).flatMap((pid) => [...descendantsOf(pid), pid]);
-  for (const child of running) victims.push(...descendantsOf(child.pid!));
-  victims.forEach(killQuietly);
-  await Promise.all(
-    running.map(async (child) => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      if (child.exitCode === null && child.signalCode === null) {
-        if ((await Promise.race([exited, sleep(2000).then(() => 'late')])) === 'late') {
-          killQuietly(child.pid!);
-          await exited;
-        }
-      }
-    }),
-  );
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+import { INIT, strays, dir, Running, launch, initArgv, run, sleep, waitFor, readFile, status, childrenOf, descendantsOf, processGroup, gone, initPidOf, commandPidOf, zombiesUnder, script, exists, waitForFile } from './init-harness';
 
 describeAsRoot('pidns-init', () => {
   describe.each([
@@ -442,7 +251,7 @@ describeAsRoot('pidns-init', () => {
     });
   });
 
-  test('not pid 1, the init signals nothing but its command, even with a grace', async () => {
+  test('not pid 1, the init ends its descendants (SIGTERM within the grace) and nothing else', async () => {
     script(
       'background.sh',
       `trap 'echo TERM > "$DIR/got"; exit 0' TERM\necho $$ > "$DIR/ready"\nwhile :; do sleep 0.05; done\n`,
@@ -451,15 +260,18 @@ describeAsRoot('pidns-init', () => {
       'command.sh',
       'sh "$DIR/background.sh" &\nwhile [ ! -s "$DIR/ready" ]; do sleep 0.01; done\nexit 5\n',
     );
+    // A process of the same uid that is not the init's descendant: kill(-1) would reach it.
+    const bystander = launch(['sleep', '30'], { stdio: 'ignore' });
     // stdio 'ignore': the background process would hold output pipes open past the init's exit.
     const running = launch([INIT, '--grace-ms', '2000', 'sh', command], { stdio: 'ignore' });
     await waitFor(() => readFile(path.join(dir, 'ready'))?.endsWith('\n'), 'the background pid');
     const background = Number(readFile(path.join(dir, 'ready')));
     strays.push(background);
     expect((await running.outcome).code).toBe(5);
-    await sleep(100);
-    expect(exists('got')).toBe(false);
-    expect(gone(background)).toBe(false);
+    expect(readFile(path.join(dir, 'got'))).toBe('TERM\n');
+    expect(gone(background)).toBe(true);
+    expect(status(bystander.child.pid!)?.State).toMatch(/^S/);
+    bystander.child.kill('SIGKILL');
   });
 
   test.each([
