@@ -6,6 +6,7 @@ export type { SendCallback } from './ipc';
 export type { SpawnOptions, StdioOption, StdioEntry, StdioName, Serialization, UserNamespaceOptions, IdMapping, JoinTarget } from './options';
 export { nsPids, pidNamespaceId } from './proc';
 export { PidnsSystemError } from './errors';
+export { initPath } from './native';
 export { PidNamespace, type PidNamespaceOptions, type CloseOptions, type MemberSpawnOptions, type MemberRunOptions } from './namespace';
 export type { NamespaceMember } from './proc';
 export type { ResourceUsage } from './signals';

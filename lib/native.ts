@@ -96,7 +96,17 @@ const moduleRoot = path.join(__dirname, '..');
 
 export const native = bindings({ bindings: 'pidns', module_root: moduleRoot }) as NativeBinding;
 
-/** The init program, built beside the addon and always run by absolute path. */
+/**
+ * The absolute path of `pidns-init`, the init program built beside the native addon when the
+ * package is installed (`node_modules/pidns/build/Release/pidns-init`). pidns runs it, always by
+ * this path, as pid 1 of every namespace made with `init: true`.
+ *
+ * It is a program of its own, which needs neither Node nor a shell: statically linked (without a C
+ * library on x86-64 and arm64; dynamically only where build.sh could make no static build).
+ * `pidns-init [--] COMMAND [ARGS...]` runs the command as its child, passes signals on to it,
+ * reaps orphans and exits with the command's status, which makes it usable as the entrypoint of a
+ * container: the package's bin `node_modules/.bin/pidns-init` leads to this file.
+ */
 export const initPath = path.join(
   path.dirname(bindings({ bindings: 'pidns', path: true, module_root: moduleRoot }) as string),
   'pidns-init',
