@@ -41,7 +41,10 @@ const README_END = '<!-- bench:end -->';
 function writeReport(results) {
   const markdown = render(results, readAnalysis());
   const target = results.quick ? path.join(OUT_DIR, 'BENCHMARKS.quick.md') : path.join(REPO, 'BENCHMARKS.md');
-  fs.writeFileSync(target, `${markdown}\n`);
+  // The section from bench/containers.js (its own run, in Docker) is kept as it stands.
+  const previous = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '';
+  const kept = /\n## In containers\n[\s\S]*<!-- containers:end -->\n?/.exec(previous)?.[0] ?? '';
+  fs.writeFileSync(target, `${markdown}\n${kept}`);
   process.stdout.write(`${markdown}\n`);
   log(`wrote ${path.relative(process.cwd(), target) || target}`);
   if (results.quick) return;
