@@ -10,13 +10,20 @@ import type { TerminalStream } from './terminal';
 
 export type { ExitStatus } from './signals';
 
-/** The init that is pid 1 of a namespace. */
+/** The bundled init of a command: pid 1 of its namespace, or a child subreaper in the caller's. */
 export interface InitInfo {
   /** The init's pid in the caller's view. */
   pid: number;
-  /** Always 1: the init is pid 1 of the namespace. */
-  nsPid: 1;
+  /** 1 in a new namespace; with `pidNamespace: 'caller'`, the same as `pid`. */
+  nsPid: number;
 }
+
+/**
+ * The PID namespace a command runs in: 'new' (made for it, or for its pod), 'joined' (an existing
+ * one, options.join), or 'caller' (none was made: options.newNamespace false, or 'auto' where the
+ * kernel refused one; the init is a child subreaper in the caller's namespace).
+ */
+export type PidNamespaceMode = 'new' | 'joined' | 'caller';
 
 /** Where kill() sends signals and what keeps Node's event loop alive for the child. */
 export interface ChildControl {
@@ -31,6 +38,7 @@ export interface ChildFields {
   nsPid: number;
   init: InitInfo | null;
   namespaceId: number;
+  pidNamespace: PidNamespaceMode;
   stdio: (Readable | Writable | null)[];
   /** The controller side of the command's terminal (options.terminal), or null. */
   terminal: TerminalStream | null;
@@ -59,12 +67,14 @@ export interface ChildFields {
 export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
   /** The command's pid in the caller's PID namespace. */
   readonly pid: number;
-  /** The command's pid inside its own namespace: 1 raw, 2 under the init, N when joined. */
+  /** The command's pid inside its own namespace: 1 raw, 2 under the init, N when joined; `pid` without a namespace of its own. */
   readonly nsPid: number;
   /** The init that is pid 1 of the namespace, or null when there is none of ours. */
   readonly init: InitInfo | null;
   /** The inode number of the command's PID namespace (/proc/PID/ns/pid). */
   readonly namespaceId: number;
+  /** Which PID namespace the command runs in: 'new', 'joined' or 'caller' (see PidNamespaceMode). */
+  readonly pidNamespace: PidNamespaceMode;
   /** Writes to the command's stdin ('pipe'), else null. */
   readonly stdin: Writable | null;
   /** The command's stdout ('pipe'), else null. */
@@ -119,6 +129,7 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
     this.nsPid = fields.nsPid;
     this.init = fields.init;
     this.namespaceId = fields.namespaceId;
+    this.pidNamespace = fields.pidNamespace;
     this.stdio = fields.stdio;
     this.stdin = (fields.stdio[0] as Writable | null) ?? null;
     this.stdout = (fields.stdio[1] as Readable | null) ?? null;

@@ -22,6 +22,9 @@ export interface RunArguments {
   /** A pid, or the path of a namespace file such as /proc/PID/ns/pid. */
   join: number | string | null;
   signalGroup: boolean;
+  /** --no-new-namespace: false; --auto-namespace: 'auto'. */
+  newNamespace: boolean | 'auto';
+  waitAll: boolean;
   statusFd: number | null;
   argv: string[];
 }
@@ -63,6 +66,9 @@ export const OPTIONS = {
     user: flag,
     join: value,
     'signal-group': flag,
+    'no-new-namespace': flag,
+    'auto-namespace': flag,
+    'wait-all': flag,
     'status-fd': value,
   },
   exec: { target: value, 'mount-proc': flag, 'status-fd': value },
@@ -169,6 +175,16 @@ function parseRun(argv: string[]): RunArguments | HelpArguments {
   if (signalGroup && !init) {
     throw new UsageError('run', `--signal-group needs the init, which ${join === null ? '--no-init' : '--join'} leaves out`);
   }
+  const waitAll = values['wait-all'] === true;
+  if (waitAll && !init) throw new UsageError('run', `--wait-all needs the init, which ${join === null ? '--no-init' : '--join'} leaves out`);
+  const noNew = values['no-new-namespace'] === true;
+  const auto = values['auto-namespace'] === true;
+  if (noNew && auto) throw new UsageError('run', '--no-new-namespace and --auto-namespace cannot be used together');
+  if (noNew || auto) {
+    const mode = noNew ? '--no-new-namespace' : '--auto-namespace';
+    const clash = join !== null ? '--join' : values['no-init'] ? '--no-init' : values['mount-proc'] ? '--mount-proc' : userNamespace ? '--user' : null;
+    if (clash !== null) throw new UsageError('run', `${mode} cannot be used with ${clash} (it needs a new namespace)`);
+  }
   return {
     command: 'run',
     init,
@@ -176,6 +192,8 @@ function parseRun(argv: string[]): RunArguments | HelpArguments {
     userNamespace,
     join,
     signalGroup,
+    newNamespace: noNew ? false : auto ? 'auto' : true,
+    waitAll,
     statusFd: statusFdOf('run', values['status-fd']),
     argv: commandOf('run', operands),
   };
@@ -235,7 +253,8 @@ Commands:
   ps PID [--json]                      list the processes of PID's namespace, with both pids
 
 Run 'pidns COMMAND --help' for a command's options. --version prints the version.
-Creating or joining a namespace needs root (CAP_SYS_ADMIN), or 'run --user'.
+Creating or joining a namespace needs root (CAP_SYS_ADMIN), or 'run --user'; 'run
+--no-new-namespace' needs neither.
 `,
   run: `Usage: pidns run [OPTIONS] [--] CMD [ARGS...]
 
@@ -252,9 +271,16 @@ Options:
   --join PID|PATH    enter an existing PID namespace (that of process PID, or a namespace
                      file such as /proc/PID/ns/pid) instead of creating one; implies --no-init
   --signal-group     forwarded signals go to CMD's whole process group (CMD leads it)
+  --wait-all         when CMD ends, wait for every other process of the namespace to exit
+                     instead of ending them (the exit status is still CMD's)
+  --no-new-namespace no new namespace, and no privilege needed (a container that refuses
+                     namespaces): the init runs in your own PID namespace as a subreaper,
+                     adopts CMD's orphans and ends every descendant when CMD ends
+  --auto-namespace   a new namespace where permitted, else as --no-new-namespace
   --status-fd N      write JSON lines to descriptor N (one passed down to pidns, open for
                      writing):
-                       {"event":"spawn","pid":..,"nsPid":..,"namespaceId":..,"initPid":..}
+                       {"event":"spawn","pid":..,"nsPid":..,"namespaceId":..,"initPid":..,
+                        "pidNamespace":"new"|"joined"|"caller"}
                        {"event":"exit","code":..,"signal":..,"usage":{"userCPUTime":..,
                         "systemCPUTime":..,"maxRSS":..}}
                      or {"event":"error","code":..,"message":..} if CMD could not be started
@@ -275,7 +301,8 @@ stays stopped until something continues it (SIGCONT to CMD, or to pidns, which f
 Exit status:
   CMD's own exit status, or 128+N if signal N ended it
   ${EXIT_USAGE}    bad usage
-  ${EXIT_FAILED}  pidns itself failed (for example EPERM: not root and no --user, or its
+  ${EXIT_FAILED}  pidns itself failed (for example EPERM: not root and no --user or
+       --no-new-namespace, or its
        native addon is not built: npm rebuild pidns)
   ${EXIT_CANNOT_EXECUTE}  CMD was found but could not be executed
   ${EXIT_NOT_FOUND}  CMD was not found

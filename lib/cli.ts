@@ -248,7 +248,7 @@ async function runToExit(argv: string[], options: SpawnOptions, status: StatusCh
   }
   // A refusal to deliver (EPERM: CMD changed its credentials) is one line, not the end of pidns.
   child.on('error', (err: Error) => say(err.message));
-  status.write({ event: 'spawn', pid: child.pid, nsPid: child.nsPid, namespaceId: child.namespaceId, initPid: child.init?.pid ?? null });
+  status.write({ event: 'spawn', pid: child.pid, nsPid: child.nsPid, namespaceId: child.namespaceId, initPid: child.init?.pid ?? null, pidNamespace: child.pidNamespace });
   for (const signal of early) child.kill(signal);
 
   const { code, signal, usage } = await child.exited;
@@ -265,6 +265,8 @@ function run(parsed: RunArguments): Promise<number> {
   if (parsed.signalGroup) options.signalGroup = true;
   if (parsed.mountProc) options.mountProc = true;
   if (parsed.userNamespace) options.userNamespace = true;
+  if (parsed.newNamespace !== true) options.newNamespace = parsed.newNamespace;
+  if (parsed.waitAll) options.waitForDescendants = true;
   return runToExit(parsed.argv, options, status);
 }
 

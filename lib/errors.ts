@@ -139,9 +139,17 @@ const CLONE3_HINT = 'placing a process in a cgroup needs clone3 with CLONE_INTO_
  */
 interface Spelling {
   userNamespace: string;
+  /** The mode without a new namespace (options.newNamespace false). */
+  noNewNamespace: string;
 }
-const API_SPELLING: Spelling = { userNamespace: 'pass userNamespace: true' };
-const CLI_SPELLING: Spelling = { userNamespace: 'use pidns run --user' };
+const API_SPELLING: Spelling = {
+  userNamespace: 'pass userNamespace: true',
+  noNewNamespace: "where no namespace can be made, pass newNamespace: false (or 'auto'), which needs no privilege: the init then runs as a subreaper in your own PID namespace",
+};
+const CLI_SPELLING: Spelling = {
+  userNamespace: 'use pidns run --user',
+  noNewNamespace: 'where no namespace can be made, use pidns run --no-new-namespace, which needs no privilege: the init then runs as a subreaper in your own PID namespace',
+};
 
 /** The message of an error as the pidns command line shows it (its flags, not the API's options). */
 export const CLI_MESSAGE = Symbol('pidns.cliMessage');
@@ -160,7 +168,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
       // EPERM, not ENOSPC as for a limit of 0), or the new namespace is denied CAP_SYS_ADMIN
       // (Ubuntu's AppArmor restriction), or a seccomp filter refuses the flags (Docker's default).
       if (syscall === 'clone' && ctx.userNamespace)
-        return 'this system does not let this user create user namespaces: on Ubuntu 23.10 and later AppArmor restricts them (sysctl kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for node that allows userns), on Debian kernels kernel.unprivileged_userns_clone=0 does (set it to 1), in a container its seccomp profile does (allow clone, unshare and setns); or run as root';
+        return `this system does not let this user create user namespaces: on Ubuntu 23.10 and later AppArmor restricts them (sysctl kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for node that allows userns), on Debian kernels kernel.unprivileged_userns_clone=0 does (set it to 1), in a container its seccomp profile does (allow clone, unshare and setns); or run as root; or, ${spell.noNewNamespace}`;
       if (syscall === 'uid_map')
         return 'an id map other than your own uid and gid needs CAP_SETUID/CAP_SETGID: map only your own ids, or run as root';
       // In a user namespace, the kernel mounts a new proc only where the current /proc is fully
@@ -168,8 +176,10 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
       if (syscall === 'mount' && ctx.userNamespace)
         return 'a new /proc in a user namespace needs the current /proc fully visible, and mounts hide parts of it, as a container runtime masks paths (Docker: --security-opt systempaths=unconfined; Kubernetes: procMount: Unmasked); or leave out mountProc';
       if (syscall === 'mount') return 'mounting /proc was refused: the PID namespace must belong to the user namespace doing it';
-      if (syscall === 'clone' || syscall === 'setns')
-        return `creating or joining a PID namespace needs CAP_SYS_ADMIN: run as root, or ${spell.userNamespace}; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns`;
+      if (syscall === 'clone')
+        return `creating a PID namespace needs CAP_SYS_ADMIN: run as root, or ${spell.userNamespace}; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns (Docker: --cap-add SYS_ADMIN); or, ${spell.noNewNamespace}`;
+      if (syscall === 'setns')
+        return `joining a PID namespace needs CAP_SYS_ADMIN: run as root, or ${spell.userNamespace}; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns`;
       if (syscall === 'setuid' || syscall === 'setgid' || syscall === 'setgroups')
         return 'changing uid or gid needs CAP_SETUID/CAP_SETGID: run as root, or leave uid and gid unset';
       return `the kernel refused the operation: run as root, or ${spell.userNamespace}`;

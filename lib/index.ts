@@ -1,7 +1,7 @@
 export { spawnInPidNamespace } from './spawn';
 export { runInPidNamespace, type RunOptions, type RunResult, type RunErrorFields } from './run';
 export { forkInPidNamespace, type ForkOptions } from './fork';
-export { PidNamespaceChild, type ExitStatus, type InitInfo } from './child';
+export { PidNamespaceChild, type ExitStatus, type InitInfo, type PidNamespaceMode } from './child';
 export type { SendCallback } from './ipc';
 export type { SpawnOptions, StdioOption, StdioEntry, StdioName, Serialization, UserNamespaceOptions, IdMapping, JoinTarget } from './options';
 export { nsPids, pidNamespaceId } from './proc';

@@ -1,11 +1,12 @@
-// A session with the bundled init: the clone of pidns-init as pid 1 of a new PID namespace, and
+// A session with the bundled init: the clone of pidns-init as pid 1 of a new PID namespace (or as
+// a child subreaper in ours, for options.newNamespace false), and
 // its control channel turned into typed events. The only module that knows the message numbers
 // of the channel (protocol.ts); a spawn under the init and a pod both go through it.
 import * as os from 'os';
 import type { PidnsSystemError } from './errors';
 import { initPath, isFailure, native, type NativeControlChannel, type NativeProcessHandle } from './native';
 import { pidNamespaceId } from './proc';
-import { MSG_CHILD, MSG_EMPTY, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, REQ_TERMINATE, START_STEP_SYSCALLS } from './protocol';
+import { MSG_CHILD, MSG_EMPTY, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, REQ_KILL, REQ_TERMINATE, START_STEP_SYSCALLS } from './protocol';
 import { initSettings, nativeRequest, type InitLaunch, type PodLaunch } from './request';
 import { signalNumber, type ResourceUsage } from './signals';
 
@@ -45,6 +46,8 @@ export interface InitSession {
   handle: NativeProcessHandle;
   /** Asks the init to SIGTERM every other process of the namespace, then answer `empty`. 0 or errno. */
   terminate(): number;
+  /** Asks the init to end everything now and exit (the command's status is still reported). 0 or errno. */
+  kill(): number;
 }
 
 /**
@@ -181,5 +184,5 @@ export function startInit(
     channel.close();
     dispatcher.end(status, usage);
   });
-  return { pid: initPid, namespaceId, handle, terminate: () => channel.send(REQ_TERMINATE, 0) };
+  return { pid: initPid, namespaceId, handle, terminate: () => channel.send(REQ_TERMINATE, 0), kill: () => channel.send(REQ_KILL, 0) };
 }

@@ -43,6 +43,29 @@ export interface SpawnOptions {
   /** Default true: the bundled init is pid 1 and the command pid 2. false: the command is pid 1. */
   init?: boolean;
   /**
+   * Default true: a new PID namespace. false: none, for where namespaces are refused (a default
+   * Docker or Kubernetes container) or not wanted: the init runs in the caller's own PID
+   * namespace as a child subreaper (PR_SET_CHILD_SUBREAPER) and the command is its child. Every
+   * descendant of the command re-parents to the init, signals are forwarded, the exact status
+   * and usage come back, and when the command ends (or Node dies, with dieWithParent) the init
+   * kills every descendant it finds in /proc, over again until it has no child, before `exited`
+   * resolves. It needs no privilege. What it cannot promise: the command sees every process of
+   * the namespace; a descendant that makes itself a subreaper keeps its orphans from the init
+   * (they are still killed, as descendants); one that changed to another uid cannot be killed
+   * without CAP_KILL; a command of the same uid can stop or kill the init itself.
+   * 'auto': a new namespace where the kernel permits one, this mode where it refuses (EPERM); the
+   * child's `pidNamespace` tells which. With false or 'auto', `init: false`, `join`, `mountProc`
+   * and `userNamespace` are refused: they need a namespace of their own.
+   */
+  newNamespace?: boolean | 'auto';
+  /**
+   * Under the init: when the command ends, wait for every other process of the namespace (every
+   * descendant, with newNamespace false) to exit instead of ending them; `exited` resolves after
+   * the last one, with the command's status. Signals sent meanwhile (kill()) reach what is left.
+   * Default false.
+   */
+  waitForDescendants?: boolean;
+  /**
    * Enter this PID namespace instead of creating one: a pid, a path such as '/proc/PID/ns/pid',
    * or a PidNamespace.
    */
@@ -147,6 +170,8 @@ export interface NormalizedOptions {
   init: boolean;
   /** expectedId: the namespace inode the path must lead to (a PidNamespace), else it has ended. */
   join: NormalizedJoin | null;
+  newNamespace: boolean | 'auto';
+  waitForDescendants: boolean;
   stdio: StdioEntry[];
   serialization: Serialization;
   /** The window size of a new terminal, or null for none. */
@@ -291,6 +316,12 @@ function checkKillSignal(value: unknown): number {
   return signo;
 }
 
+function checkNewNamespace(value: unknown): boolean | 'auto' {
+  if (value === undefined) return true;
+  if (value === true || value === false || value === 'auto') return value;
+  throw invalidValue('options.newNamespace', value, "must be true, false or 'auto'");
+}
+
 function checkJoin(value: unknown): NormalizedOptions['join'] {
   if (value === undefined || value === null) return null;
   if (typeof value === 'number') return { kind: 'pid', pid: checkPid('options.join', value) };
@@ -352,6 +383,22 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   if (join !== null && o.userNamespace !== undefined && o.userNamespace !== false) {
     throw invalidValue('options.userNamespace', o.userNamespace, 'cannot be used with options.join (a joined namespace keeps its own user namespace)');
   }
+  const newNamespace = checkNewNamespace(o.newNamespace);
+  if (newNamespace !== true) {
+    const needs = (option: string, value: unknown, what: string) =>
+      invalidValue(option, value, `cannot be used with options.newNamespace ${newNamespace === false ? 'false' : "'auto'"} (${what})`);
+    if (join !== null) throw needs('options.join', o.join, 'joining enters an existing namespace');
+    if (!init) throw needs('options.init', o.init, 'without a new namespace the init is what ends the command\'s descendants');
+    if (o.mountProc === true) throw needs('options.mountProc', o.mountProc, 'a /proc of its own needs a PID namespace of its own');
+    if (o.userNamespace !== undefined && o.userNamespace !== false) throw needs('options.userNamespace', o.userNamespace, 'a user namespace is made with the PID namespace');
+  }
+  const waitForDescendants = checkBoolean('options.waitForDescendants', o.waitForDescendants, false);
+  if (waitForDescendants && !init) {
+    throw invalidValue('options.waitForDescendants', o.waitForDescendants, `cannot be true with ${join ? 'options.join' : 'options.init false'} (only the bundled init can wait for the others)`);
+  }
+  if (waitForDescendants && o.teardownGraceMs !== undefined && o.teardownGraceMs !== 0) {
+    throw invalidValue('options.teardownGraceMs', o.teardownGraceMs, 'cannot be used with options.waitForDescendants (nothing is ended when the command ends)');
+  }
   const stdio = checkStdio(o.stdio);
   const terminal = checkTerminal(o.terminal, stdio);
   if (terminal && o.foreground === true) {
@@ -371,6 +418,8 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     args: argStrings,
     init,
     join,
+    newNamespace,
+    waitForDescendants,
     stdio,
     serialization,
     env: withChannelVariables(env, stdio, serialization),
@@ -399,6 +448,9 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
 /** The options of PidNamespace.create(). */
 export function normalizePodOptions(options: unknown): NormalizedPodOptions {
   const o = podOptionsObject(options);
+  if (o.newNamespace !== undefined && o.newNamespace !== true) {
+    throw invalidValue('options.newNamespace', o.newNamespace, 'cannot be used with PidNamespace.create (a pod is a PID namespace of its own; spawn with newNamespace instead)');
+  }
   // null is the default, as `??` has always read these two.
   return {
     dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent ?? undefined, true),

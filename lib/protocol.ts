@@ -13,6 +13,7 @@ export const MSG_USAGE_SYSTEM = 7;
 export const MSG_USAGE_MAXRSS = 8;
 export const MSG_STOPPED = 9;
 export const REQ_TERMINATE = 16;
+export const REQ_KILL = 17;
 
 /** PIDNS_MSG_EXEC_FAILED's amount: the call that failed in the command's process, by enum pidns_start_step. */
 export const START_STEP_SYSCALLS = ['execve', 'setgroups', 'setgid', 'setuid', 'chdir', 'ioctl'] as const;

@@ -8,6 +8,7 @@ import { ownPidInProc } from './proc';
 import { signalNumber } from './signals';
 
 const SIGKILL = signalNumber('SIGKILL');
+const SIGCONT = signalNumber('SIGCONT');
 
 /** A namespace to enter, opened (namespace-files.ts). */
 export interface JoinFds {
@@ -35,12 +36,14 @@ export interface CommandLaunch extends Prepared {
   withTerminal: boolean;
 }
 
-/** The init, which runs the command as pid 2. */
+/** The init, which runs the command as pid 2 of a new namespace, or as its child in ours. */
 export interface InitLaunch extends Prepared {
   kind: 'init';
   opts: NormalizedOptions;
   file: string;
   withTerminal: boolean;
+  /** false: no new PID namespace; the init is a child subreaper in ours (options.newNamespace). */
+  newNamespace: boolean;
 }
 
 /** The init of a pod, in pause mode. */
@@ -86,17 +89,22 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
   }
   const init = launch.kind === 'init' ? commandInit(launch) : podInit(launch.pod);
   const { userNamespace, mountProc, noNewPrivileges, dieWithParent } = initSettings(launch);
+  const newNamespace = launch.kind === 'pod' || launch.newNamespace;
   // The control channel is the init's next descriptor after stdio, and --control-fd names it.
   const withControl = { fdMap: [...launch.fdMap, controlFd], cgroupFd: launch.cgroupFd };
+  // Without a namespace, SIGKILL of the init would leave its descendants running: the channel's
+  // end of file makes the init end them, and the death signal is SIGCONT, which only wakes an
+  // init that something stopped, so that it can.
+  const deathSignal = newNamespace ? SIGKILL : SIGCONT;
   return {
-    ...common(withControl, userNamespace, mountProc, noNewPrivileges, dieWithParent),
+    ...common(withControl, userNamespace, mountProc, noNewPrivileges, dieWithParent, deathSignal),
     file: initPath,
     argv: [initPath, '--control-fd', String(launch.fdMap.length), ...init.args],
     envp: init.envp,
     cwd: init.cwd,
     uid: init.ids.uid,
     gid: init.ids.gid,
-    newPidNamespace: true,
+    newPidNamespace: newNamespace,
     joinFd: -1,
     joinUserFd: -1,
     terminal: false,
@@ -105,12 +113,12 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
 }
 
 /** What every request shares: a new user namespace's maps, and the parent-death signal. */
-function common(prepared: Prepared, userNamespace: NormalizedUserNamespace | null, mountProc: boolean, noNewPrivileges: boolean, dieWithParent: boolean) {
+function common(prepared: Prepared, userNamespace: NormalizedUserNamespace | null, mountProc: boolean, noNewPrivileges: boolean, dieWithParent: boolean, deathSignal = SIGKILL) {
   // The parent-death signal follows the thread that forks, so only spawns from the main thread
   // get it. For an init it matters even with the control socket, whose end of file ends the
   // namespace with Node only while the init can run: a frozen init (cgroup freeze) or one stopped
   // by a tracer inside never reads it, and SIGKILL reaches both.
-  const pdeathsig = dieWithParent && isMainThread ? SIGKILL : 0;
+  const pdeathsig = dieWithParent && isMainThread ? deathSignal : 0;
   return {
     fdMap: prepared.fdMap,
     cgroupFd: prepared.cgroupFd,
@@ -146,6 +154,7 @@ function commandInit(launch: InitLaunch): InitSetup {
   if (launch.withTerminal) args.push('--foreground');
   if (opts.terminal) args.push('--terminal');
   if (opts.teardownGraceMs > 0) args.push('--grace-ms', String(opts.teardownGraceMs));
+  if (opts.waitForDescendants) args.push('--wait-all');
   if (!opts.dieWithParent) args.push('--no-die-with-parent');
   const ids = initIds(opts.userNamespace, opts.uid, opts.gid);
   if (opts.uid >= 0 && opts.uid !== ids.uid) args.push('--uid', String(opts.uid));

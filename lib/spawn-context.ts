@@ -1,7 +1,7 @@
 // What the ways of starting a command share: the spawn's context, the one place its
 // PidNamespaceChild is made, and the end of a child.
 import { CgroupPlacement } from './cgroup';
-import { PidNamespaceChild, type ChildControl, type InitInfo } from './child';
+import { PidNamespaceChild, type ChildControl, type InitInfo, type PidNamespaceMode } from './child';
 import type { FailureContext } from './errors';
 import type { NormalizedOptions } from './options';
 import type { ExitStatus } from './signals';
@@ -29,7 +29,7 @@ export function failureContext(ctx: Context, syscall: string, joinPath?: string)
 }
 
 /** The child object of a started command, with the streams of its prepared stdio. */
-export function newChild(ctx: Context, stdio: PreparedStdio, process: { pid: number; nsPid: number; init: InitInfo | null; namespaceId: number; control: ChildControl }): PidNamespaceChild {
+export function newChild(ctx: Context, stdio: PreparedStdio, process: { pid: number; nsPid: number; init: InitInfo | null; namespaceId: number; pidNamespace: PidNamespaceMode; control: ChildControl }): PidNamespaceChild {
   return new PidNamespaceChild({
     ...process,
     stdio: openStreams(stdio),

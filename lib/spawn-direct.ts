@@ -40,6 +40,7 @@ export function spawnDirect(ctx: Context, join: JoinFds | null = null): PidNames
       nsPid: result.nsPid,
       init: null,
       namespaceId: result.namespaceId || pidNamespaceId(result.pid),
+      pidNamespace: join ? 'joined' : 'new',
       control: handle,
     });
   } catch (err) {

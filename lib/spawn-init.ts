@@ -14,11 +14,16 @@ import { prepareStdio, releaseStdio } from './stdio';
 
 const SIGKILL = signalNumber('SIGKILL');
 const SIGSTOP = signalNumber('SIGSTOP');
+const SIGCONT = signalNumber('SIGCONT');
 const { ESRCH, ENOSYS } = os.constants.errno;
 /** How long past its grace an init may take to report an ended command before it is ended. */
 const STUCK_INIT_MS = 2000;
 
-export function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
+/**
+ * newNamespace false: the init is a child subreaper in our own PID namespace (options.newNamespace),
+ * where its pid and the command's are the same inside and out.
+ */
+export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<PidNamespaceChild> {
   const stdio = prepareStdio(ctx.opts.stdio, ctx.action, ctx.opts.terminal);
   return new Promise((resolve, reject) => {
     let commandPid = -1;
@@ -28,10 +33,21 @@ export function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
     // gives the others. An init that has done neither by then and is held stopped (by a tracer
     // inside, which only root there can be, or a stop signal) is ended, so that `exited` always
     // comes and nothing stays behind. One that is merely slow (a loaded machine) is left to run.
+    // Without a namespace, SIGKILL of the init would leave the rest running: a held init is first
+    // continued and asked to end everything, and killed only if it is held again after that.
+    let continued = newNamespace;
     const watchStuckInit = (delay = ctx.opts.teardownGraceMs + STUCK_INIT_MS) => {
       stuckInitTimer = setTimeout(() => {
-        if (isHeld(init.pid)) init.handle.signal(SIGKILL);
-        else watchStuckInit(STUCK_INIT_MS);
+        if (!isHeld(init.pid)) {
+          watchStuckInit(STUCK_INIT_MS);
+        } else if (!continued) {
+          continued = true;
+          init.handle.signal(SIGCONT);
+          init.kill();
+          watchStuckInit(STUCK_INIT_MS);
+        } else {
+          init.handle.signal(SIGKILL);
+        }
       }, delay);
       stuckInitTimer.unref();
     };
@@ -43,7 +59,7 @@ export function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
 
     let init: InitSession;
     try {
-      init = startInit({ kind: 'init', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, withTerminal: ctx.withTerminal }, {
+      init = startInit({ kind: 'init', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, withTerminal: ctx.withTerminal, newNamespace }, {
         child(pid, pidfd) {
           commandPid = pid;
           if (pidfd < 0) return;
@@ -61,7 +77,8 @@ export function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
           // children has it. The command is a zombie of the init at worst, so it is still listed.
           if (commandPid === -1) commandPid = childByNsPid(init.pid, nsPid);
           try {
-            child = newChild(ctx, stdio, { pid: commandPid, nsPid, init: { pid: init.pid, nsPid: 1 }, namespaceId: init.namespaceId, control });
+            const initInfo = { pid: init.pid, nsPid: newNamespace ? 1 : init.pid };
+            child = newChild(ctx, stdio, { pid: commandPid, nsPid, init: initInfo, namespaceId: init.namespaceId, pidNamespace: newNamespace ? 'new' : 'caller', control });
           } catch (err) {
             // Its streams could not be set up (the event loop refused a descriptor): the
             // namespace is ended, and the spawn rejects with the reason once the init is reaped.
@@ -121,31 +138,39 @@ export function spawnUnderInit(ctx: Context): Promise<PidNamespaceChild> {
       return;
     }
     releaseStdio(stdio, false);
-    const control = initControl(init.handle, () => commandHandle, ctx.opts.signalGroup);
+    const control = initControl(init, () => commandHandle, ctx.opts.signalGroup, newNamespace, ctx.opts.waitForDescendants);
   });
 }
 
 /**
  * Where kill() sends a signal under the init: to the command through its pidfd when there is one,
- * else through the init, which forwards it (to the whole group with signalGroup). SIGKILL cannot
- * be forwarded, but killing the init ends the namespace, group included.
+ * else through the init, which forwards it (to the whole group with signalGroup; to what is left
+ * once the command has ended, with waitForDescendants). SIGKILL cannot be forwarded: it kills the
+ * init, which ends a namespace, group included; without a namespace the init is asked to end
+ * everything instead (and continued, in case something stopped it).
  */
-function initControl(initHandle: NativeProcessHandle, commandHandle: () => NativeProcessHandle | null, signalGroup: boolean): ChildControl {
+function initControl(init: InitSession, commandHandle: () => NativeProcessHandle | null, signalGroup: boolean, newNamespace: boolean, waitForDescendants: boolean): ChildControl {
+  const initHandle = init.handle;
   return {
     signal(signo) {
       const command = commandHandle();
-      const viaInit = signalGroup ? signo !== SIGSTOP : signo === SIGKILL && !command;
+      const viaInit = signalGroup ? signo !== SIGSTOP && (signo !== SIGKILL || newNamespace) : signo === SIGKILL && !command;
       let err = ENOSYS;
       if (!viaInit && command) err = command.signal(signo);
-      if (err === ENOSYS) err = initHandle.signal(signo);
+      if (err === ESRCH && waitForDescendants && signo !== SIGKILL) err = initHandle.signal(signo);
+      if (err === ENOSYS && (signo !== SIGKILL || newNamespace)) err = initHandle.signal(signo);
+      if (signo !== SIGKILL) return err;
       // SIGKILL ends the namespace whatever state its init is in: a frozen init, or one stopped
       // by a tracer inside, could not reap or report, and a command already gone (the init
       // waiting out teardownGraceMs) leaves only the init to end.
-      if (signo === SIGKILL) {
+      if (newNamespace) {
         const initErr = initHandle.signal(SIGKILL);
         if (err === ESRCH) err = initErr;
+        return err;
       }
-      return err;
+      initHandle.signal(SIGCONT);
+      const initErr = init.kill();
+      return err === ESRCH || err === ENOSYS ? initErr : err;
     },
     ref: () => initHandle.ref(),
     unref: () => initHandle.unref(),

@@ -4,7 +4,7 @@
 import type { PidNamespaceChild } from './child';
 import { CgroupPlacement } from './cgroup';
 import { abortError, armKillers } from './deadline';
-import { systemError } from './errors';
+import { PidnsSystemError, systemError } from './errors';
 import { terminalIsOurs } from './foreground';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
 import { checkProcIsOurs } from './proc';
@@ -45,7 +45,7 @@ export async function startChild(opts: NormalizedOptions): Promise<PidNamespaceC
   let child: PidNamespaceChild;
   try {
     if (opts.join) child = spawnJoined(ctx);
-    else if (opts.init) child = await spawnUnderInit(ctx);
+    else if (opts.init) child = await underInit(ctx);
     else child = spawnDirect(ctx);
   } catch (err) {
     cgroup?.release();
@@ -54,4 +54,20 @@ export async function startChild(opts: NormalizedOptions): Promise<PidNamespaceC
   }
   cgroup?.release();
   return child;
+}
+
+/**
+ * newNamespace 'auto': a new namespace, or none where the kernel refuses one (EPERM: no
+ * CAP_SYS_ADMIN and no user namespace, or a container's seccomp profile).
+ */
+async function underInit(ctx: Context): Promise<PidNamespaceChild> {
+  const { newNamespace } = ctx.opts;
+  if (newNamespace !== 'auto') return spawnUnderInit(ctx, newNamespace);
+  try {
+    return await spawnUnderInit(ctx, true);
+  } catch (err) {
+    const refused = err instanceof PidnsSystemError && err.code === 'EPERM' && (err.syscall === 'clone' || err.syscall === 'clone3');
+    if (!refused) throw err;
+    return spawnUnderInit(ctx, false);
+  }
 }

@@ -27,8 +27,8 @@ enum pidns_msg_type {
   PIDNS_MSG_EXITED = 4,
   /* init -> Node: answer to PIDNS_REQ_TERMINATE once the init has no child left. value: 0. */
   PIDNS_MSG_EMPTY = 5,
-  /* init -> Node, just before it exits as pid 1 at the end of the command, once it has killed
-   * and reaped every other process of the namespace: what the kernel accounted to all of them
+  /* init -> Node, just before it exits at the end of the command, once it has killed and reaped
+   * every other process of the namespace (every descendant, when not pid 1): what the kernel accounted to all of them
    * (getrusage RUSAGE_CHILDREN), in `amount`: user and system CPU time in microseconds, and the
    * largest resident set of any one of them in kilobytes. */
   PIDNS_MSG_USAGE_USER = 6,
@@ -40,6 +40,12 @@ enum pidns_msg_type {
    * PIDNS_MSG_EMPTY when the init has no child left (members that joined with setns are children
    * of whoever started them, not of the init). value: unused. */
   PIDNS_REQ_TERMINATE = 16,
+  /* Node -> init: end everything now, as when the command ends with no grace: the command, if it
+   * still runs, is killed and its status reported (PIDNS_MSG_EXITED), then every other process
+   * of the namespace (or every descendant, when the init is not pid 1) is killed and reaped, and
+   * the init exits. Where the init is not pid 1, SIGKILL to it would leave its descendants
+   * running; this is what ends them. value: unused. */
+  PIDNS_REQ_KILL = 17,
 };
 
 /* What failed in the command's process before it ran (PIDNS_MSG_EXEC_FAILED's amount). */

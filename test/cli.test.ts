@@ -128,7 +128,7 @@ describeAsRoot('pidns run: the namespace', () => {
     const lines = result.stdout.trim().split('\n');
     const ppid = Number(lines.find((l) => l.startsWith('PPid:'))!.split(' ')[1]);
     const nsPidChain = lines.find((l) => l.startsWith('NSpid:'))!.split(' ').slice(1).filter(Boolean).map(Number);
-    expect(spawned).toEqual({ event: 'spawn', pid: nsPidChain[0], nsPid: 2, namespaceId: expect.any(Number), initPid: ppid });
+    expect(spawned).toEqual({ event: 'spawn', pid: nsPidChain[0], nsPid: 2, namespaceId: expect.any(Number), initPid: ppid, pidNamespace: 'new' });
     expect(nsPidChain).toEqual([spawned.pid, 2]);
     expect(lines[0]).toBe('2');
     expect(lines[lines.length - 1]).toBe(`pid:[${spawned.namespaceId}]`);

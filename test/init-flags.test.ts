@@ -140,10 +140,10 @@ describeAsRoot('pidns-init flags', () => {
     await waitFor(() => gone(initPid), 'the init to exit');
   });
 
-  test('-g from the terminal\'s foreground group gives the command\'s own group the terminal (as tini does)', async () => {
+  test.each([[[]], [['-g']]])('%j from the terminal\'s foreground group: the command\'s own group gets the terminal (as tini does)', async (flags) => {
     // util-linux script runs the init on a new terminal, in its foreground group; the command
     // prints its pid, its group and the terminal's foreground group (fields 1, 5 and 8 of stat).
-    const probe = `"${INIT}" -g -- sh -c 'cut -d" " -f1,5,8 /proc/$$/stat'`;
+    const probe = `"${INIT}" ${flags.join(' ')} -- sh -c 'cut -d" " -f1,5,8 /proc/$$/stat'`;
     const outcome = await run(['script', '-qec', probe, '/dev/null']);
     expect(outcome.code).toBe(0);
     const [pid, group, foreground] = outcome.stdout.trim().split(' ').map(Number);

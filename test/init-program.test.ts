@@ -127,11 +127,12 @@ describeAsRoot('pidns-init', () => {
       expect(exists('got')).toBe(true);
     });
 
-    test('without --signal-group the command stays in the init group', async () => {
+    test('run on its own, the command leads a process group of its own without --signal-group too (as tini\'s child does)', async () => {
       const running = launch(initArgv(pid1, ['sleep', '100']));
       const initPid = await initPidOf(running, pid1);
       const commandPid = await commandPidOf(initPid, 'sleep');
-      expect(processGroup(commandPid)).toBe(processGroup(initPid));
+      expect(processGroup(commandPid)).toBe(commandPid);
+      expect(processGroup(initPid)).not.toBe(commandPid);
     });
 
     // An ignored SIGCHLD makes the kernel reap children at once, losing their status.

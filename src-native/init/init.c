@@ -37,7 +37,12 @@ struct init {
   pid_t command_pid;      /* 0 unless the command runs or is a zombie not yet reaped */
   unsigned empty_wanted;  /* PIDNS_REQ_TERMINATE requests not yet answered */
   bool tearing_down;
-  /* -g from the terminal's foreground group: the command's group is given the terminal. */
+  /* The command leads a process group of its own: with -g or --foreground, and always when the
+   * init runs on its own (no control channel: a container's entrypoint), as tini's and
+   * dumb-init's children do. Under the library it stays in the init's group, which is Node's. */
+  bool own_group;
+  /* Run on its own from the terminal's foreground group: the command's group is given the
+   * terminal. */
   bool terminal_to_group;
   /* The command has ended and --wait-all waits for the rest. */
   bool waiting_for_rest;
@@ -274,7 +279,7 @@ static _Noreturn void run_command(const struct init *init, int start_dir, int ex
   /* A new session is a new process group too, led by the command. */
   if (init->opt.terminal) {
     if (setsid() == -1 || ioctl(STDIN_FILENO, TIOCSCTTY, 0) == -1) report_exec_error(exec_error_fd, PIDNS_START_TERMINAL);
-  } else if ((init->opt.signal_group || init->opt.foreground) && setpgid(0, 0) == -1) {
+  } else if (init->own_group && setpgid(0, 0) == -1) {
     report_exec_error(exec_error_fd, PIDNS_START_TERMINAL);
   }
   if (init->opt.foreground || init->terminal_to_group) {
@@ -541,6 +546,21 @@ static void request_termination(struct init *init) {
   reap_and_report(init);
 }
 
+static _Noreturn void request_kill(struct init *init) {
+  say(init, "asked to end everything");
+  if (init->command_pid != 0) {
+    (void)kill(init->command_pid, SIGKILL);
+    int status;
+    while (waitpid(init->command_pid, &status, 0) == -1) {
+      if (errno != EINTR) die("waitpid");
+    }
+    init->command_pid = 0;
+    send_message(init, PIDNS_MSG_EXITED, status);
+    init->exit_status = exit_status_of(status);
+  }
+  end_namespace(init, init->exit_status);
+}
+
 static void handle_control(struct init *init) {
   for (;;) {
     struct pidns_msg msg;
@@ -560,6 +580,7 @@ static void handle_control(struct init *init) {
       return;
     }
     if (n == (ssize_t)sizeof msg && msg.type == PIDNS_REQ_TERMINATE) request_termination(init);
+    if (n == (ssize_t)sizeof msg && msg.type == PIDNS_REQ_KILL) request_kill(init);
   }
 }
 
@@ -609,11 +630,12 @@ int main(int argc, char **argv) {
    * terminal. In a group of its own it gets only what Node sends. */
   /* EPERM: the init leads a session (a container's pid 1 under docker run -t), and so its group. */
   if (init.opt.foreground && setpgid(0, 0) == -1 && errno != EPERM) start_failed(&init, "setpgid", errno);
-  /* Run by hand with -g from the terminal's foreground group (as a container's pid 1 under
-   * docker run -t is): the command's group takes the terminal, as a shell gives it to a job, so
-   * that it can read from it and use job control. The library hands the terminal over itself
-   * (--foreground), and never from the init's group, which is Node's. */
-  if (init.opt.signal_group && init.control_fd < 0) {
+  /* Run on its own from the terminal's foreground group (as a container's pid 1 under docker run
+   * -t is): the command's group takes the terminal, as a shell gives it to a job, so that it can
+   * read from it and use job control. The library hands the terminal over itself (--foreground),
+   * and never from the init's group, which is Node's. */
+  init.own_group = init.opt.signal_group || init.opt.foreground || init.control_fd < 0;
+  if (init.control_fd < 0 && !init.opt.terminal) {
     pid_t foreground_group;
     init.terminal_to_group = ioctl(STDIN_FILENO, TIOCGPGRP, &foreground_group) == 0 &&
                              foreground_group == (pid_t)syscall(__NR_getpgid, 0);
