@@ -15,8 +15,9 @@
 // the cases, the same script after a hostile act of its own (fixtures/hostile-attacker.c): a
 // setsid daemon deaf to SIGTERM and SIGHUP, a child that stops itself, or a short fork storm of
 // orphans. The outcome must hold all the same, and more is checked after such a command: once
-// `exited` has come nothing of a namespace of its own still runs (under the init and raw), and the
-// calling process has no descriptor more than before the case.
+// `exited` has come nothing of a namespace of its own still runs (under the init and raw), nothing
+// the case started still runs in ours (newNamespace false: the init ends every descendant), and
+// the calling process has no descriptor more than before the case.
 // Cases that create a user namespace run in a Node process of their own
 // (fixtures/fuzz-spawn-server.js): their setup runs on the caller's memory while the caller is
 // suspended, so a fault there can take the whole process down, and that must fail a case, not
@@ -101,7 +102,8 @@ interface PadSpec {
   char: string;
 }
 
-type Mode = 'init' | 'raw' | 'joinNs' | 'joinPid' | 'joinPath' | 'joinUserNs' | 'pod' | 'userPod';
+/** noNs: newNamespace false (the init as a subreaper in our own namespace); autoNs: 'auto'. */
+type Mode = 'init' | 'raw' | 'noNs' | 'autoNs' | 'joinNs' | 'joinPid' | 'joinPath' | 'joinUserNs' | 'pod' | 'userPod';
 
 interface CaseSpec {
   /** Absent: the reporting shell script (see commandUnderTest). */
@@ -123,6 +125,11 @@ interface CaseSpec {
   noNewPrivileges?: boolean;
   signalGroup?: boolean;
   cgroup?: CgroupSpec;
+  /** Given as options.newNamespace in place of what the mode passes (see newNamespaceOf). */
+  newNamespace?: boolean | string | number | null;
+  /** A boolean, or a value of another type (refused). */
+  waitForDescendants?: boolean | string | number | null;
+  teardownGraceMs?: number;
 }
 
 /** What fixtures/fuzz-spawn-executor.js reports. */
@@ -176,7 +183,7 @@ interface CaseReport {
   childrenAfter: number[];
   outcome: 'threw' | 'rejected' | 'resolved';
   error?: ErrorReport;
-  child?: { pid: number; nsPid: number; init: { pid: number; nsPid: number } | null; namespaceId: number; cgroup: string | null; stdio: boolean[]; stdin: boolean; stdout: boolean; stderr: boolean; terminal: boolean };
+  child?: { pid: number; nsPid: number; init: { pid: number; nsPid: number } | null; namespaceId: number; pidNamespace: string; cgroup: string | null; stdio: boolean[]; stdin: boolean; stdout: boolean; stderr: boolean; terminal: boolean };
   run?: {
     fds: Described[];
     cwd: string;
@@ -187,11 +194,13 @@ interface CaseReport {
     groups: string;
     noNewPrivs: string;
     nsPidLine: number[];
+    ppid: number;
     pgrp: number;
     pidNamespaceInode: number;
     mountNamespaceInode: number;
     cgroupLine: string | null;
     initNsPidLine: number[] | null;
+    initWaitAll: boolean | null;
     innerProcNsPid: string | null;
   };
   runError?: string;
@@ -199,8 +208,14 @@ interface CaseReport {
   closed?: { code: number | null; signal: string | null };
   exitError?: string;
   cgroupLeft?: boolean;
-  /** After a hostile command: processes of its namespace still running once `exited` came (init and raw). */
+  /** After a hostile command: processes of its namespace still running once `exited` came (init, raw, 'auto'). */
   leftInNamespace?: number[];
+  /**
+   * A hostile command in our own namespace (newNamespace false): the running processes of ours
+   * whose command line is the attacker's or has the case's FIFO among its arguments, while the
+   * command waited (attacker: the command line is the attacker's) and at once when `exited` came.
+   */
+  caseProcesses?: { whileRunning: { pid: number; attacker: boolean }[]; atExited?: number[] };
   /** After a hostile command: the calling process's descriptors before and after the case. */
   descriptors?: { before: number; after: number };
 }
@@ -268,7 +283,21 @@ function stdioArb(maxLength: 'small' | 'any'): fc.Arbitrary<StdioSpec> {
 // New namespaces take the most options (a user namespace only comes with them).
 const modeArb: fc.Arbitrary<Mode> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom<Mode>('init', 'raw') },
+  { weight: 2, arbitrary: fc.constantFrom<Mode>('noNs', 'autoNs') },
   { weight: 2, arbitrary: fc.constantFrom<Mode>('joinNs', 'joinPid', 'joinPath', 'joinUserNs', 'pod', 'userPod') },
+);
+
+/** options.newNamespace over the mode's own: the default spelled out, the modes without a
+ * namespace of their own where they conflict, and values that are none of true, false, 'auto'. */
+const newNamespaceArb: fc.Arbitrary<boolean | string | number | null> = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(true) },
+  { weight: 2, arbitrary: fc.constantFrom(false, 'auto') },
+  { weight: 2, arbitrary: fc.constantFrom('yes', 'Auto', 'true', 'false', '', 0, 1, null) },
+);
+
+const waitForDescendantsArb: fc.Arbitrary<boolean | string | number | null> = fc.oneof(
+  { weight: 4, arbitrary: fc.boolean() },
+  { weight: 1, arbitrary: fc.constantFrom('true', 1, 0, null) },
 );
 
 const cwdArb: fc.Arbitrary<CwdSpec> = fc.oneof(
@@ -373,6 +402,9 @@ function caseArb(focus: Focus): fc.Arbitrary<CaseSpec> {
       noNewPrivileges: sometimes(fc.boolean(), is('identity')),
       signalGroup: sometimes(fc.boolean(), is('identity')),
       cgroup: sometimes(cgroupArb, is('identity')),
+      newNamespace: sometimes(newNamespaceArb, false),
+      waitForDescendants: sometimes(waitForDescendantsArb, is('identity')),
+      teardownGraceMs: sometimes(fc.constantFrom(0, 20), false),
       // A quarter of the cases keep the invalid values and the options that exclude each other.
       conflicts: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     })
@@ -380,6 +412,12 @@ function caseArb(focus: Focus): fc.Arbitrary<CaseSpec> {
       // The mode decides init: a raw case takes none, an init case takes only the default or true.
       if (drawn.mode === 'raw') drawn.initFlag = undefined;
       if (drawn.mode === 'init' && drawn.initFlag === false) drawn.initFlag = true;
+      // options.newNamespace may not change what the mode is: true, false and 'auto' stay only
+      // where they are the mode's own value or conflict with it (raw, join, pod members).
+      const validNewNamespace = drawn.newNamespace === true || drawn.newNamespace === false || drawn.newNamespace === 'auto';
+      if (validNewNamespace && (drawn.mode === 'noNs' || drawn.mode === 'autoNs' || (drawn.mode === 'init' && drawn.newNamespace !== true))) drawn.newNamespace = undefined;
+      // A command that leaves something running would keep `exited` from ever coming.
+      if (command !== 'report-and-exit') drawn.waitForDescendants = undefined;
       const withCommand = { ...(command === 'report-and-exit' ? {} : { command }), ...drawn };
       const spec = Object.fromEntries(Object.entries(withCommand).filter(([, v]) => v !== undefined)) as unknown as CaseSpec;
       return conflicts ? spec : withoutConflicts(spec);
@@ -403,8 +441,15 @@ function withoutConflicts(drawn: CaseSpec): CaseSpec {
   if (typeof spec.terminal === 'object') spec.terminal = Object.fromEntries(Object.entries(spec.terminal).filter(([, v]) => Number.isInteger(v) && v >= 1 && v <= 0xffff));
   if (terminal) delete spec.foreground;
   if (isPodMember(spec.mode)) delete spec.initFlag;
-  if (!isNewNamespace(spec.mode) && spec.initFlag === true) delete spec.initFlag;
+  if (joins(spec.mode) && spec.initFlag === true) delete spec.initFlag;
   if (!isNewNamespace(spec.mode)) delete spec.userNamespace;
+  if (spec.newNamespace !== undefined && spec.newNamespace !== true) delete spec.newNamespace;
+  if (newNamespaceOf(spec) !== true) {
+    if (spec.initFlag === false) delete spec.initFlag;
+    if (spec.mountProc === true) delete spec.mountProc;
+  }
+  if (spec.waitForDescendants !== undefined && (typeof spec.waitForDescendants !== 'boolean' || (spec.waitForDescendants && !initOf(spec)))) delete spec.waitForDescendants;
+  if (spec.waitForDescendants === true && spec.teardownGraceMs !== undefined && spec.teardownGraceMs !== 0) delete spec.teardownGraceMs;
   if (spec.env) spec.env = spec.env.filter(([k, v]) => k !== '' && !k.includes('=') && !k.includes('\0') && !(v ?? '').includes('\0'));
   if (spec.cwd?.k === 'literal' && (spec.cwd.value === '' || spec.cwd.value.includes('\0'))) delete spec.cwd;
   if (typeof spec.argv0 === 'string' && spec.argv0.includes('\0')) delete spec.argv0;
@@ -578,7 +623,7 @@ async function warmUp(): Promise<void> {
   fs.watch(os.tmpdir()).close();
   const pod = await PidNamespace.create();
   try {
-    for (const options of [{}, { stdio: 'pipe' as const }, { init: false }, { terminal: true, stdio: [] }, { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] as never }, { join: pod }]) {
+    for (const options of [{}, { stdio: 'pipe' as const }, { init: false }, { terminal: true, stdio: [] }, { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] as never }, { join: pod }, { newNamespace: false }]) {
       const child = await spawnInPidNamespace('/bin/true', [], { stdio: 'ignore', ...options });
       for (const stream of [child.stdout, child.stderr, child.terminal]) stream?.resume();
       await child.closed;
@@ -598,8 +643,27 @@ type Expected =
   | { kind: 'system'; errors: { code: string; syscall: string; why: string }[] }
   | { kind: 'run'; orE2BIG: boolean; why: string };
 
+/** The modes that make a new namespace with options.newNamespace at its default (true). */
 const isNewNamespace = (mode: Mode) => mode === 'init' || mode === 'raw';
 const isPodMember = (mode: Mode) => mode === 'pod' || mode === 'userPod';
+/** Join a namespace: options.join, or a pod member (the pod passes join). */
+const joins = (mode: Mode) => !['init', 'raw', 'noNs', 'autoNs'].includes(mode);
+/** What options.newNamespace is for the library: the spec's own value, else the mode's. */
+function newNamespaceOf(spec: CaseSpec): unknown {
+  if (spec.newNamespace !== undefined) return spec.newNamespace;
+  return spec.mode === 'noNs' ? false : spec.mode === 'autoNs' ? 'auto' : true;
+}
+/** What options.init is for the library (a pod passes false). */
+function initOf(spec: CaseSpec): boolean {
+  if (spec.mode === 'raw' || isPodMember(spec.mode)) return false;
+  return spec.initFlag ?? !joins(spec.mode);
+}
+/** What child.pidNamespace says for a case that runs. As root, 'auto' always gets a namespace. */
+function namespaceKind(mode: Mode): 'new' | 'joined' | 'caller' {
+  return mode === 'noNs' ? 'caller' : joins(mode) ? 'joined' : 'new';
+}
+/** A case that runs under the bundled init (pid 1 of a new namespace, or a subreaper in ours). */
+const underInit = (mode: Mode) => mode === 'init' || mode === 'noNs' || mode === 'autoNs';
 const userNamespaceRequested = (u: UserNamespaceSpec | undefined) => u !== undefined && u !== false;
 /** Cases whose spawn creates a user namespace: they run in the case server. */
 const createsUserNamespace = (spec: CaseSpec) => userNamespaceRequested(spec.userNamespace) && isNewNamespace(spec.mode);
@@ -697,10 +761,25 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
   if (spec.cwd?.k === 'literal' && (spec.cwd.value === '' || spec.cwd.value.includes('\0'))) bad('ERR_INVALID_ARG_VALUE', `cwd ${JSON.stringify(spec.cwd.value)}`);
   if (typeof spec.argv0 === 'string' && spec.argv0.includes('\0')) bad('ERR_INVALID_ARG_VALUE', 'argv0 has a NUL');
   for (const key of ['uid', 'gid'] as const) if (spec[key] !== undefined && !idInRange(spec[key])) bad('ERR_OUT_OF_RANGE', `${key} is ${spec[key]}`);
-  if (!isNewNamespace(spec.mode)) {
+  if (joins(spec.mode)) {
     if (isPodMember(spec.mode) && spec.initFlag !== undefined) bad('ERR_INVALID_ARG_VALUE', 'init given to a pod member');
     if (!isPodMember(spec.mode) && spec.initFlag === true) bad('ERR_INVALID_ARG_VALUE', 'init: true with join');
     if (userNamespaceRequested(spec.userNamespace)) bad('ERR_INVALID_ARG_VALUE', 'userNamespace with join');
+  }
+  const newNamespace = newNamespaceOf(spec);
+  if (newNamespace !== true && newNamespace !== false && newNamespace !== 'auto') bad('ERR_INVALID_ARG_VALUE', `newNamespace is ${JSON.stringify(newNamespace)}`);
+  else if (newNamespace !== true) {
+    const with_ = `with newNamespace ${JSON.stringify(newNamespace)}`;
+    if (joins(spec.mode)) bad('ERR_INVALID_ARG_VALUE', `${isPodMember(spec.mode) ? 'a pod member' : 'join'} ${with_}`);
+    if (!initOf(spec)) bad('ERR_INVALID_ARG_VALUE', `init: false ${with_}`);
+    if (spec.mountProc === true) bad('ERR_INVALID_ARG_VALUE', `mountProc ${with_}`);
+    if (userNamespaceRequested(spec.userNamespace)) bad('ERR_INVALID_ARG_VALUE', `userNamespace ${with_}`);
+  }
+  const wait = spec.waitForDescendants;
+  if (wait !== undefined && typeof wait !== 'boolean') bad('ERR_INVALID_ARG_TYPE', `waitForDescendants is ${JSON.stringify(wait)}`);
+  else if (wait === true) {
+    if (!initOf(spec)) bad('ERR_INVALID_ARG_VALUE', `waitForDescendants without the init (${spec.mode})`);
+    if (spec.teardownGraceMs !== undefined && spec.teardownGraceMs !== 0) bad('ERR_INVALID_ARG_VALUE', `waitForDescendants with teardownGraceMs ${spec.teardownGraceMs}`);
   }
   if (codes.size > 0) return { kind: 'argument', codes, why, orBadDescriptor: false };
 
@@ -745,7 +824,7 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
       errors.push({ code: 'EACCES', syscall: 'execve', why: `the init runs as uid ${initAs}, which cannot reach ${initPath}` });
     }
   }
-  const footprint = spec.mode === 'init' ? report.call.footprint.init : report.call.footprint.raw;
+  const footprint = underInit(spec.mode) ? report.call.footprint.init : report.call.footprint.raw;
   const space = `${footprint} bytes of arguments and environment, limit ${ARG_SPACE}`;
   const maybeTooBig = footprint > ARG_SPACE - ARG_SLACK;
   if (report.call.longestString >= MAX_ARG_STRLEN) errors.push({ code: 'E2BIG', syscall: 'execve', why: `a string of ${report.call.longestString} bytes` });
@@ -825,14 +904,17 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
     return;
   }
   // Pids and namespaces.
-  const depth = report.ownNsPidLine.length + 1;
+  const kind = namespaceKind(spec.mode);
+  f.equal(child.pidNamespace, kind, 'child.pidNamespace');
+  // Without a namespace of its own the command is as deep as we are.
+  const depth = report.ownNsPidLine.length + (kind === 'caller' ? 0 : 1);
   f.equal(run.nsPidLine[0], child.pid, 'NSpid in our view is child.pid');
   f.equal(run.nsPidLine[run.nsPidLine.length - 1], child.nsPid, 'the last NSpid is child.nsPid');
   f.equal(run.nsPidLine.length, depth, 'levels of NSpid');
   f.equal(child.namespaceId, run.pidNamespaceInode, 'namespaceId is the inode of /proc/PID/ns/pid');
-  if (isNewNamespace(spec.mode)) {
+  if (kind === 'new') {
     f.check(child.namespaceId !== report.ownPidNamespaceInode, 'a new PID namespace');
-    if (spec.mode === 'init') {
+    if (underInit(spec.mode)) {
       f.equal(child.nsPid, 2, 'nsPid under the init');
       f.check(child.init !== null && child.init.nsPid === 1, 'child.init under the init');
       f.equal(run.initNsPidLine?.[run.initNsPidLine.length - 1], 1, 'the init is pid 1 (NSpid)');
@@ -840,11 +922,22 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
       f.equal(child.nsPid, 1, 'nsPid without the init');
       f.equal(child.init, null, 'child.init without the init');
     }
+  } else if (kind === 'caller') {
+    f.equal(child.namespaceId, report.ownPidNamespaceInode, 'namespaceId without a new namespace is our own');
+    f.equal(child.nsPid, child.pid, 'nsPid without a new namespace is pid');
+    f.check(child.init !== null && child.init.pid > 0 && child.init.pid !== child.pid, `child.init without a new namespace: ${JSON.stringify(child.init)}`);
+    if (child.init) f.equal(child.init, { pid: child.init.pid, nsPid: child.init.pid }, 'child.init.nsPid is its pid');
+    const line = run.initNsPidLine ?? [];
+    f.equal({ levels: line.length, first: line[0], last: line[line.length - 1] }, { levels: report.ownNsPidLine.length, first: child.init?.pid, last: child.init?.pid }, "the init's NSpid: as deep as we are, its pid in ours");
   } else {
     const pod = spec.mode === 'joinUserNs' || spec.mode === 'userPod' ? report.pods.user : report.pods.root;
     f.equal(child.namespaceId, pod.id, 'namespaceId of a joiner is the namespace joined');
     f.equal(child.init, null, 'child.init of a joiner');
     f.check(child.nsPid > 1, `nsPid ${child.nsPid} of a joiner`);
+  }
+  if (underInit(spec.mode)) {
+    f.equal(run.ppid, child.init?.pid, "the command is the init's child");
+    f.equal(run.initWaitAll, spec.waitForDescendants === true, 'waitForDescendants: the init waits for the others (--wait-all)');
   }
   const status = (s?: { code: number | null; signal: string | null }) => s && { code: s.code, signal: s.signal };
   f.equal(status(report.exited), { code: spec.exitCode, signal: null }, 'exited');
@@ -923,7 +1016,7 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
     (createsUserNamespace(spec) && (mapId(mapOf(spec, 'uidMap', 0), 0) !== null || mapId(mapOf(spec, 'gidMap', 0), 0) !== null));
   f.equal(run.groups, idChanged ? '' : report.ownStatus.groups, 'supplementary groups (dropped when the ids change)');
   f.equal(run.noNewPrivs, spec.noNewPrivileges ? '1' : '0', 'NoNewPrivs');
-  if (terminal || (spec.signalGroup && spec.mode === 'init')) f.equal(run.pgrp, child.pid, 'the command leads its process group');
+  if (terminal || (spec.signalGroup && underInit(spec.mode))) f.equal(run.pgrp, child.pid, 'the command leads its process group');
 
   // Mounts.
   if (spec.mountProc) {
@@ -949,8 +1042,21 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
 /** What a hostile command must not get away with, whatever the outcome of its case. */
 function checkHostile(spec: CaseSpec, report: CaseReport, f: Findings): void {
   if (!isHostileCommand(spec)) return;
-  if (report.outcome === 'resolved' && isNewNamespace(spec.mode)) {
+  const kind = namespaceKind(spec.mode);
+  if (report.outcome === 'resolved' && kind === 'new') {
     f.equal(report.leftInNamespace, [], `processes of the namespace still running after exited (${spec.command})`);
+  }
+  if (report.outcome === 'resolved' && kind === 'caller' && report.run) {
+    // What the case started is told from the rest of our namespace by its command line; that
+    // this finds it is checked while it runs: the command, the init, and the attacker's leftovers
+    // (the attacker itself has exited by then: two daemons, one stopped child, none in a storm).
+    const seen = report.caseProcesses;
+    const child = report.child!;
+    const pids = seen?.whileRunning.map((p) => p.pid) ?? [];
+    f.check(pids.includes(child.pid) && child.init !== null && pids.includes(child.init.pid), `the scan for the case's processes sees the command ${child.pid} and the init ${child.init?.pid} while they run: ${JSON.stringify(seen?.whileRunning)}`);
+    const attackers = { 'daemon-ignoring-term': 2, 'self-stopping-child': 1, 'fork-storm': 0 }[spec.command as (typeof HOSTILE_COMMANDS)[number]];
+    f.equal(seen?.whileRunning.filter((p) => p.attacker).length, attackers, `processes the attack left running while the command waited (${spec.command})`);
+    f.equal(seen?.atExited, [], `processes the case started still running in our namespace when exited came (${spec.command})`);
   }
   const d = report.descriptors!;
   f.check(d.after <= d.before, `descriptors of the calling process: ${d.before} before the case, ${d.after} after it (${spec.command})`);
