@@ -4,8 +4,8 @@
 // is inherited, so the init and the commands see the same kernel as Node.
 //
 // Each scenario runs fixtures/missing-syscalls-report.js under the filter. It goes through raw and
-// init spawns, kill, timeout, join, a pod, a user namespace, a private /proc, a cgroup and a
-// terminal, gives every step a deadline of its own, and reports what the API said beside what
+// init spawns, the init without a new namespace (newNamespace false), kill, timeout, join, a pod,
+// a user namespace, a private /proc, a cgroup and a terminal, gives every step a deadline of its own, and reports what the API said beside what
 // /proc showed. Each feature must either work, with the same results as on a full kernel, or
 // reject with a coded error whose message names the call that is missing; nothing may hang,
 // crash, or leave a descriptor or a child behind.
@@ -292,6 +292,7 @@ describeAsRoot('missing system calls: old kernels and container profiles (a secc
         expect(kill.initKernel.nspid[kill.initKernel.nspid.length - 1]).toBe(1);
         expect(kill.initKernel.pidNamespace).toBe(kill.api.namespaceId);
         expect(kill.kernel.ppid).toBe(kill.api.init.pid);
+        expect(kill.initInheritedFromUs).toEqual([]);
         expect(kill.sigtermReturned).toBe(true);
         expect(kill.exited).toMatchObject(SIGTERMED);
         expect(kill.initAfterExit).toEqual({ gone: true });
@@ -301,6 +302,43 @@ describeAsRoot('missing system calls: old kernels and container profiles (a secc
       expect(timeout.exited).toMatchObject({ code: null, signal: timeout.killSignal });
       expect(timeout.elapsedMs).toBeGreaterThanOrEqual(200);
       expect(timeout.elapsedMs).toBeLessThan(2000);
+    });
+
+    test('noNs mode (newNamespace false): exit status, kill, timeout, pids of our own namespace, and what the command left is gone once exited has come', () => {
+      const exit7 = settledStep(report, 'noNs.exit7', ['ok']);
+      expect(exit7.nsPid).toBe(exit7.pid);
+      expect(exit7.exited).toMatchObject({ code: 7, signal: null });
+
+      const kill = settledStep(report, 'noNs.kill', ['ok']);
+      expectPidsAgree(kill, kill.api.pid);
+      expect(kill.api.pidNamespace).toBe('caller');
+      expect(kill.kernel.pidNamespace).toBe(kill.selfPidNamespace);
+      expect(kill.kernel.nspid).toHaveLength(kill.selfNsPid.length);
+      const initPid = kill.api.init.pid;
+      expect(kill.api.init).toEqual({ pid: initPid, nsPid: initPid });
+      expect(kill.initKernel.pidNamespace).toBe(kill.selfPidNamespace);
+      expect(kill.initKernel.nspid).toHaveLength(kill.selfNsPid.length);
+      expect(kill.initKernel.nspid[0]).toBe(initPid);
+      expect(kill.kernel.ppid).toBe(initPid);
+      // Nor did the init get what Node holds without close-on-exec.
+      expect(kill.initInheritedFromUs).toEqual([]);
+      expect(kill.sigtermReturned).toBe(true);
+      expect(kill.exited).toMatchObject(SIGTERMED);
+      expect(kill.initAfterExit).toEqual({ gone: true });
+
+      const timeout = settledStep(report, 'noNs.timeout', ['ok']);
+      expect(timeout.exited).toMatchObject({ code: null, signal: timeout.killSignal });
+      expect(timeout.elapsedMs).toBeGreaterThanOrEqual(200);
+      expect(timeout.elapsedMs).toBeLessThan(2000);
+
+      // A background child of the command and an orphan the init took: running, then gone.
+      const tree = settledStep(report, 'noNs.tree', ['ok']);
+      expect(tree.left).toHaveLength(2);
+      expect(tree.leftRunning).toEqual([true, true]);
+      expect(tree.leftParents).toEqual([tree.pid, tree.initPid]);
+      expect(tree.exited).toMatchObject({ code: 3, signal: null });
+      expect(tree.leftAfterExit).toEqual([{ gone: true }, { gone: true }]);
+      expect(tree.initAfterExit).toEqual({ gone: true });
     });
 
     test('join: the joiner is nsPid 3 of the host namespace, and both end by SIGTERM', () => {
