@@ -299,3 +299,45 @@ export function describeWithDocker(name: string, body: () => void): void {
   console.warn(`SKIPPED "${name}": Docker is not reachable (${reachable.reason}); start it with scripts/docker-daemon.sh start`);
   describe.skip(name, body);
 }
+
+/** Capabilities by bit number, CAP_CHOWN (0) to CAP_AUDIT_READ (37): the ones every Docker since 17.x knows. */
+const CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP', 'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE',
+  'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE',
+  'AUDIT_CONTROL', 'SETFCAP', 'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ',
+];
+
+export interface Privileged {
+  /** The `docker run` options. */
+  args: string[];
+  /** Why these are not just --privileged, or null when they are. */
+  substitute: string | null;
+}
+
+let privileged_: Promise<Privileged> | undefined;
+/**
+ * The options of a privileged container: --privileged, where the daemon can start one. A daemon
+ * that itself runs without some capability in its bounding set (a daemon inside another
+ * container or a sandbox) fails with "unable to apply caps": there the nearest it can start is
+ * used instead, every capability this process's bounding set has (--cap-add ALL, --cap-drop of
+ * the others), no seccomp filter, no AppArmor profile and no masked /proc paths. What that lacks
+ * of --privileged (the host's devices, a writable /sys, the dropped capabilities) is nothing a
+ * PID namespace or a /proc mount needs.
+ */
+export function privileged(): Promise<Privileged> {
+  privileged_ ??= (async () => {
+    const tried = await run(['true'], { dockerArgs: ['--privileged'] });
+    if (tried.status === 0) return { args: ['--privileged'], substitute: null };
+    if (!/unable to apply caps/.test(tried.stderr)) throw new Error(`docker run --privileged exited ${tried.status}: ${tried.stderr.trim()}`);
+    const bounding = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    const mask = BigInt(`0x${bounding ? bounding[1] : '0'}`);
+    const missing = CAPABILITIES.filter((_, bit) => (mask & (1n << BigInt(bit))) === 0n);
+    const args = ['--cap-add', 'ALL', ...missing.flatMap((cap) => ['--cap-drop', cap])];
+    args.push('--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined');
+    const check = await run(['true'], { dockerArgs: args });
+    if (check.status !== 0) throw new Error(`docker run --privileged failed (${tried.stderr.trim()}), and so did ${args.join(' ')}: ${check.stderr.trim()}`);
+    return { args, substitute: `docker run --privileged fails here (${tried.stderr.trim().split('\n')[0]}); used instead: ${args.join(' ')}` };
+  })();
+  return privileged_;
+}
