@@ -184,9 +184,14 @@ export class PidNamespaceChild extends EventEmitter implements AsyncDisposable {
   /**
    * Freezes every process of the cgroup (cgroup.freeze) and resolves once cgroup.events says they
    * are frozen. A frozen command can still be killed with SIGKILL (under the init, that ends the
-   * namespace); other signals wait for thaw(). Rejects with ERR_NO_CGROUP without options.cgroup.
+   * namespace); other signals wait for thaw(). Rejects with ERR_NO_CGROUP without options.cgroup,
+   * and with ERR_FREEZE_WITHOUT_NAMESPACE for `pidNamespace: 'caller'`: a frozen init that is not
+   * pid 1 could not end its descendants, neither when killed nor when Node dies.
    */
   async freeze(): Promise<void> {
+    if (this.pidNamespace === 'caller') {
+      throw new PidnsStateError('ERR_FREEZE_WITHOUT_NAMESPACE', `freeze: the command runs without a PID namespace of its own (newNamespace: false), where a frozen init could not end its descendants; thaw() and cgroupStats() work`);
+    }
     return this.#placement('freeze').setFrozen(true);
   }
 

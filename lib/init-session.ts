@@ -157,10 +157,18 @@ export function startInit(
   // Unreaped, the init stays in /proc until its exit has been handled below.
   // From the init itself: once it is not dumpable, its /proc links may be closed to Node (an
   // unprivileged Node whose init belongs to an unmapped root).
-  const namespaceId = result.namespaceId || pidNamespaceId(result.pid);
   const initPid = result.pid;
   const dispatcher = new Dispatcher(events);
+  let namespaceId: number;
   let channel: NativeControlChannel;
+  try {
+    // Without a /proc (none mounted) neither the child nor we can read it: nothing is left running.
+    namespaceId = result.namespaceId || pidNamespaceId(result.pid);
+  } catch (err) {
+    native.closeFd(nodeFd);
+    endUnheard(initPid, result.pidfd);
+    throw err;
+  }
   try {
     channel = new native.ControlChannel(nodeFd, (type, value, pid, pidfd, amount) => {
       if (type !== 0 && !fromInit(type, pid, initPid)) {
@@ -170,11 +178,8 @@ export function startInit(
       dispatcher.message(type, value, pidfd, pid, amount);
     });
   } catch (err) {
-    // The event loop refused to watch the channel (it closed the descriptor): an init nobody
-    // hears is ended, and reaped by a handle of its own (a handle reaps only with a callback).
-    // It is our unreaped child, so its pid cannot name another process meanwhile.
-    const reaper = new native.ProcessHandle(initPid, result.pidfd, () => {});
-    if (reaper.signal(SIGKILL) !== 0) process.kill(initPid, SIGKILL);
+    // The event loop refused to watch the channel (it closed the descriptor).
+    endUnheard(initPid, result.pidfd);
     throw err;
   }
   const handle = new native.ProcessHandle(result.pid, result.pidfd, (status, usage) => {
@@ -185,4 +190,13 @@ export function startInit(
     dispatcher.end(status, usage);
   });
   return { pid: initPid, namespaceId, handle, terminate: () => channel.send(REQ_TERMINATE, 0), kill: () => channel.send(REQ_KILL, 0) };
+}
+
+/**
+ * An init nobody hears is ended, and reaped by a handle of its own (a handle reaps only with a
+ * callback). It is our unreaped child, so its pid cannot name another process meanwhile.
+ */
+function endUnheard(initPid: number, pidfd: number): void {
+  const reaper = new native.ProcessHandle(initPid, pidfd, () => {});
+  if (reaper.signal(SIGKILL) !== 0) process.kill(initPid, SIGKILL);
 }

@@ -53,7 +53,8 @@ export interface SpawnOptions {
    * the namespace; a descendant that makes itself a subreaper keeps its orphans from the init
    * (they are still killed, as descendants); one that changed to another uid cannot be killed
    * without CAP_KILL; a command of the same uid can stop or kill the init itself.
-   * 'auto': a new namespace where the kernel permits one, this mode where it refuses (EPERM); the
+   * 'auto': a new namespace where the kernel permits one, this mode where it refuses (EPERM, or
+   * ENOSPC where user.max_pid_namespaces is 0); the
    * child's `pidNamespace` tells which. With false or 'auto', `init: false`, `join`, `mountProc`
    * and `userNamespace` are refused: they need a namespace of their own.
    */

@@ -54,6 +54,8 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
     let execFailure: { errno: number; syscall: string } | null = null;
     let streamFailure: unknown = null;
     let commandStatus: number | undefined;
+    /** SIGKILL was delivered to the command through its pidfd (kill()). */
+    let killedCommand = false;
     let child: PidNamespaceChild | null = null;
     let job: ForegroundJob | null = null;
 
@@ -102,6 +104,10 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
           job?.commandStopped(signo);
         },
         end(initStatus, treeUsage, usage) {
+          // An init that is not pid 1 and ended without reporting the command's end (something
+          // killed it) leaves the command running: it is ended here, through its pidfd, so that
+          // the status reported (the init's) is true of it.
+          if (!newNamespace && commandStatus === undefined) (commandHandle as NativeProcessHandle | null)?.signal(SIGKILL);
           commandHandle?.close();
           if (stuckInitTimer) clearTimeout(stuckInitTimer);
           job?.end();
@@ -109,7 +115,10 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
             // The init kills and reaps every process of the namespace before it exits and reports
             // what they used; the init's own rusage would also count the memory it shared with
             // Node before its execve. Without a report (the init was killed), what its reaping says.
-            finish(child, ctx.cgroup, decodeWaitStatus(commandStatus ?? initStatus, treeUsage ?? usage));
+            // Without a namespace, a command we killed through its pidfd died of that SIGKILL
+            // (a wait status of 9), whatever the init, which may end before it reports, exits with.
+            const lost = !newNamespace && killedCommand ? SIGKILL : initStatus;
+            finish(child, ctx.cgroup, decodeWaitStatus(commandStatus ?? lost, treeUsage ?? usage));
             return;
           }
           if (streamFailure) {
@@ -138,7 +147,7 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
       return;
     }
     releaseStdio(stdio, false);
-    const control = initControl(init, () => commandHandle, ctx.opts.signalGroup, newNamespace, ctx.opts.waitForDescendants);
+    const control = initControl(init, () => commandHandle, ctx.opts.signalGroup, newNamespace, ctx.opts.waitForDescendants, () => (killedCommand = true));
   });
 }
 
@@ -149,7 +158,7 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
  * init, which ends a namespace, group included; without a namespace the init is asked to end
  * everything instead (and continued, in case something stopped it).
  */
-function initControl(init: InitSession, commandHandle: () => NativeProcessHandle | null, signalGroup: boolean, newNamespace: boolean, waitForDescendants: boolean): ChildControl {
+function initControl(init: InitSession, commandHandle: () => NativeProcessHandle | null, signalGroup: boolean, newNamespace: boolean, waitForDescendants: boolean, killedCommand: () => void): ChildControl {
   const initHandle = init.handle;
   return {
     signal(signo) {
@@ -157,6 +166,7 @@ function initControl(init: InitSession, commandHandle: () => NativeProcessHandle
       const viaInit = signalGroup ? signo !== SIGSTOP && (signo !== SIGKILL || newNamespace) : signo === SIGKILL && !command;
       let err = ENOSYS;
       if (!viaInit && command) err = command.signal(signo);
+      if (!viaInit && command && signo === SIGKILL && err === 0) killedCommand();
       if (err === ESRCH && waitForDescendants && signo !== SIGKILL) err = initHandle.signal(signo);
       if (err === ENOSYS && (signo !== SIGKILL || newNamespace)) err = initHandle.signal(signo);
       if (signo !== SIGKILL) return err;

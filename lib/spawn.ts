@@ -58,7 +58,7 @@ export async function startChild(opts: NormalizedOptions): Promise<PidNamespaceC
 
 /**
  * newNamespace 'auto': a new namespace, or none where the kernel refuses one (EPERM: no
- * CAP_SYS_ADMIN and no user namespace, or a container's seccomp profile).
+ * CAP_SYS_ADMIN and no user namespace, or a container's seccomp profile; ENOSPC: a limit of 0).
  */
 async function underInit(ctx: Context): Promise<PidNamespaceChild> {
   const { newNamespace } = ctx.opts;
@@ -66,7 +66,9 @@ async function underInit(ctx: Context): Promise<PidNamespaceChild> {
   try {
     return await spawnUnderInit(ctx, true);
   } catch (err) {
-    const refused = err instanceof PidnsSystemError && err.code === 'EPERM' && (err.syscall === 'clone' || err.syscall === 'clone3');
+    // EPERM: not permitted; ENOSPC (and EUSERS before Linux 4.9): user.max_pid_namespaces, which
+    // is 0 where the administrator forbids new PID namespaces.
+    const refused = err instanceof PidnsSystemError && ['EPERM', 'ENOSPC', 'EUSERS'].includes(err.code) && (err.syscall === 'clone' || err.syscall === 'clone3');
     if (!refused) throw err;
     return spawnUnderInit(ctx, false);
   }

@@ -10,10 +10,17 @@ import { runFixture } from './subprocess';
 describeAsRoot('refusals', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-errors-'));
   let fdsBefore: number;
-  beforeEach(() => {
+  // libuv closes a watched descriptor in a close callback, a loop turn after the handle's close:
+  // counted before that, the previous test's last descriptors would still be there.
+  const settled = async () => {
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  beforeEach(async () => {
+    await settled();
     fdsBefore = ownDescriptorCount();
   });
-  afterEach(() => {
+  afterEach(async () => {
+    await settled();
     expect(childrenOfSelf()).toEqual([]);
     expect(ownDescriptorCount()).toBe(fdsBefore);
   });

@@ -117,6 +117,23 @@ describeAsRoot('pidns-init flags', () => {
       expect(outcome.stderr).toContain('passing SIGTERM to what is left');
     });
 
+    test('--wait-all: a signal that comes with the command\'s end goes to what is left, not to the command\'s zombie', async () => {
+      const mark = marker();
+      const running = launch(initArgv(pid1, ['-wv', '--', 'sh', '-c', `sleep ${mark} & echo > "$DIR/ready"; sleep 0.3; exit 0`]));
+      const initPid = await initPidOf(running, pid1);
+      await waitForFile('ready');
+      // Held stopped, the init sees the command's end and the SIGTERM in the same read.
+      process.kill(initPid, 'SIGSTOP');
+      const command = await waitFor(() => processesRunning(['sh', '-c', `sleep ${mark} & echo > "$DIR/ready"; sleep 0.3; exit 0`]).length === 0 && true, 'the command to end');
+      expect(command).toBe(true);
+      process.kill(initPid, 'SIGTERM');
+      process.kill(initPid, 'SIGCONT');
+      const outcome = await running.outcome;
+      expect(outcome.code).toBe(0);
+      expect(outcome.stderr).toContain('passing SIGTERM to what is left');
+      expect(processesRunning(['sleep', mark])).toEqual([]);
+    });
+
     test('-v says what the init does, on stderr only', async () => {
       const outcome = await run(initArgv(pid1, ['-v', '--', 'sh', '-c', 'echo out; exit 3']));
       expect(outcome.stdout).toBe('out\n');
@@ -184,7 +201,7 @@ describeAsRoot('pidns-init flags', () => {
       const left = processesRunning(['sleep', mark]);
       strays.push(...left);
       expect(outcome.code).toBe(3);
-      expect(outcome.stderr).toContain('cannot find the remaining descendants (no /proc of this PID namespace): leaving them running');
+      expect(outcome.stderr).toContain('cannot read /proc to find the remaining descendants (No such file or directory): leaving them running');
       expect(left).toHaveLength(1);
       expect(gone(left[0])).toBe(false);
     });

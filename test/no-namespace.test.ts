@@ -1,7 +1,9 @@
 // options.newNamespace false and 'auto', and waitForDescendants: the init as a child subreaper in
 // the caller's own PID namespace, which needs no privilege. What is asserted is read from the
 // kernel: /proc/PID/status (NSpid, PPid, State), /proc/PID/ns/pid, the processes left in /proc.
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as path from 'path';
 import { PidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
 import { namespaceInode, nsPidLine, status } from './kernel';
 import { describeAsRoot } from './root';
@@ -146,6 +148,35 @@ describeAsRoot('newNamespace: false', () => {
     expect(running(['sleep', mark])).toEqual([]);
     // Reaped by whoever it went to, or a zombie until then.
     expect(fs.existsSync(`/proc/${initPid}`) ? status(initPid).get('State') : 'gone').toMatch(/^(gone|Z)/);
+  });
+
+  test('a command that kills its init is killed too, so the status reported is true of it', async () => {
+    const mark = marker();
+    const child = await spawnInPidNamespace('sh', ['-c', `sleep 0.2; kill -9 $PPID; exec sleep ${mark}`], { newNamespace: false, stdio: 'ignore' });
+    expect(await child.exited).toMatchObject({ code: null, signal: 'SIGKILL' });
+    for (let i = 0; i < 100 && running(['sleep', mark]).length > 0; i++) await sleep(20);
+    expect(running(['sleep', mark])).toEqual([]);
+  });
+
+  test('freeze() is refused: a frozen init could not end its descendants', async () => {
+    const child = await spawnInPidNamespace('sleep', ['30'], { newNamespace: false, stdio: 'ignore' });
+    await expect(child.freeze()).rejects.toMatchObject({ code: 'ERR_FREEZE_WITHOUT_NAMESPACE' });
+    child.kill('SIGKILL');
+    await child.exited;
+  });
+
+  test("'auto' falls back where user.max_pid_namespaces is 0 (ENOSPC) too", () => {
+    // A user namespace of its own, whose limit of PID namespaces is set to 0 inside.
+    const script = `echo 0 > /proc/sys/user/max_pid_namespaces && exec "$NODE" -e '
+      const { spawnInPidNamespace } = require(process.argv[1]);
+      (async () => {
+        const refused = await spawnInPidNamespace("true", []).then(() => "spawned", (e) => e.code);
+        const child = await spawnInPidNamespace("true", [], { newNamespace: "auto" });
+        console.log(refused, child.pidNamespace, (await child.exited).code);
+      })();' "$LIB"`;
+    const run = spawnSync('unshare', ['--user', '--map-root-user', '--', 'sh', '-c', script], { encoding: 'utf8', env: { ...process.env, NODE: process.execPath, LIB: path.join(__dirname, '..', 'dist') } });
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe('ENOSPC caller 0');
   });
 
   test('as nobody: false and auto work without privilege; the default is refused with a hint naming them', () => {

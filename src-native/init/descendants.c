@@ -1,17 +1,42 @@
 #include "descendants.h"
 
-/* Processes listed per scan; beyond this, the rest are found by the next scan (the callers repeat
- * until none is left). */
-#define MAX_PROCESSES 16384
+/* The descendants found so far, by pid, with their parents; beyond this many, the rest are found
+ * in a later round (the callers repeat until the init has no child left, and a killed process's
+ * children come to the init). */
+#define MAX_DESCENDANTS 16384
 
 struct process {
   pid_t pid;
   pid_t ppid;
-  int parent; /* index of the parent in the table, -1 if not listed */
-  bool descendant;
 };
 
-static struct process table[MAX_PROCESSES];
+/* Sorted by pid. */
+static struct process found[MAX_DESCENDANTS];
+static int found_count;
+
+static int find(pid_t pid) {
+  int low = 0, high = found_count;
+  while (low < high) {
+    int middle = low + (high - low) / 2;
+    if (found[middle].pid == pid) return middle;
+    if (found[middle].pid < pid)
+      low = middle + 1;
+    else
+      high = middle;
+  }
+  return -(low + 1);
+}
+
+/* Adds a process; false if it was there already or there is no room. */
+static bool add(pid_t pid, pid_t ppid) {
+  int at = find(pid);
+  if (at >= 0 || found_count == MAX_DESCENDANTS) return false;
+  at = -(at + 1);
+  for (int i = found_count; i > at; i--) found[i] = found[i - 1];
+  found[at] = (struct process){.pid = pid, .ppid = ppid};
+  found_count++;
+  return true;
+}
 
 /* As the kernel writes it for getdents64. */
 struct dirent64 {
@@ -71,11 +96,13 @@ static bool parent_of(pid_t pid, pid_t *ppid) {
   return read_stat(path, &listed, ppid) && listed == pid;
 }
 
-/* Every process /proc lists, with its parent. Returns the count, or -1. */
-static int scan(void) {
+/* One pass over /proc: every process whose parent is the init or a descendant found so far is
+ * added. Returns how many were added, or -1 when /proc cannot be read. Only descendants are kept,
+ * so the number of other processes on the machine does not matter. */
+static int scan(pid_t self) {
   int dir = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir == -1) return -1;
-  int count = 0;
+  int added = 0;
   char buf[4096] __attribute__((aligned(8)));
   for (;;) {
     long n = syscall(__NR_getdents64, dir, buf, sizeof buf);
@@ -87,15 +114,15 @@ static int scan(void) {
       long pid = 0;
       const char *p = entry->name;
       for (; *p >= '0' && *p <= '9' && pid < 1L << 30; p++) pid = pid * 10 + (*p - '0');
-      if (*p != '\0' || pid <= 0 || count == MAX_PROCESSES) continue;
+      if (*p != '\0' || pid <= 0 || pid == self) continue;
       pid_t ppid;
       /* Gone since the listing: nothing to signal. */
       if (!parent_of((pid_t)pid, &ppid)) continue;
-      table[count++] = (struct process){.pid = (pid_t)pid, .ppid = ppid, .parent = -1};
+      if ((ppid == self || find(ppid) >= 0) && add((pid_t)pid, ppid)) added++;
     }
   }
   close(dir);
-  return count;
+  return added;
 }
 
 static bool signal_one(const struct process *process, pid_t self, int sig) {
@@ -120,36 +147,20 @@ static bool signal_one(const struct process *process, pid_t self, int sig) {
 int signal_descendants(int sig) {
   pid_t self = getpid(), listed;
   pid_t unused;
+  if (!read_stat("/proc/self/stat", &listed, &unused)) return -1;
   /* A /proc mounted for another PID namespace numbers processes differently. */
-  if (!read_stat("/proc/self/stat", &listed, &unused) || listed != self) return -1;
-  int count = scan();
-  if (count < 0) return -1;
-  /* /proc lists pids in increasing order, so a parent is found by bisection. */
-  for (int i = 0; i < count; i++) {
-    for (int low = 0, high = count; low < high;) {
-      int middle = low + (high - low) / 2;
-      if (table[middle].pid == table[i].ppid) {
-        table[i].parent = middle;
-        break;
-      }
-      if (table[middle].pid < table[i].ppid)
-        low = middle + 1;
-      else
-        high = middle;
-    }
-  }
-  /* Each pass marks the children of what is marked: a chain of n processes takes n passes. */
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (int i = 0; i < count; i++) {
-      if (table[i].descendant) continue;
-      if (table[i].ppid == self || (table[i].parent >= 0 && table[table[i].parent].descendant))
-        table[i].descendant = changed = true;
-    }
+  if (listed != self) return -2;
+  /* /proc lists pids in increasing order, and a child usually has a higher pid than its parent,
+   * so one pass finds most of a tree; passes go on until one adds nothing (a parent with a higher
+   * pid than its child, after pids wrapped, takes one more), up to a bound: what a fork storm
+   * makes meanwhile is found in the caller's next round. */
+  found_count = 0;
+  for (int pass = 0, added; pass < 8 && (added = scan(self)) != 0; pass++) {
+    if (added < 0) return -1;
   }
   int sent = 0;
-  for (int i = 0; i < count; i++) {
-    if (table[i].descendant && signal_one(&table[i], self, sig)) sent++;
+  for (int i = 0; i < found_count; i++) {
+    if (signal_one(&found[i], self, sig)) sent++;
   }
   return sent;
 }

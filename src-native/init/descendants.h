@@ -9,10 +9,11 @@
 
 #include "system.h"
 
-/* Sends sig to every descendant of the calling process. Returns how many it was sent to, or -1
- * when /proc cannot tell (not mounted, or the /proc of another PID namespace). A descendant
- * that is not a child is signalled through a pidfd opened after its parent was read, and only if
- * its parent is still the one read, so a pid reused meanwhile is never signalled. */
+/* Sends sig to every descendant of the calling process (up to 16384 at a time). Returns how many
+ * it was sent to; -1 when /proc cannot be read (errno says why: not mounted, or no descriptor
+ * left), -2 when the /proc mounted is another PID namespace's. A descendant that is not a child is
+ * signalled through a pidfd opened after its parent was read, and only if its parent is still the
+ * one read, so a pid reused meanwhile is never signalled. */
 int signal_descendants(int sig);
 
 #endif

@@ -392,10 +392,16 @@ static void end_descendants(const struct init *init) {
     if (pid == -1) die("waitpid");
     int sent = signal_descendants(SIGKILL);
     if (rounds == 0 && sent > 0) say(init, "killing %d remaining descendants", sent);
-    if (sent <= 0) {
-      fprintf(stderr, "pidns-init: %s: leaving them running\n",
-              sent < 0 ? "cannot find the remaining descendants (no /proc of this PID namespace)"
-                       : "cannot signal the remaining descendants (another uid)");
+    if (sent == -1) {
+      fprintf(stderr, "pidns-init: cannot read /proc to find the remaining descendants (%s): leaving them running\n", strerror(errno));
+      return;
+    }
+    if (sent == -2) {
+      fputs("pidns-init: cannot find the remaining descendants (the /proc mounted is another PID namespace's): leaving them running\n", stderr);
+      return;
+    }
+    if (sent == 0) {
+      fputs("pidns-init: cannot signal the remaining descendants (another uid, or hidden from the init in /proc): leaving them running\n", stderr);
       return;
     }
     /* Until a child has changed, or a tenth of a second: a process created after the scan is
@@ -518,17 +524,25 @@ static void forward_signal(const struct init *init, int sig) {
 
 static void handle_signals(struct init *init) {
   struct signalfd_siginfo infos[16];
-  bool children_changed = false;
   for (;;) {
     ssize_t n = read(init->signal_fd, infos, sizeof infos);
     if (n == -1 && errno == EAGAIN) break;
     if (n == -1 && errno == EINTR) continue;
     if (n == -1) die("read signalfd");
-    for (size_t k = 0; k < (size_t)n / sizeof infos[0]; k++) {
+    size_t count = (size_t)n / sizeof infos[0];
+    /* The signalfd hands over lower numbers first, so a SIGTERM comes before the SIGCHLD of a
+     * command that ended meanwhile: reaping first sends it to what is left (--wait-all) instead
+     * of to the command's zombie. Forwarding goes by the pid of a command not yet reaped, so it
+     * never reaches a recycled pid. */
+    for (size_t k = 0; k < count; k++) {
+      if (infos[k].ssi_signo == SIGCHLD) {
+        reap_and_report(init);
+        break;
+      }
+    }
+    for (size_t k = 0; k < count; k++) {
       int sig = (int)infos[k].ssi_signo;
-      if (sig == SIGCHLD)
-        children_changed = true;
-      else if (init->tearing_down)
+      if (sig == SIGCHLD || init->tearing_down)
         continue;
       else if (!init->opt.pause)
         forward_signal(init, sig);
@@ -536,8 +550,6 @@ static void handle_signals(struct init *init) {
         begin_teardown(init, 0);
     }
   }
-  /* Reaping after forwarding keeps the command a zombie, never a recycled pid, while signalled. */
-  if (children_changed) reap_and_report(init);
 }
 
 static void request_termination(struct init *init) {
