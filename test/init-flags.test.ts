@@ -2,6 +2,7 @@
 // for), and how it ends its descendants when it is not pid 1. Each runs the init directly (a child
 // subreaper) and as pid 1 of a new namespace under unshare where both matter; what is asserted is
 // read from the kernel: exit statuses, /proc, files the processes wrote.
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { EXIT_USAGE } from '../lib/protocol';
@@ -196,8 +197,13 @@ describeAsRoot('pidns-init flags', () => {
     });
 
     test('with no /proc of its namespace it says so and leaves what it cannot find', async () => {
+      // The default build, also in the sanitizer run: AddressSanitizer's runtime cannot start
+      // without /proc (nor can anything it is preloaded into).
+      const plain = path.join(dir, 'pidns-init');
+      const build = spawnSync('sh', [path.join(__dirname, '..', 'src-native', 'init', 'build.sh'), plain], { encoding: 'utf8', env: { ...process.env, PIDNS_INIT_BUILD: '', LD_PRELOAD: '' } });
+      expect(build.status).toBe(0);
       const mark = marker();
-      const outcome = await run(['unshare', '--mount', '--', 'sh', '-c', `mount -t tmpfs none /proc && exec "$INIT" -- sh -c '(sleep ${mark} </dev/null >/dev/null 2>&1 &); exit 3'`], { env: { INIT } });
+      const outcome = await run(['unshare', '--mount', '--', 'sh', '-c', `mount -t tmpfs none /proc && exec "$INIT" -- sh -c '(sleep ${mark} </dev/null >/dev/null 2>&1 &); exit 3'`], { env: { INIT: plain, LD_PRELOAD: '' } });
       const left = processesRunning(['sleep', mark]);
       strays.push(...left);
       expect(outcome.code).toBe(3);
