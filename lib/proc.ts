@@ -178,3 +178,16 @@ function stateOf(pid: number): string {
     return '';
   }
 }
+
+/**
+ * When a process started (field 22 of /proc/PID/stat, in clock ticks since boot), or null once it
+ * is gone: with its pid, it names one process, where no pidfd can.
+ */
+export function startTimeOf(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}

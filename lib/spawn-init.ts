@@ -7,7 +7,7 @@ import { PidnsSystemError, systemError } from './errors';
 import { ForegroundJob } from './foreground';
 import { startInit, type InitSession } from './init-session';
 import { initPath, native, usePidfd, type NativeProcessHandle } from './native';
-import { childByNsPid, isHeld } from './proc';
+import { childByNsPid, isHeld, startTimeOf } from './proc';
 import { decodeWaitStatus, signalNumber } from './signals';
 import { failureContext, finish, newChild, type Context } from './spawn-context';
 import { prepareStdio, releaseStdio } from './stdio';
@@ -54,6 +54,22 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
     let execFailure: { errno: number; syscall: string } | null = null;
     let streamFailure: unknown = null;
     let commandStatus: number | undefined;
+    /** Without a namespace: when the command started, to tell it from a later process of its pid. */
+    let commandStart: string | null = null;
+    // Through its pidfd; without pidfds, by pid if that pid still names the command (its start
+    // time is the same): it is no child of ours, and a pid alone may have been reused.
+    const killOrphanedCommand = () => {
+      const handle = commandHandle as NativeProcessHandle | null;
+      if (handle) {
+        handle.signal(SIGKILL);
+      } else if (commandPid > 0 && commandStart !== null && startTimeOf(commandPid) === commandStart) {
+        try {
+          process.kill(commandPid, SIGKILL);
+        } catch {
+          // gone meanwhile
+        }
+      }
+    };
     /** SIGKILL was delivered to the command through its pidfd (kill()). */
     let killedCommand = false;
     let child: PidNamespaceChild | null = null;
@@ -64,6 +80,7 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
       init = startInit({ kind: 'init', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, withTerminal: ctx.withTerminal, newNamespace }, {
         child(pid, pidfd) {
           commandPid = pid;
+          if (!newNamespace) commandStart = startTimeOf(pid);
           if (pidfd < 0) return;
           // Not our child: its pidfd only tells when it has ended (see watchStuckInit).
           if (usePidfd) {
@@ -107,7 +124,7 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
           // An init that is not pid 1 and ended without reporting the command's end (something
           // killed it) leaves the command running: it is ended here, through its pidfd, so that
           // the status reported (the init's) is true of it.
-          if (!newNamespace && commandStatus === undefined) (commandHandle as NativeProcessHandle | null)?.signal(SIGKILL);
+          if (!newNamespace && commandStatus === undefined) killOrphanedCommand();
           commandHandle?.close();
           if (stuckInitTimer) clearTimeout(stuckInitTimer);
           job?.end();
