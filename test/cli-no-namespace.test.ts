@@ -1,26 +1,13 @@
 // pidns run --no-new-namespace, --auto-namespace and --wait-all: the command line of the init as a
 // subreaper in the caller's namespace, as root and as nobody; what is left is read from /proc.
-import * as fs from 'fs';
 import { asNobody } from './public-install';
 import { EXIT_USAGE } from '../lib/protocol';
-import { namespaceInode } from './kernel';
+import { namespaceInode, processesRunning as running, sleepMarker } from './kernel';
 import { expectOneLine, startCli, type Finished } from './cli-run';
 import { describeAsRoot } from './root';
 
 function pidns(args: string[], nobody = false): Promise<Finished> {
   return startCli(args, { wrap: nobody ? asNobody : undefined, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] }).finished;
-}
-
-/** Every process whose command line is exactly argv. */
-function running(argv: string[]): number[] {
-  const wanted = argv.join('\0') + '\0';
-  return fs.readdirSync('/proc').filter((e) => {
-    try {
-      return /^\d+$/.test(e) && fs.readFileSync(`/proc/${e}/cmdline`, 'latin1') === wanted;
-    } catch {
-      return false;
-    }
-  }).map(Number);
 }
 
 describeAsRoot('pidns run without a new namespace', () => {
@@ -35,7 +22,7 @@ describeAsRoot('pidns run without a new namespace', () => {
   });
 
   test('--no-new-namespace: what the command left is killed before pidns exits', async () => {
-    const mark = String(4000 + Math.floor(Math.random() * 5000));
+    const mark = sleepMarker();
     const done = await pidns(['run', '--no-new-namespace', '--', 'sh', '-c', `setsid sleep ${mark} </dev/null >/dev/null 2>&1 & (sleep ${mark} </dev/null >/dev/null 2>&1 &); sleep 0.2; exit 0`]);
     expect(done.code).toBe(0);
     expect(running(['sleep', mark])).toEqual([]);

@@ -7,18 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EXIT_USAGE } from '../lib/protocol';
 import { INIT, descendantsOf, dir, exists, killQuietly, gone, initArgv, initPidOf, launch, readFile, run, script, sleep, strays, waitFor, waitForFile } from './init-harness';
+import { processesRunning, sleepMarker as marker } from './kernel';
 import { describeAsRoot } from './root';
-
-/** Every process whose command line is exactly `argv`, by pid. */
-function processesRunning(argv: string[]): number[] {
-  const wanted = argv.join('\0') + '\0';
-  return fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry) && readFile(`/proc/${entry}/cmdline`) === wanted).map(Number);
-}
-
-/** A sleep no other test runs: its length marks it. */
-function marker(): string {
-  return String(3000 + Math.floor(Math.random() * 6000));
-}
 
 describeAsRoot('pidns-init flags', () => {
   test('--help and -h print the usage on stdout and exit 0', async () => {

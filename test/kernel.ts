@@ -173,3 +173,23 @@ export async function readAll(stream: NodeJS.ReadableStream | null): Promise<str
   if (stream) for await (const chunk of stream) text += chunk;
   return text;
 }
+
+/** Every process whose command line is exactly argv, by pid. */
+export function processesRunning(argv: string[]): number[] {
+  const wanted = argv.join('\0') + '\0';
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1') === wanted) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/** A length of sleep no other test uses: it marks the processes of one test. */
+export function sleepMarker(): string {
+  return String(3000 + Math.floor(Math.random() * 6000));
+}

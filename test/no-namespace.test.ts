@@ -5,29 +5,9 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
-import { namespaceInode, nsPidLine, status } from './kernel';
+import { namespaceInode, nsPidLine, processesRunning as running, sleepMarker as marker, status } from './kernel';
 import { describeAsRoot } from './root';
 import { runFixture, startFixture } from './subprocess';
-
-/** Every process whose command line is exactly argv. */
-function running(argv: string[]): number[] {
-  const wanted = argv.join('\0') + '\0';
-  const found: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1') === wanted) found.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
-
-/** A sleep no other test runs: its length marks it. */
-function marker(): string {
-  return String(5000 + Math.floor(Math.random() * 4000));
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
