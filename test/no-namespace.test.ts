@@ -25,7 +25,9 @@ async function firstLine(child: PidNamespaceChild): Promise<string> {
 
 /** A tree no namespace holds: a setsid'd process, a double-forked orphan, the command itself. */
 function tree(mark: string, then = ''): string {
-  return `setsid sleep ${mark} & (sleep ${mark} &); ${then} echo ready; exec sleep ${mark}`;
+  // It waits for a line on stdin (EOF at once from /dev/null): tree-holder.js writes it once the
+  // spawn has resolved, so that `then` (stopping the init) cannot come before the init reports.
+  return `setsid sleep ${mark} & (sleep ${mark} &); read go; ${then} echo ready; exec sleep ${mark}`;
 }
 
 describeAsRoot('newNamespace: false', () => {
