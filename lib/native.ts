@@ -1,4 +1,5 @@
 // The typed surface of the native addon: one line per entry point (see src-native/addon.cc).
+import * as fs from 'fs';
 import * as path from 'path';
 import type { ResourceUsage } from './signals';
 
@@ -91,15 +92,54 @@ export interface NativeBinding {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const bindings = require('bindings') as (options: { bindings: string; path?: boolean; module_root?: string }) => unknown;
+const bindings = require('bindings') as (options: { bindings: string; path: true; module_root: string; try: string[][] }) => string;
 const moduleRoot = path.join(__dirname, '..');
 
-export const native = bindings({ bindings: 'pidns', module_root: moduleRoot }) as NativeBinding;
+/**
+ * Whether this Node runs on glibc: glibc's libc.so.6 is among the files mapped into this process
+ * (musl's is ld-musl-ARCH.so.1). Read from /proc/self/maps, which takes a fraction of a
+ * millisecond; Node's diagnostic report says it too, but takes milliseconds to make.
+ */
+function onGlibc(): boolean {
+  try {
+    return /\/libc\.so\.6$/m.test(fs.readFileSync('/proc/self/maps', 'latin1'));
+  } catch {
+    return false;
+  }
+}
 
 /**
- * The absolute path of `pidns-init`, the init program built beside the native addon when the
- * package is installed (`node_modules/pidns/build/Release/pidns-init`). pidns runs it, always by
- * this path, as pid 1 of every namespace made with `init: true`.
+ * Where the addon is looked for, in order: a build made here first (node-gyp's build/Debug, then
+ * build/Release), then the prebuilt file the package carries for this architecture
+ * (prebuilds/linux-x64/pidns.node, built for glibc by scripts/prebuild.js).
+ *
+ * The order matters because the bindings package moves on to the next path only when a file is
+ * missing: one that exists and fails to load ends the search with that error. A build made here
+ * (the install script builds one where the prebuilt file does not load: another architecture, a
+ * C library other than glibc, a rebuild asked for) must therefore come first. The prebuilt file
+ * is not even tried on another C library, where loading it could only fail.
+ */
+export const addonSearchPath: string[][] = [
+  ['module_root', 'build', 'Debug', 'bindings'],
+  ['module_root', 'build', 'Release', 'bindings'],
+  ...(onGlibc() ? [['module_root', 'prebuilds', `${process.platform}-${process.arch}`, 'bindings']] : []),
+];
+
+/**
+ * The absolute path of the native addon this process loaded: under build/ when it was built on
+ * this machine, under prebuilds/ when it is the one the package carries.
+ */
+export const addonPath = bindings({ bindings: 'pidns.node', path: true, module_root: moduleRoot, try: addonSearchPath });
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+export const native = require(addonPath) as NativeBinding;
+
+/**
+ * The absolute path of `pidns-init`, the init program that comes with the native addon, in the
+ * same folder: `node_modules/pidns/build/Release/pidns-init` when the package was built on
+ * this machine, `node_modules/pidns/prebuilds/linux-x64/pidns-init` (or linux-arm64) when it uses
+ * the prebuilt files. pidns runs it, always by this path, as pid 1 of every namespace made with
+ * `init: true`.
  *
  * It is a program of its own, which needs neither Node nor a shell: statically linked (without a C
  * library on x86-64 and arm64; dynamically only where build.sh could make no static build).
@@ -107,10 +147,7 @@ export const native = bindings({ bindings: 'pidns', module_root: moduleRoot }) a
  * reaps orphans and exits with the command's status, which makes it usable as the entrypoint of a
  * container: the package's bin `node_modules/.bin/pidns-init` leads to this file.
  */
-export const initPath = path.join(
-  path.dirname(bindings({ bindings: 'pidns', path: true, module_root: moduleRoot }) as string),
-  'pidns-init',
-);
+export const initPath = path.join(path.dirname(addonPath), 'pidns-init');
 
 /** False on kernels without pidfds (before 5.3), or when PIDNS_NO_PIDFD=1 forces the fallback. */
 export const usePidfd = !process.env.PIDNS_NO_PIDFD && native.pidfdSupported();

@@ -34,15 +34,18 @@ Napi::Value ProcessGroup(const Napi::CallbackInfo &info) {
 
 // setForegroundGroup(fd, pgid) -> 0 or errno. A process outside the foreground group that calls
 // tcsetpgrp() gets SIGTTOU, which would stop it; blocked on this thread (and only here: Node's
-// other threads keep their masks), the call goes through instead.
+// other threads keep their masks), the call goes through instead. sigprocmask, not
+// pthread_sigmask: on Linux both set the calling thread's mask, and glibc 2.32 gave
+// pthread_sigmask a new symbol version, which a prebuilt addon cannot need (it must load with
+// glibc 2.28, as Node 20's own binary does).
 Napi::Value SetForegroundGroup(const Napi::CallbackInfo &info) {
   if (info.Length() < 2 || !IsIntegerIn(info[0], 0, INT32_MAX) || !IsIntegerIn(info[1], 1, INT32_MAX)) return ThrowType(info.Env(), "setForegroundGroup(fd, pgid)");
   sigset_t ttou, saved;
   sigemptyset(&ttou);
   sigaddset(&ttou, SIGTTOU);
-  pthread_sigmask(SIG_BLOCK, &ttou, &saved);
+  sigprocmask(SIG_BLOCK, &ttou, &saved);
   int err = tcsetpgrp(IntArgument(info, 0), IntArgument(info, 1)) < 0 ? errno : 0;
-  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  sigprocmask(SIG_SETMASK, &saved, nullptr);
   return Napi::Number::New(info.Env(), err);
 }
 
@@ -61,11 +64,11 @@ Napi::Value StopProcess(const Napi::CallbackInfo &info) {
   sigset_t one, saved;
   sigemptyset(&one);
   sigaddset(&one, signo);
-  pthread_sigmask(SIG_UNBLOCK, &one, &saved);
+  sigprocmask(SIG_UNBLOCK, &one, &saved);
   // Sent to this thread, so the stop takes effect on the way back from the system call, before
   // the handler is put back.
   raise(signo);
-  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  sigprocmask(SIG_SETMASK, &saved, nullptr);
   if (replaced) sigaction(signo, &previous, nullptr);
   return info.Env().Undefined();
 }
