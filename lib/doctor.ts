@@ -486,7 +486,7 @@ export async function doctor(): Promise<DoctorReport> {
   if (checks.seccomp.mode === 2) {
     const calls = { clone3: 'clone3', closeRange: 'close_range', pidfd: 'pidfd_open or pidfd_send_signal' } as const;
     const refused = (Object.keys(calls) as (keyof typeof calls)[]).filter((name) => !checks[name].ok).map((name) => calls[name]);
-    if (refused.length > 0) checks.seccomp.hint = `a seccomp filter is in force: where it is what refuses ${refused.join(', ')}, a profile that allows them enables them`;
+    if (refused.length > 0) checks.seccomp.hint = `a seccomp filter is in force: where it is what refuses ${refused.join(', ')}, a profile that allows ${refused.length === 1 ? 'it' : 'them'} is what enables ${refused.length === 1 ? 'it' : 'them'}`;
   }
   return {
     pidns: packageVersion(),
