@@ -59,12 +59,14 @@ type SpawnModule = typeof import('./spawn');
 const moduleRoot = path.join(__dirname, '..');
 
 /**
- * The absolute path of the .node file the library loaded, found the way lib/native.ts finds the
- * init beside it. Once lib/native.ts exports the path bindings loaded (`addonPath`), this is
+ * The absolute path of the .node file the library loaded: lib/native.ts's `addonPath` where it
+ * exports one (the path bindings loaded, prebuilds/ included), else found as lib/native.ts finds
+ * the init beside it. Once every lib/native.ts has addonPath, this is
  * `return nativeModule.addonPath;`.
  */
 function addonPathOf(nativeModule: NativeModule): string {
-  void nativeModule;
+  const exported = (nativeModule as { addonPath?: unknown }).addonPath;
+  if (typeof exported === 'string') return exported;
   const bindings = require('bindings') as (options: { bindings: string; path: true; module_root: string }) => string;
   return bindings({ bindings: 'pidns', path: true, module_root: moduleRoot });
 }

@@ -140,8 +140,9 @@ describeAsRoot('pidns doctor as root', () => {
   });
 
   test('the addon and the init: the files this checkout loads, the init as --version prints itself', () => {
-    const bindings = require('bindings') as (o: object) => string;
-    const addon = bindings({ bindings: 'pidns', path: true, module_root: REPO });
+    // The file the library loaded: lib/native.ts's addonPath where it has one, else where bindings finds it.
+    const exported = (require('../lib/native') as { addonPath?: string }).addonPath;
+    const addon = exported ?? (require('bindings') as (o: object) => string)({ bindings: 'pidns', path: true, module_root: REPO });
     const origin = (file: string) => (file.startsWith(path.join(REPO, 'build') + path.sep) ? 'built here' : file.startsWith(path.join(REPO, 'prebuilds') + path.sep) ? 'prebuilt' : 'elsewhere');
     expect(report.checks.addon).toEqual({ ok: true, path: addon, origin: origin(addon), error: null, hint: null });
     const version = spawnSync(initPath, ['--version'], { encoding: 'utf8' });
