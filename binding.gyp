@@ -45,7 +45,7 @@
       "actions": [
         {
           "action_name": "build_pidns_init",
-          "inputs": ["<!@(ls src-native/init/*.c src-native/init/*.h)", "src-native/protocol.h", "src-native/raw_signal.h", "src-native/init/build.sh", "package.json", "<!@(ls src-native/init/freestanding/*)"],
+          "inputs": ["<!@(ls src-native/init/*.c src-native/init/*.h)", "src-native/protocol.h", "src-native/raw_signal.h", "src-native/init/build.sh", "<!@(ls src-native/init/freestanding/*)"],
           "outputs": ["<(PRODUCT_DIR)/pidns-init"],
           "action": ["sh", "src-native/init/build.sh", "<(PRODUCT_DIR)/pidns-init", "<(pidns_sanitize)"]
         }

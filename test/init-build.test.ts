@@ -75,6 +75,13 @@ describe('building pidns-init', () => {
     expect(spawnSync(path.join(dir, former), ['--version'], { encoding: 'utf8' }).stdout).toMatch(new RegExp(`^pidns-init \\S+ \\(${current} build, `));
   });
 
+  test('PIDNS_INIT_VERSION, when set, is the version --version prints (a build from a copy without package.json)', () => {
+    const output = path.join(dir, 'versioned');
+    const made = build(output, 'system-dynamic', { ...process.env, PIDNS_INIT_VERSION: '1.2.3-test' });
+    expect(made.status).toBe(0);
+    expect(spawnSync(output, ['--version'], { encoding: 'utf8' }).stdout).toMatch(/^pidns-init 1\.2\.3-test \(system-dynamic build, /);
+  });
+
   test('an unknown PIDNS_INIT_BUILD is refused', () => {
     const made = build(path.join(dir, 'unused'), 'bionic');
     expect(made.status).toBe(2);

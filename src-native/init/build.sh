@@ -28,9 +28,13 @@ sanitize=${2:-0}
 here=$(dirname "$0")
 warn="-Wall -Wextra -Werror=implicit-function-declaration"
 
-# The version of the package the init is built in: package.json's first "version" line, which
-# npm writes one key a line. Nothing else reads the manifest here, so no JSON parser is needed.
-version=$(sed -n 's/^ *"version": *"\([^"]*\)".*$/\1/p' "$here/../../package.json" 2>/dev/null | head -n 1)
+# The version of the package the init is built in: PIDNS_INIT_VERSION when set (a build from a
+# copy of src-native/ without the manifest beside it), else package.json's first "version" line,
+# which npm writes one key a line, so no JSON parser is needed; "unknown" when neither is there.
+version=${PIDNS_INIT_VERSION:-}
+if [ -z "$version" ]; then
+  version=$(sed -n 's/^ *"version": *"\([^"]*\)".*$/\1/p' "$here/../../package.json" 2>/dev/null | head -n 1)
+fi
 version=${version:-unknown}
 # What each compile passes: the version and the build's name, which --version prints between
 # parentheses ("nolibc build", "system build, glibc static-pie"); options.c adds the architecture.
