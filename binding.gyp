@@ -31,7 +31,8 @@
         "src-native/signal_forward.cc",
         "src-native/foreground.cc",
         "src-native/terminal.cc",
-        "src-native/fd_watch.cc"
+        "src-native/fd_watch.cc",
+        "src-native/probe.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],

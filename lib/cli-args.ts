@@ -43,10 +43,15 @@ export interface PsArguments {
   json: boolean;
 }
 
-export type HelpArguments = { command: 'help'; topic: 'pidns' | 'run' | 'exec' | 'ps' };
+export interface DoctorArguments {
+  command: 'doctor';
+  json: boolean;
+}
+
+export type HelpArguments = { command: 'help'; topic: 'pidns' | 'run' | 'exec' | 'ps' | 'doctor' };
 export type VersionArguments = { command: 'version' };
 
-export type CliArguments = RunArguments | ExecArguments | PsArguments | HelpArguments | VersionArguments;
+export type CliArguments = RunArguments | ExecArguments | PsArguments | DoctorArguments | HelpArguments | VersionArguments;
 
 type Topic = HelpArguments['topic'];
 
@@ -73,6 +78,7 @@ export const OPTIONS = {
   },
   exec: { target: value, 'mount-proc': flag, 'status-fd': value },
   ps: { json: flag },
+  doctor: { json: flag },
 } as const satisfies Record<Topic, Record<string, OptionConfig>>;
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
@@ -220,6 +226,13 @@ function parsePs(argv: string[]): PsArguments | HelpArguments {
   return { command: 'ps', pid: integer('ps', 'PID', operands[0], 1, MAX_PID), json: values.json === true };
 }
 
+function parseDoctor(argv: string[]): DoctorArguments | HelpArguments {
+  const { values, operands } = parseOptions('doctor', argv, OPTIONS.doctor, 'positionals');
+  if (values.help) return { command: 'help', topic: 'doctor' };
+  if (operands.length > 0) throw new UsageError('doctor', `unexpected argument '${shown(operands[0])}'`);
+  return { command: 'doctor', json: values.json === true };
+}
+
 /** Parses the arguments after `pidns` (process.argv.slice(2)): its own options, then a command. */
 export function parseCommandLine(argv: string[]): CliArguments {
   const { values, operands } = parseOptions(null, argv, OPTIONS.pidns, 'command');
@@ -228,7 +241,7 @@ export function parseCommandLine(argv: string[]): CliArguments {
   const [command, ...rest] = operands;
   switch (command) {
     case undefined:
-      throw new UsageError(null, 'missing command: run, exec or ps');
+      throw new UsageError(null, 'missing command: run, exec, ps or doctor');
     case 'help':
       return { command: 'help', topic: 'pidns' };
     case 'run':
@@ -237,8 +250,10 @@ export function parseCommandLine(argv: string[]): CliArguments {
       return parseExec(rest);
     case 'ps':
       return parsePs(rest);
+    case 'doctor':
+      return parseDoctor(rest);
     default:
-      throw new UsageError(null, `unknown command '${shown(command)}': use run, exec or ps`);
+      throw new UsageError(null, `unknown command '${shown(command)}': use run, exec, ps or doctor`);
   }
 }
 
@@ -251,6 +266,7 @@ Commands:
   run [OPTIONS] -- CMD [ARGS...]       run CMD in a new PID namespace (or join one)
   exec --target PID -- CMD [ARGS...]   run CMD in the PID namespace of process PID
   ps PID [--json]                      list the processes of PID's namespace, with both pids
+  doctor [--json]                      say what this machine allows, and how to enable the rest
 
 Run 'pidns COMMAND --help' for a command's options. --version prints the version.
 Creating or joining a namespace needs root (CAP_SYS_ADMIN), or 'run --user'; 'run
@@ -333,5 +349,21 @@ Options:
 
 Exit status: 0, ${EXIT_USAGE} for bad usage, ${EXIT_FAILED} when PID does not exist, when the namespace has ended
 (its pid 1 has exited, before or while the list was read) or /proc cannot be read.
+`,
+  doctor: `Usage: pidns doctor [--json]
+
+Says what this machine allows pidns to do, one line a check, and for whatever is missing how to
+enable it: new PID namespaces (tried: the init is started in one), the mode without a new
+namespace, user namespaces (tried, and the settings that allow them), pidfds, clone3 with
+CLONE_INTO_CGROUP, close_range, cgroup v2, a pid_max per namespace, the seccomp mode, whether this
+runs in a container, and which addon and init are loaded. Nothing is left running and no setting
+is written.
+
+Options:
+  --json             print one JSON object instead: {"ok", "checks": {NAME: {"ok", ..., "hint"}}}
+  -h, --help         show this help
+
+Exit status: 0 when the default mode (a new PID namespace with the init) works here, 1 when it
+does not, ${EXIT_USAGE} for bad usage.
 `,
 };

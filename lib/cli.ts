@@ -357,6 +357,11 @@ async function main(argv: string[]): Promise<number> {
       return exec(parsed);
     case 'ps':
       return ps(parsed.pid, parsed.json);
+    case 'doctor': {
+      const { status, text } = await (require('./doctor') as typeof import('./doctor')).doctorOutput(parsed.json);
+      writeAll(1, text);
+      return status;
+    }
   }
 }
 

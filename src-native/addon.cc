@@ -57,6 +57,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitForeground(env, exports);
   InitIpc(env, exports);
   InitTerminal(env, exports);
+  InitProbe(env, exports);
   Napi::Object constants = Napi::Object::New(env);
   constants.Set("CLONE_NEWPID", CLONE_NEWPID);
   constants.Set("CLONE_NEWUSER", CLONE_NEWUSER);

@@ -30,6 +30,7 @@ Napi::Object InitSignalForward(Napi::Env env, Napi::Object exports);
 Napi::Object InitForeground(Napi::Env env, Napi::Object exports);
 Napi::Object InitIpc(Napi::Env env, Napi::Object exports);
 Napi::Object InitTerminal(Napi::Env env, Napi::Object exports);
+Napi::Object InitProbe(Napi::Env env, Napi::Object exports);
 
 }  // namespace pidns
 

@@ -47,6 +47,7 @@ describe('building pidns-init', () => {
     expect(unused).toEqual([]);
     expect(made.status).toBe(0);
     expect(made.stdout).toBe('pidns-init: nolibc build\n');
+    expect(spawnSync(output, ['--version'], { encoding: 'utf8' }).stdout).toMatch(/^pidns-init \S+ \(nolibc build, (x86_64|aarch64)\)\n$/);
     const run = spawnSync(output, ['--', 'sh', '-c', 'exit 4'], { encoding: 'utf8' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(4);
@@ -57,6 +58,11 @@ describe('building pidns-init', () => {
     expect(made.stderr).toBe('');
     expect(made.status).toBe(0);
     expect(made.stdout).toMatch(/^pidns-init: system build \(the system C library, (glibc|musl|bionic|uClibc), (static-pie|dynamic)\)\n$/);
+    // --version says the same: the build, the C library and how it is linked.
+    const [, libc, linked] = /, (\S+), (\S+)\)\n$/.exec(made.stdout)!;
+    const version = spawnSync(path.join(dir, 'system'), ['--version'], { encoding: 'utf8' });
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(new RegExp(`^pidns-init \\S+ \\(system build, ${libc} ${linked}, \\S+\\)\n$`));
   });
 
   test.each([
@@ -66,6 +72,14 @@ describe('building pidns-init', () => {
     const made = build(path.join(dir, former), former);
     expect(made.status).toBe(0);
     expect(made.stdout).toMatch(new RegExp(`^pidns-init: ${current} build \\(`));
+    expect(spawnSync(path.join(dir, former), ['--version'], { encoding: 'utf8' }).stdout).toMatch(new RegExp(`^pidns-init \\S+ \\(${current} build, `));
+  });
+
+  test('PIDNS_INIT_VERSION, when set, is the version --version prints (a build from a copy without package.json)', () => {
+    const output = path.join(dir, 'versioned');
+    const made = build(output, 'system-dynamic', { ...process.env, PIDNS_INIT_VERSION: '1.2.3-test' });
+    expect(made.status).toBe(0);
+    expect(spawnSync(output, ['--version'], { encoding: 'utf8' }).stdout).toMatch(/^pidns-init 1\.2\.3-test \(system-dynamic build, /);
   });
 
   test('an unknown PIDNS_INIT_BUILD is refused', () => {

@@ -21,6 +21,17 @@ describeAsRoot('pidns-init flags', () => {
     }
   });
 
+  test('--version prints one line naming the version, the build and the architecture, and exits 0', async () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    const arch = ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[process.arch] ?? process.arch;
+    const outcome = await run([INIT, '--version']);
+    expect(outcome.code).toBe(0);
+    expect(outcome.stderr).toBe('');
+    expect(outcome.stdout).toMatch(new RegExp(`^pidns-init ${manifest.version.replace(/\./g, '\\.')} \\((nolibc|musl|system|system-dynamic|sanitize) build(, [^()]+)?, ${arch}\\)\n$`));
+    // --help lists it.
+    expect((await run([INIT, '--help'])).stdout).toMatch(/^ +--version +print the version/m);
+  });
+
   test.each([
     [['-e'], '-e needs a value'],
     [['-e', '256', 'true'], 'not an exit code'],

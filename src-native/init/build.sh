@@ -19,11 +19,30 @@
 # system C library build with ASan/UBSan. The last line printed names the build made, starting
 # "pidns-init: NAME build" (for system builds, then which C library and how it is linked).
 # Every build finds the command the same way (init.c's exec_command, not the C library's execvp).
+# `pidns-init --version` names the build too ("pidns-init 0.1.0 (nolibc build, x86_64)"): each
+# compile gets the package's version and the build's name as -D definitions (options.c), so that
+# `pidns doctor` can say which init it runs.
 set -eu
 out=$1
 sanitize=${2:-0}
 here=$(dirname "$0")
 warn="-Wall -Wextra -Werror=implicit-function-declaration"
+
+# The version of the package the init is built in: PIDNS_INIT_VERSION when set (a build from a
+# copy of src-native/ without the manifest beside it), else package.json's first "version" line,
+# which npm writes one key a line, so no JSON parser is needed; "unknown" when neither is there.
+version=${PIDNS_INIT_VERSION:-}
+if [ -z "$version" ]; then
+  version=$(sed -n 's/^ *"version": *"\([^"]*\)".*$/\1/p' "$here/../../package.json" 2>/dev/null | head -n 1)
+fi
+version=${version:-unknown}
+# What each compile passes: the version and the build's name, which --version prints between
+# parentheses ("nolibc build", "system build, glibc static-pie"); options.c adds the architecture.
+# The quotes make each a C string; build names have no quote or backslash in them.
+define_version="-DPIDNS_INIT_VERSION=\"$version\""
+build_name() {
+  echo "-DPIDNS_INIT_BUILD_NAME=\"$1\""
+}
 mkdir -p "$(dirname "$out")"
 
 # -fno-tree-loop-distribute-patterns: gcc would turn the loops of memcpy and memset into calls to
@@ -38,7 +57,7 @@ nolibc_supported() {
 
 build_nolibc() {
   nolibc_supported || { echo "no freestanding build for $(${CC:-cc} -dumpmachine)" >&2; return 1; }
-  ${CC:-cc} $warn -DPIDNS_FREESTANDING -Os -static -nostdlib -ffreestanding -fno-stack-protector \
+  ${CC:-cc} $warn "$define_version" "$(build_name 'nolibc build')" -DPIDNS_FREESTANDING -Os -static -nostdlib -ffreestanding -fno-stack-protector \
     -fno-pie -no-pie -fno-asynchronous-unwind-tables -fno-tree-loop-distribute-patterns \
     -ffunction-sections -fdata-sections -Wl,--gc-sections -s -o "$out" \
     "$here"/*.c "$here"/freestanding/*.c -lgcc
@@ -46,7 +65,7 @@ build_nolibc() {
 
 build_musl() {
   command -v musl-gcc >/dev/null 2>&1 || { echo "musl-gcc is not installed (Debian: musl-tools)" >&2; return 1; }
-  musl-gcc $warn -D_GNU_SOURCE -Os -static -s -o "$out" "$here"/*.c
+  musl-gcc $warn "$define_version" "$(build_name 'musl build')" -D_GNU_SOURCE -Os -static -s -o "$out" "$here"/*.c
 }
 
 # Which C library the compiler links by default, from its target triple.
@@ -62,14 +81,15 @@ system_libc() {
 
 linked=
 build_system_dynamic() {
-  ${CC:-cc} $warn -D_GNU_SOURCE -Os -s -o "$out" "$here"/*.c && linked=dynamic
+  ${CC:-cc} $warn "$define_version" "$(build_name "${1:-system-dynamic} build, $(system_libc) dynamic")" -D_GNU_SOURCE -Os -s -o "$out" "$here"/*.c &&
+    linked=dynamic
 }
 
 build_system() {
-  if ${CC:-cc} $warn -D_GNU_SOURCE -Os -fPIE -static-pie -s -o "$out" "$here"/*.c 2>/dev/null; then
+  if ${CC:-cc} $warn "$define_version" "$(build_name "system build, $(system_libc) static-pie")" -D_GNU_SOURCE -Os -fPIE -static-pie -s -o "$out" "$here"/*.c 2>/dev/null; then
     linked=static-pie
   else
-    build_system_dynamic
+    build_system_dynamic system
   fi
 }
 
@@ -82,7 +102,7 @@ built() {
 }
 
 if [ "$sanitize" = 1 ]; then
-  exec ${CC:-cc} $warn -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+  exec ${CC:-cc} $warn "$define_version" "$(build_name "sanitize build, $(system_libc) dynamic, ASan and UBSan")" -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
     -o "$out" "$here"/*.c
 fi
 

@@ -2,6 +2,28 @@
 
 #include "../protocol.h"
 
+/* What --version prints. build.sh defines both for every build it makes; a compile without it
+ * (by hand) still says what it is. */
+#ifndef PIDNS_INIT_VERSION
+#define PIDNS_INIT_VERSION "unknown"
+#endif
+#ifndef PIDNS_INIT_BUILD_NAME
+#define PIDNS_INIT_BUILD_NAME "unnamed build"
+#endif
+#if defined(__x86_64__)
+#define PIDNS_INIT_ARCH "x86_64"
+#elif defined(__aarch64__)
+#define PIDNS_INIT_ARCH "aarch64"
+#elif defined(__i386__)
+#define PIDNS_INIT_ARCH "i386"
+#elif defined(__arm__)
+#define PIDNS_INIT_ARCH "arm"
+#else
+#define PIDNS_INIT_ARCH "another architecture"
+#endif
+
+static const char version_text[] = "pidns-init " PIDNS_INIT_VERSION " (" PIDNS_INIT_BUILD_NAME ", " PIDNS_INIT_ARCH ")\n";
+
 static const char usage_text[] =
     "usage: pidns-init [OPTIONS] [--] CMD [ARGS...]\n"
     "Runs CMD as the child of an init: signals are passed to it, orphans reaped, and its exit status\n"
@@ -22,6 +44,7 @@ static const char usage_text[] =
     "      --no-die-with-parent  keep running when the control channel closes\n"
     "      --control-fd N, --uid UID, --gid GID, --groups-denied, --argv0 NAME, --pause\n"
     "                            used by the pidns library\n"
+    "      --version             print the version and which build this is, and exit\n"
     "  -h, --help                this text\n";
 
 void usage_error(const char *format, ...) {
@@ -109,6 +132,12 @@ static _Noreturn void print_usage(void) {
   exit(0);
 }
 
+/* One line: "pidns-init 0.1.0 (nolibc build, x86_64)". */
+static _Noreturn void print_version(void) {
+  fputs(version_text, stdout);
+  exit(0);
+}
+
 /* One word of short options (-gv, -e 143, -e143). */
 static void parse_short(struct options *opt, int argc, char **argv, int *i) {
   for (const char *flag = argv[*i] + 1; *flag != '\0'; flag++) {
@@ -155,6 +184,8 @@ struct options parse_options(int argc, char **argv) {
       opt.wait_all = true;
     else if (strcmp(arg, "--help") == 0)
       print_usage();
+    else if (strcmp(arg, "--version") == 0)
+      print_version();
     else if (strcmp(arg, "--foreground") == 0)
       opt.foreground = true;
     else if (strcmp(arg, "--terminal") == 0)
