@@ -48,28 +48,11 @@ export interface DoctorReport {
   };
 }
 
-/** The native probes (src-native/probe.cc): 0 where a call works, else its errno. */
-interface Probes {
-  probeKernel(): { clone3IntoCgroup: number; closeRange: number; closeRangeCloexec: number };
-}
-
 type NativeModule = typeof import('./native');
 type SpawnModule = typeof import('./spawn');
+type Probed = ReturnType<NativeModule['native']['probeKernel']>;
 
 const moduleRoot = path.join(__dirname, '..');
-
-/**
- * The absolute path of the .node file the library loaded: lib/native.ts's `addonPath` where it
- * exports one (the path bindings loaded, prebuilds/ included), else found as lib/native.ts finds
- * the init beside it. Once every lib/native.ts has addonPath, this is
- * `return nativeModule.addonPath;`.
- */
-function addonPathOf(nativeModule: NativeModule): string {
-  const exported = (nativeModule as { addonPath?: unknown }).addonPath;
-  if (typeof exported === 'string') return exported;
-  const bindings = require('bindings') as (options: { bindings: string; path: true; module_root: string }) => string;
-  return bindings({ bindings: 'pidns', path: true, module_root: moduleRoot });
-}
 
 /** Where a binary of the package comes from: the prebuilt ones shipped in prebuilds/, or build/. */
 function originOf(file: string): 'prebuilt' | 'built here' | 'elsewhere' {
@@ -199,7 +182,7 @@ function addonCheck(loaded: Loaded): Check {
   if (loaded.native === null) {
     return { ok: false, path: null, origin: null, error: loaded.error, hint: 'rebuild the package (npm rebuild pidns), which needs Node, python3, make and a C/C++ compiler' };
   }
-  const file = addonPathOf(loaded.native);
+  const file = loaded.native.addonPath;
   return { ok: true, path: file, origin: originOf(file), error: null, hint: null };
 }
 
@@ -292,11 +275,11 @@ function pidfdCheck(native: NativeModule | null): Check {
   return { ok: supported && used, supported, used, hint };
 }
 
-function probes(native: NativeModule | null): ReturnType<Probes['probeKernel']> | null {
-  return native === null ? null : (native.native as unknown as Probes).probeKernel();
+function probes(native: NativeModule | null): Probed | null {
+  return native === null ? null : native.native.probeKernel();
 }
 
-function clone3Check(probed: ReturnType<Probes['probeKernel']> | null, release: string): Check {
+function clone3Check(probed: Probed | null, release: string): Check {
   if (probed === null) return notChecked({ errno: null });
   const errno = probed.clone3IntoCgroup;
   if (errno === 0) return { ok: true, errno: null, hint: null };
@@ -307,7 +290,7 @@ function clone3Check(probed: ReturnType<Probes['probeKernel']> | null, release: 
   return { ok: false, errno: errnoName(errno), hint: `${why}: the cgroup option needs it; everything else works without` };
 }
 
-function closeRangeCheck(probed: ReturnType<Probes['probeKernel']> | null, release: string): Check {
+function closeRangeCheck(probed: Probed | null, release: string): Check {
   if (probed === null) return notChecked({ errno: null, cloexecErrno: null });
   const plain = probed.closeRange;
   const cloexec = probed.closeRangeCloexec;

@@ -88,6 +88,8 @@ export interface NativeBinding {
   stopSignalOf(pid: number): number;
   openTerminal(cols: number, rows: number): [controller: number, terminal: number] | NativeFailure;
   TerminalController: new (fd: number, onEvent: (event: number, payload?: Buffer | number) => void) => NativeTerminalController;
+  /** Kernel features, each found by a call that makes no process and closes nothing: 0 where it works, else errno. */
+  probeKernel(): { clone3IntoCgroup: number; closeRange: number; closeRangeCloexec: number };
   constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number; MAX_FD_MAP: number };
 }
 

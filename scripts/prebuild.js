@@ -105,7 +105,9 @@ function build(arch) {
     fs.cpSync(path.join(root, 'src-native'), path.join(scratch, 'src-native'), { recursive: true });
     // binding.gyp asks node-addon-api for its headers, from the folder it is in.
     fs.symlinkSync(path.join(root, 'node_modules'), path.join(scratch, 'node_modules'));
-    const env = { ...process.env, PIDNS_INIT_BUILD: 'nolibc' };
+    // The init says its version (pidns-init --version) from package.json, which the copy lacks.
+    const version = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version;
+    const env = { ...process.env, PIDNS_INIT_BUILD: 'nolibc', PIDNS_INIT_VERSION: version };
     if (spec.cross) Object.assign(env, { CC: tool('gcc'), CXX: tool('g++'), LINK: tool('g++'), AR: tool('ar') });
     const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
     run(process.execPath, [nodeGyp, 'rebuild', `--arch=${arch}`, ...nodedir()], { cwd: scratch, env });
