@@ -45,6 +45,8 @@ async function stormRound(mode: string, name: string, holderPid: number): Promis
   const survivors = runningNamed(name).flatMap((pid) => {
     try {
       const s = status(pid);
+      // Dead by now, only not reaped yet: its parent is the machine's pid 1, which reaps when it can.
+      if (/^[ZX]/.test(s.get('State')!)) return [];
       return [`pid ${pid}: State ${s.get('State')}, PPid ${s.get('PPid')}, NSpid ${s.get('NSpid')}`];
     } catch {
       return []; // it was dying after all: gone between the two reads

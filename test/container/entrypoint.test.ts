@@ -190,6 +190,7 @@ describeWithDocker('pidns-init as the entrypoint of a default container', () => 
       // process exits, runc also kills what is left in its cgroup.)
       await eventually('the orphan gone', async () => !(await pause.processes()).some((p) => p.Cmdline === 'sleep 1234'));
       expect((await pause.status(1))?.Name).toBe('tini');
-    });
+      // Two containers, an exec and their ends: Docker alone takes tens of seconds on a busy machine.
+    }, 90000);
   });
 });
