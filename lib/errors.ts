@@ -86,6 +86,8 @@ export interface FailureContext {
   joining?: boolean;
   /** A new user namespace was being created. */
   userNamespace?: boolean;
+  /** The pid asked for in the namespace joined (options.nsPid). */
+  nsPid?: number;
 }
 
 /** A limit under /proc/sys/user, as the caller's user namespace sees it, or null if unreadable. */
@@ -160,8 +162,40 @@ export function cliMessage(err: unknown): string {
   return e?.[CLI_MESSAGE] ?? String(e?.message ?? err);
 }
 
+/** The refusals of options.pidMax (the write of pid_max) and options.nsPid (clone3's set_tid). */
+function pidControlHint(errno: number, syscall: string, ctx: FailureContext, spell: Spelling): string | undefined {
+  if (syscall === 'pid_max') {
+    switch (errno) {
+      case E.EACCES:
+      case E.EPERM:
+        return `setting pidMax needs CAP_SYS_ADMIN over the user namespace that owns the new PID namespace: run as root, or ${spell.userNamespace} with a map that has a root`;
+      case E.EINVAL:
+        return 'the kernel takes a pid_max from 301 (8 per possible CPU where that is more) to 4194304';
+      case E.EOPNOTSUPP:
+        return 'this kernel has no pid_max per PID namespace (Linux 6.14): leave out pidMax';
+      case E.ENOENT:
+        return '/proc/sys/kernel/pid_max is not there: /proc is not mounted';
+      default:
+        return undefined;
+    }
+  }
+  if (syscall !== 'clone3' || ctx.nsPid === undefined) return undefined;
+  switch (errno) {
+    case E.ENOSYS:
+      return 'choosing the pid inside (nsPid) needs clone3 with set_tid (Linux 5.5), which this kernel or its seccomp profile does not offer: leave out nsPid';
+    case E.EPERM:
+      return 'choosing the pid inside (nsPid) needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over the user namespace that owns the namespace joined: run as root, or join a namespace of a user namespace of yours (a pod made with userNamespace: true)';
+    case E.EINVAL:
+      return `nsPid ${ctx.nsPid} is at or above the joined namespace's pid_max (its /proc/sys/kernel/pid_max, read from inside): choose a lower pid`;
+    default:
+      return undefined;
+  }
+}
+
 /** What to do about a refusal, by errno and the call that failed. */
 function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spelling = API_SPELLING): string | undefined {
+  const pidControl = pidControlHint(errno, syscall, ctx, spell);
+  if (pidControl !== undefined) return pidControl;
   switch (errno) {
     case E.EPERM:
       // A user namespace refused at clone: its creation is restricted (the kernel then returns
@@ -233,7 +267,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
 
 /** Converts a refusal the kernel gave (positive errno) into a SystemError-shaped error. */
 export function systemError(errno: number, syscall: string, ctx: FailureContext): PidnsSystemError {
-  if (errno === E.ENOMEM && ctx.joining && (syscall === 'clone' || syscall === 'fork')) {
+  if (errno === E.ENOMEM && ctx.joining && (syscall === 'clone' || syscall === 'clone3' || syscall === 'fork')) {
     return new PidnsSystemError({
       code: 'ERR_NAMESPACE_ENDED',
       errno: -errno,
@@ -242,6 +276,17 @@ export function systemError(errno: number, syscall: string, ctx: FailureContext)
       spawnargs: ctx.spawnargs,
       message: `${ctx.action}: the namespace has ended`,
       hint: 'its pid 1 has exited, so nothing can join it any more',
+    });
+  }
+  if (errno === E.EEXIST && syscall === 'clone3' && ctx.nsPid !== undefined) {
+    return new PidnsSystemError({
+      code: 'ERR_NS_PID_IN_USE',
+      errno: -errno,
+      syscall,
+      path: ctx.path,
+      spawnargs: ctx.spawnargs,
+      message: `${ctx.action}: pid ${ctx.nsPid} is in use in the namespace joined`,
+      hint: 'a process of that namespace has it: choose another nsPid, or leave it out for the next free pid',
     });
   }
   const code = errnoName(errno);

@@ -6,6 +6,7 @@ import { ownProperties } from './checks';
 import { invalidType, invalidValue, namespaceEnded, PidnsStateError, systemError } from './errors';
 import { startInit, type InitSession } from './init-session';
 import { checkCloseOptions, mapsRoot, normalizePodOptions, type SpawnOptions } from './options';
+import { checkPidMaxSupported } from './pid-control';
 import { checkProcIsOurs, namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { decodeWaitStatus, signalNumber } from './signals';
 import { runCommand, type RunOptions, type RunResult } from './run';
@@ -26,6 +27,8 @@ export interface PidNamespaceOptions {
    * once the pod has ended.
    */
   cgroup?: CgroupOption;
+  /** The pod's own pid_max, as in spawnInPidNamespace(); set by its pid 1 before any member joins. */
+  pidMax?: number;
 }
 
 /** Options of PidNamespace.close(). */
@@ -96,6 +99,7 @@ export class PidNamespace implements AsyncDisposable {
     const pod = normalizePodOptions(options);
     const action = 'PidNamespace.create';
     checkProcIsOurs(action);
+    checkPidMaxSupported(pod.pidMax, action);
     const cgroup = pod.cgroup ? CgroupPlacement.prepare(pod.cgroup, action) : null;
     const features: PodFeatures = {
       mountProc: pod.mountProc,

@@ -37,6 +37,10 @@ export interface NativeSpawnOptions {
   denySetgroups: boolean;
   /** A cgroup v2 directory to create the first process in (clone3 CLONE_INTO_CGROUP), or -1. */
   cgroupFd: number;
+  /** The new namespace's pid_max, written by its pid 1 before execve (Linux >= 6.14), or 0. */
+  pidMax: number;
+  /** The pid to take in the namespace joined (clone3 set_tid), or 0 for the next free one. */
+  nsPid: number;
 }
 
 /** namespaceId: the inode of the process's PID namespace as it read it itself, or 0. */

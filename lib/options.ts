@@ -5,6 +5,7 @@ import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup'
 import { checkBoolean, checkInteger, checkPid, checkString, MAX_FD, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
+import { checkNsPid, checkPidMax } from './pid-control';
 import { signalName, signalNumber } from './signals';
 
 /** 'pipe': a stream in Node; 'inherit': Node's own descriptor; 'ignore': /dev/null. */
@@ -136,6 +137,25 @@ export interface SpawnOptions {
    * so no process of it ever runs outside.
    */
   cgroup?: CgroupOption;
+  /**
+   * The new namespace's own pid_max (301 to 4194304): the highest pid number there is one less,
+   * and a fork that would need a higher one fails with EAGAIN inside. The host's
+   * /proc/sys/kernel/pid_max is untouched. Set by the namespace's pid 1 before the command runs
+   * (under the init, and raw). Needs Linux >= 6.14, where pid_max is per namespace (before, it
+   * is ERR_PID_MAX_UNSUPPORTED, and nothing is written), and CAP_SYS_ADMIN over the namespace's
+   * user namespace (root, or userNamespace with a map that has a root). Not with join (pid_max
+   * belongs to the namespace's creator) or newNamespace false/'auto'.
+   */
+  pidMax?: number;
+  /**
+   * With join (or a pod's spawn): the pid the command takes in the namespace it joins (2 to
+   * 4194303; pid 1 is the namespace's init), through clone3's set_tid (Linux >= 5.5). Needs
+   * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over the user namespace that owns the namespace
+   * joined. A pid in use is ERR_NS_PID_IN_USE; one at or above that namespace's pid_max, EINVAL.
+   * Without clone3 (an old kernel, a seccomp profile) it is ENOSYS: never another pid. A new
+   * namespace needs none: the command is pid 1 (init: false) or 2 (under the init).
+   */
+  nsPid?: number;
 }
 
 /** What a PidNamespace offers to be joined: where its namespace file is, and which it must be. */
@@ -163,6 +183,8 @@ export interface NormalizedPodOptions {
   mountProc: boolean;
   userNamespace: NormalizedUserNamespace | null;
   cgroup: NormalizedCgroup;
+  /** The namespace's pid_max, or null for the parent's. */
+  pidMax: number | null;
 }
 
 export interface NormalizedOptions {
@@ -195,6 +217,10 @@ export interface NormalizedOptions {
   /** The maps as the kernel reads them from /proc/PID/uid_map, or null for no user namespace. */
   userNamespace: NormalizedUserNamespace | null;
   cgroup: NormalizedCgroup;
+  /** A new namespace's pid_max, or null for the parent's. */
+  pidMax: number | null;
+  /** The pid to take in the namespace joined, or null for the next free one. */
+  nsPid: number | null;
 }
 
 /** The addon's longest descriptor map, less the init's control channel. */
@@ -392,6 +418,15 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     if (!init) throw needs('options.init', o.init, 'without a new namespace the init is what ends the command\'s descendants');
     if (o.mountProc === true) throw needs('options.mountProc', o.mountProc, 'a /proc of its own needs a PID namespace of its own');
     if (o.userNamespace !== undefined && o.userNamespace !== false) throw needs('options.userNamespace', o.userNamespace, 'a user namespace is made with the PID namespace');
+    if (o.pidMax !== undefined) throw needs('options.pidMax', o.pidMax, 'pid_max is set in a PID namespace of its own');
+  }
+  const pidMax = checkPidMax('options.pidMax', o.pidMax);
+  if (pidMax !== null && join !== null) {
+    throw invalidValue('options.pidMax', o.pidMax, "cannot be used with options.join (a namespace's pid_max is set by its creator)");
+  }
+  const nsPid = checkNsPid('options.nsPid', o.nsPid);
+  if (nsPid !== null && join === null) {
+    throw invalidValue('options.nsPid', o.nsPid, `needs options.join (in a new namespace the command is pid ${init ? 2 : 1})`);
   }
   const waitForDescendants = checkBoolean('options.waitForDescendants', o.waitForDescendants, false);
   if (waitForDescendants && !init) {
@@ -443,6 +478,8 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     noNewPrivileges: checkBoolean('options.noNewPrivileges', o.noNewPrivileges, false),
     userNamespace,
     cgroup: checkCgroup(o.cgroup),
+    pidMax,
+    nsPid,
   };
 }
 
@@ -458,6 +495,7 @@ export function normalizePodOptions(options: unknown): NormalizedPodOptions {
     mountProc: checkBoolean('options.mountProc', o.mountProc ?? undefined, false),
     userNamespace: checkUserNamespace(o.userNamespace),
     cgroup: checkCgroup(o.cgroup),
+    pidMax: checkPidMax('options.pidMax', o.pidMax ?? undefined),
   };
 }
 

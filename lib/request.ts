@@ -85,6 +85,8 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
       joinUserFd: join ? join.userFd : -1,
       terminal: opts.terminal !== null,
       foreground: launch.withTerminal,
+      pidMax: join === null ? opts.pidMax ?? 0 : 0,
+      nsPid: join !== null ? opts.nsPid ?? 0 : 0,
     };
   }
   const init = launch.kind === 'init' ? commandInit(launch) : podInit(launch.pod);
@@ -109,6 +111,10 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
     joinUserFd: -1,
     terminal: false,
     foreground: false,
+    // Written by the init itself, pid 1, in the clone's child before its execve: no process of
+    // the namespace runs before it is set, and the init needs no privilege of its own for it.
+    pidMax: newNamespace ? (launch.kind === 'pod' ? launch.pod.pidMax : launch.opts.pidMax) ?? 0 : 0,
+    nsPid: 0,
   };
 }
 

@@ -25,7 +25,7 @@ export function failureContext(ctx: Context, syscall: string, joinPath?: string)
   const path = syscall === 'chdir' ? ctx.opts.cwd ?? undefined : syscall === 'setns' ? joinPath : ctx.opts.command;
   // A refusal of the command's own exec or chdir is about the command, joined or not.
   const joining = joinPath !== undefined && syscall !== 'execve' && syscall !== 'chdir';
-  return { action: ctx.action, path, spawnargs: ctx.spawnargs, joining, userNamespace: ctx.opts.userNamespace !== null };
+  return { action: ctx.action, path, spawnargs: ctx.spawnargs, joining, userNamespace: ctx.opts.userNamespace !== null, nsPid: ctx.opts.nsPid ?? undefined };
 }
 
 /** The child object of a started command, with the streams of its prepared stdio. */

@@ -7,6 +7,7 @@ import { abortError, armKillers } from './deadline';
 import { PidnsSystemError, systemError } from './errors';
 import { terminalIsOurs } from './foreground';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
+import { checkPidMaxSupported } from './pid-control';
 import { checkProcIsOurs } from './proc';
 import { resolveCommand } from './resolve';
 import type { Context } from './spawn-context';
@@ -35,6 +36,7 @@ export async function startChild(opts: NormalizedOptions): Promise<PidNamespaceC
   const spawnargs = [opts.command, ...opts.args];
   const action = `spawn ${opts.command}`;
   checkProcIsOurs(action);
+  checkPidMaxSupported(opts.pidMax, action, spawnargs);
   checkStdioOpen(opts.stdio, action);
   const resolution = resolveCommand(opts.command, opts.envPath, opts.cwd);
   if ('errno' in resolution) throw systemError(resolution.errno, 'execve', { action, path: opts.command, spawnargs });

@@ -178,6 +178,29 @@ PIDNS_CHILD_CODE static void arm_parent_death_signal(const struct pidns_child *c
   if (parent >= 0 && parent != c->parent_pid) _exit(127); /* nobody is left to report to */
 }
 
+/* The pid_max of the PID namespace this process is pid 1 of. The kernel applies a write to
+ * /proc/sys/kernel/pid_max to the writer's own PID namespace (kernel/pid.c, since Linux 6.14),
+ * whichever /proc it goes through; before 6.14 it would change the whole system's, so the write
+ * is refused there, and anywhere but in pid 1 of a new namespace (lib/ never asks for that). */
+PIDNS_CHILD_CODE static int write_pid_max(const struct pidns_child *c) {
+  if (c->inner_pid != 1 || !pidns_pid_max_per_namespace()) {
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  int fd = open("/proc/sys/kernel/pid_max", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = 0;
+  while (c->pid_max[len]) len++;
+  ssize_t n;
+  do {
+    n = write(fd, c->pid_max, len);
+  } while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  errno = err;
+  return n == (ssize_t)len ? 0 : -1;
+}
+
 PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   int moved[c->fd_count > 0 ? c->fd_count : 1];
 
@@ -197,6 +220,9 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
     report_to(error_fd, PIDNS_STEP_DUP2, errno);
   int status_fd = c->pdeathsig ? open_own_status(c) : -1;
   if (c->mount_proc && mount_private_proc() < 0) report_to(error_fd, PIDNS_STEP_MOUNT, errno);
+  /* Before anything else runs in the namespace, and before the ids change: it needs
+   * CAP_SYS_ADMIN over the user namespace that owns the PID namespace (or to be its root). */
+  if (c->pid_max && write_pid_max(c) < 0) report_to(error_fd, PIDNS_STEP_PID_MAX, errno);
   if (install_descriptors(c, moved) < 0) report_to(error_fd, PIDNS_STEP_DUP2, errno);
   if (c->foreground) {
     if (setpgid(0, 0) < 0) report_to(error_fd, PIDNS_STEP_SETPGID, errno);
@@ -249,7 +275,7 @@ PIDNS_CHILD_CODE static int grandchild_main(void *arg) {
 /* The process that execs, created by the first child; straight into the cgroup when there is one,
  * so that it never runs outside it. */
 PIDNS_CHILD_CODE static pid_t clone_grandchild(struct pidns_child *c, int (*fn)(void *), int flags) {
-  if (c->cgroup_fd < 0) return clone(fn, c->grandchild_stack_top, flags | SIGCHLD, c);
+  if (c->cgroup_fd < 0 && c->ns_pid <= 0) return clone(fn, c->grandchild_stack_top, flags | SIGCHLD, c);
   /* clone3 takes no exit signal with CLONE_PARENT: the process inherits this one's (SIGCHLD). */
   struct pidns_clone_request request = {
       .flags = (uint64_t)flags,
@@ -258,6 +284,10 @@ PIDNS_CHILD_CODE static pid_t clone_grandchild(struct pidns_child *c, int (*fn)(
       .stack_top = c->grandchild_stack_top,
       .stack_size = c->grandchild_stack_size,
       .cgroup_fd = c->cgroup_fd,
+      /* One pid: the innermost namespace's, which is the one joined (set_tid lists the
+       * namespaces from the new process's own outward, and the outer ones pick as usual). */
+      .set_tid = c->ns_pid > 0 ? &c->ns_pid : NULL,
+      .set_tid_size = c->ns_pid > 0 ? 1 : 0,
   };
   return pidns_clone3(&request, fn, c);
 }
@@ -351,7 +381,7 @@ PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
     report_and_exit(c, PIDNS_STEP_SETNS_USER, errno);
   if (pidns_setns(c->join_fd, CLONE_NEWPID) < 0) report_and_exit(c, PIDNS_STEP_SETNS, errno);
   pid_t pid = clone_grandchild(c, grandchild_main, CLONE_VM | CLONE_VFORK | CLONE_PARENT | mount_flag);
-  if (pid < 0) report_and_exit(c, PIDNS_STEP_CLONE, errno);
+  if (pid < 0) report_and_exit(c, c->ns_pid > 0 ? PIDNS_STEP_CLONE_NS_PID : PIDNS_STEP_CLONE, errno);
   c->exec_pid = pid;
   _exit(0);
 }

@@ -48,6 +48,8 @@ enum pidns_child_step {
   PIDNS_STEP_SETPGID,
   PIDNS_STEP_SETSID,
   PIDNS_STEP_CONTROLLING_TERMINAL,
+  PIDNS_STEP_PID_MAX,
+  PIDNS_STEP_CLONE_NS_PID,
 };
 
 /* The longest descriptor map: 1024 stdio entries and the init's control channel. The process that
@@ -104,6 +106,13 @@ struct pidns_child {
 
   /* A cgroup v2 directory the process that execs is created in (CLONE_INTO_CGROUP), or -1. */
   int cgroup_fd;
+
+  /* The new PID namespace's pid_max, in decimal, written by its pid 1 (the process that execs)
+   * before anything else runs there; NULL: the parent namespace's value stays. */
+  const char *pid_max;
+  /* Joining: the pid the process that execs takes in the joined namespace (clone3 set_tid), or 0
+   * for the next free one. */
+  pid_t ns_pid;
 
   /* Written by the children for the parent (shared memory: the parent reads them after the vfork
    * completes). */

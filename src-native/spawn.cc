@@ -43,6 +43,8 @@ const char *StepName(int step) {
     case PIDNS_STEP_SETPGID: return "setpgid";
     case PIDNS_STEP_SETSID: return "setsid";
     case PIDNS_STEP_CONTROLLING_TERMINAL: return "ioctl";
+    case PIDNS_STEP_PID_MAX: return "pid_max";
+    case PIDNS_STEP_CLONE_NS_PID: return "clone3";
     default: return "spawn";
   }
 }
@@ -65,7 +67,8 @@ class Fields {
     static const char *const kNames[] = {
         "file", "cwd", "argv", "envp", "fdMap", "newPidNamespace", "usePidfd", "newUserNamespace",
         "uidMap", "gidMap", "uid", "gid", "pdeathsig", "parentPid", "cgroupFd", "joinFd",
-        "joinUserFd", "mountProc", "noNewPrivileges", "foreground", "terminal", "denySetgroups"};
+        "joinUserFd", "mountProc", "noNewPrivileges", "foreground", "terminal", "denySetgroups",
+        "pidMax", "nsPid"};
     for (const char *name : kNames) {
       Napi::Value v = o.Get(name);
       if (env.IsExceptionPending()) return false;
@@ -102,6 +105,9 @@ class CStringArray {
   std::vector<std::string> strings_;
   std::vector<char *> pointers_;
 };
+
+// PID_MAX_LIMIT of 64-bit kernels: the largest pid_max, above every pid.
+constexpr int64_t kPidMaxLimit = 4194304;
 
 // The addon refuses on its own what lib/ would never build: a NaN would otherwise become 0 (uid
 // root, descriptor stdin), and a fraction or an out-of-range number would be truncated. An absent
@@ -152,14 +158,19 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
     fdMap.push_back(v.As<Napi::Number>().Int32Value());
   }
 
-  int64_t uid, gid, pdeathsig, parentPid, cgroupFd, joinFd, joinUserFd;
+  int64_t uid, gid, pdeathsig, parentPid, cgroupFd, joinFd, joinUserFd, pidMax, nsPid;
   if (!IntField(o, "uid", -1, 0xfffffffeLL, -1, &uid) || !IntField(o, "gid", -1, 0xfffffffeLL, -1, &gid) ||
       !IntField(o, "pdeathsig", 0, NSIG - 1, 0, &pdeathsig) || !IntField(o, "parentPid", 0, INT32_MAX, 0, &parentPid) ||
       !IntField(o, "cgroupFd", -1, INT32_MAX, -1, &cgroupFd) || !IntField(o, "joinFd", -1, INT32_MAX, -1, &joinFd) ||
-      !IntField(o, "joinUserFd", -1, INT32_MAX, -1, &joinUserFd))
-    return ThrowType(env, "spawn: uid, gid, pdeathsig, parentPid and the descriptor fields must be integers in range");
+      !IntField(o, "joinUserFd", -1, INT32_MAX, -1, &joinUserFd) || !IntField(o, "pidMax", 0, kPidMaxLimit, 0, &pidMax) ||
+      !IntField(o, "nsPid", 0, kPidMaxLimit - 1, 0, &nsPid))
+    return ThrowType(env, "spawn: uid, gid, pdeathsig, parentPid, pidMax, nsPid and the descriptor fields must be integers in range");
 
   bool newPidNamespace = o.Get("newPidNamespace").ToBoolean();
+  // pid_max belongs to a namespace's creator, and a pid can be chosen only in one joined.
+  if (pidMax > 0 && !newPidNamespace) return ThrowType(env, "spawn: pidMax needs a new PID namespace");
+  if (nsPid > 0 && joinFd < 0) return ThrowType(env, "spawn: nsPid needs joinFd");
+  std::string pidMaxText = pidMax > 0 ? std::to_string(pidMax) : std::string();
   bool usePidfd = o.Get("usePidfd").ToBoolean();
   bool newUserNamespace = o.Get("newUserNamespace").ToBoolean();
   std::string uidMap, gidMap;
@@ -192,6 +203,8 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.uid_map = uidMap.c_str();
   child.gid_map = gidMap.c_str();
   child.deny_setgroups = o.Get("denySetgroups").ToBoolean();
+  child.pid_max = pidMax > 0 ? pidMaxText.c_str() : nullptr;
+  child.ns_pid = static_cast<pid_t>(nsPid);
 
   int errorPipe[2];
   if (pipe2(errorPipe, O_CLOEXEC | O_NONBLOCK) < 0) return Failure(env, errno, "pipe2");
