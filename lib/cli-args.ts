@@ -2,6 +2,7 @@
 // UsageError with one line that says what is wrong; nothing here touches a process or the kernel.
 import { parseArgs, type ParseArgsConfig } from 'util';
 import { MAX_FD, MAX_PID } from './checks';
+import { PID_MAX_LIMIT, PID_MAX_MIN } from './pid-control';
 import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 
 /** A mistake on the command line: printed as one line, exit status EXIT_USAGE. */
@@ -25,6 +26,8 @@ export interface RunArguments {
   /** --no-new-namespace: false; --auto-namespace: 'auto'. */
   newNamespace: boolean | 'auto';
   waitAll: boolean;
+  /** --pid-max N: the new namespace's pid_max, or null. */
+  pidMax: number | null;
   statusFd: number | null;
   argv: string[];
 }
@@ -33,6 +36,8 @@ export interface ExecArguments {
   command: 'exec';
   targetPid: number;
   mountProc: boolean;
+  /** --ns-pid N: the pid CMD takes in the namespace, or null for the next free one. */
+  nsPid: number | null;
   statusFd: number | null;
   argv: string[];
 }
@@ -74,9 +79,10 @@ export const OPTIONS = {
     'no-new-namespace': flag,
     'auto-namespace': flag,
     'wait-all': flag,
+    'pid-max': value,
     'status-fd': value,
   },
-  exec: { target: value, 'mount-proc': flag, 'status-fd': value },
+  exec: { target: value, 'mount-proc': flag, 'ns-pid': value, 'status-fd': value },
   ps: { json: flag },
   doctor: { json: flag },
 } as const satisfies Record<Topic, Record<string, OptionConfig>>;
@@ -190,7 +196,10 @@ function parseRun(argv: string[]): RunArguments | HelpArguments {
     const mode = noNew ? '--no-new-namespace' : '--auto-namespace';
     const clash = join !== null ? '--join' : values['no-init'] ? '--no-init' : values['mount-proc'] ? '--mount-proc' : userNamespace ? '--user' : null;
     if (clash !== null) throw new UsageError('run', `${mode} cannot be used with ${clash} (it needs a new namespace)`);
+    if (values['pid-max'] !== undefined) throw new UsageError('run', `--pid-max cannot be used with ${mode} (pid_max is set in a PID namespace of its own)`);
   }
+  if (values['pid-max'] !== undefined && join !== null) throw new UsageError('run', "--pid-max cannot be used with --join (a namespace's pid_max is set by its creator)");
+  const pidMax = values['pid-max'] === undefined ? null : integer('run', '--pid-max', values['pid-max'], PID_MAX_MIN, PID_MAX_LIMIT);
   return {
     command: 'run',
     init,
@@ -200,6 +209,7 @@ function parseRun(argv: string[]): RunArguments | HelpArguments {
     signalGroup,
     newNamespace: noNew ? false : auto ? 'auto' : true,
     waitAll,
+    pidMax,
     statusFd: statusFdOf('run', values['status-fd']),
     argv: commandOf('run', operands),
   };
@@ -213,6 +223,7 @@ function parseExec(argv: string[]): ExecArguments | HelpArguments {
     command: 'exec',
     targetPid: integer('exec', '--target', values.target, 1, MAX_PID),
     mountProc: values['mount-proc'] === true,
+    nsPid: values['ns-pid'] === undefined ? null : integer('exec', '--ns-pid', values['ns-pid'], 2, PID_MAX_LIMIT - 1),
     statusFd: statusFdOf('exec', values['status-fd']),
     argv: commandOf('exec', operands),
   };
@@ -293,6 +304,9 @@ Options:
                      namespaces): the init runs in your own PID namespace as a subreaper,
                      adopts CMD's orphans and ends every descendant when CMD ends
   --auto-namespace   a new namespace where permitted, else as --no-new-namespace
+  --pid-max N        the new namespace's own pid_max (${PID_MAX_MIN} to ${PID_MAX_LIMIT}): pids inside stay
+                     below N and a fork past it fails with EAGAIN; the host's is untouched
+                     (Linux 6.14 or later)
   --status-fd N      write JSON lines to descriptor N (one passed down to pidns, open for
                      writing):
                        {"event":"spawn","pid":..,"nsPid":..,"namespaceId":..,"initPid":..,
@@ -331,6 +345,8 @@ pid there, stays a child of pidns, and is killed by the kernel if the namespace'
 Options:
   --target PID       the process whose PID namespace CMD joins (required)
   --mount-proc       give CMD a new mount namespace with a /proc of the joined PID namespace
+  --ns-pid N         CMD takes pid N in the namespace (2 to ${PID_MAX_LIMIT - 1}) instead of the next free
+                     one; fails if N is in use (needs CAP_SYS_ADMIN over the namespace's owner)
   --status-fd N      write JSON lines to descriptor N (passed down to pidns), as 'pidns run'
                      does
   -h, --help         show this help

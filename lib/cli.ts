@@ -267,6 +267,7 @@ function run(parsed: RunArguments): Promise<number> {
   if (parsed.userNamespace) options.userNamespace = true;
   if (parsed.newNamespace !== true) options.newNamespace = parsed.newNamespace;
   if (parsed.waitAll) options.waitForDescendants = true;
+  if (parsed.pidMax !== null) options.pidMax = parsed.pidMax;
   return runToExit(parsed.argv, options, status);
 }
 
@@ -274,6 +275,7 @@ function exec(parsed: ExecArguments): Promise<number> {
   const status = openStatusChannel('exec', parsed.statusFd);
   const options: SpawnOptions = { stdio: 'inherit', join: parsed.targetPid };
   if (parsed.mountProc) options.mountProc = true;
+  if (parsed.nsPid !== null) options.nsPid = parsed.nsPid;
   return runToExit(parsed.argv, options, status);
 }
 
