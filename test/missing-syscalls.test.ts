@@ -4,7 +4,8 @@
 // is inherited, so the init and the commands see the same kernel as Node.
 //
 // Each scenario runs fixtures/missing-syscalls-report.js under the filter. It goes through raw and
-// init spawns, the init without a new namespace (newNamespace false), kill, timeout, join, a pod,
+// init spawns, the init without a new namespace (newNamespace false), kill, timeout, join, a join
+// at a chosen pid (nsPid, which needs clone3), a pid_max of its own (pidMax), a pod,
 // a user namespace, a private /proc, a cgroup and a terminal, gives every step a deadline of its own, and reports what the API said beside what
 // /proc showed. Each feature must either work, with the same results as on a full kernel, or
 // reject with a coded error whose message names the call that is missing; nothing may hang,
@@ -348,6 +349,27 @@ describeAsRoot('missing system calls: old kernels and container profiles (a secc
         expect(step.joiner.kernel.pidNamespace).toBe(step.host.api.namespaceId);
         expect(step).toMatchObject({ joinerKillReturned: true, joinerExited: SIGTERMED, hostKillReturned: true, hostExited: SIGTERMED });
       });
+    });
+
+    test('nsPid: the joiner takes the pid asked for; without clone3, ENOSYS naming it and nothing started', () => {
+      const step = settledStep(report, 'nsPid', ['ok', 'rejected']);
+      // The init and the command: a refused joiner left nothing in the namespace.
+      expect(step.membersAfter).toBe(2);
+      if (refusals.clone3) {
+        expect(step.outcome).toBe('rejected');
+        expect(step.error).toMatchObject({ code: 'ENOSYS', syscall: 'clone3', message: expect.stringMatching(/nsPid\) needs clone3/) });
+        expect(step.joiner).toBeUndefined();
+        return;
+      }
+      expect(step.outcome).toBe('ok');
+      expectPidsAgree(step.joiner, 50);
+      expect(step.joiner.kernel.pidNamespace).toBe(step.host.api.namespaceId);
+      expect(step.joinerExited).toMatchObject(SIGKILLED);
+    });
+
+    test('pidMax: the command reads the value inside, whatever is refused', () => {
+      const step = settledStep(report, 'pidMax', ['ok']);
+      expect(step).toMatchObject({ read: '555', exited: { code: 0, signal: null } });
     });
 
     test('pod: create, a member as nsPid 2, close ends it by SIGTERM and leaves nothing', () => {
