@@ -5,9 +5,9 @@
 //   (b) a SystemError-shaped error (code, negative errno, syscall, message) with a hint, and no
 //       process left behind;
 //   (c) a run: the command's descriptors 0..N-1 are what the stdio array says and nothing else is
-//       open, its cwd, argv[0], environment, ids, namespaces and cgroup are what the options say
-//       (read from /proc while it waits), nsPid matches NSpid, and it exits with the code it was
-//       given.
+//       open, its cwd, argv[0], environment, ids, namespaces, cgroup and its namespace's pid_max
+//       are what the options say (read from /proc while it waits), nsPid matches NSpid (and is
+//       the one asked for), and it exits with the code it was given.
 // Which one is expected is worked out from the options and the file system before looking at the
 // outcome. hostile.test.ts fuzzes argument types; this file fuzzes the values.
 //
@@ -34,6 +34,7 @@ import * as path from 'path';
 import { PidNamespace, spawnInPidNamespace } from '../lib';
 import { cgroup2Mounts } from '../lib/cgroup';
 import { initPath, native } from '../lib/native';
+import { pidMaxPerNamespace } from '../lib/pid-control';
 import { childrenOfSelf, eventually, ownDescriptorCount } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
@@ -130,6 +131,10 @@ interface CaseSpec {
   /** A boolean, or a value of another type (refused). */
   waitForDescendants?: boolean | string | number | null;
   teardownGraceMs?: number;
+  /** options.pidMax: a number in or out of the kernel's range, or a value of another type. */
+  pidMax?: number | string | null;
+  /** options.nsPid, likewise. */
+  nsPid?: number | string | null;
 }
 
 /** What fixtures/fuzz-spawn-executor.js reports. */
@@ -202,6 +207,8 @@ interface CaseReport {
     initNsPidLine: number[] | null;
     initWaitAll: boolean | null;
     innerProcNsPid: string | null;
+    /** /proc/sys/kernel/pid_max as a process of the command's namespace reads it (with pidMax). */
+    pidMaxInside: string | null;
   };
   runError?: string;
   exited?: { code: number | null; signal: string | null };
@@ -233,6 +240,17 @@ const { createExecutor } = require('./fixtures/fuzz-spawn-executor.js') as { cre
 const V2 = cgroup2Mounts()[0] as string | undefined;
 const MAX_STDIO = 1024;
 const MAX_ID = 0xfffffffe;
+/** Whether pidMax can be set here (Linux >= 6.14); before, it is ERR_PID_MAX_UNSUPPORTED. */
+const PID_MAX_SETTABLE = pidMaxPerNamespace();
+/**
+ * The pods' pid_max: they are made with one where the kernel allows it, so that a nsPid at or
+ * above it is a refusal of the kernel's (EINVAL). A namespace made without one starts at the
+ * kernel's limit, 4194304, whatever its parent's is (kernel/pid_namespace.c).
+ */
+const POD_PID_MAX = PID_MAX_SETTABLE ? 30000 : 4194304;
+const POD_OPTIONS = PID_MAX_SETTABLE ? { pidMax: POD_PID_MAX } : {};
+const pidMaxInRange = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 301 && (v as number) <= 4194304;
+const nsPidInRange = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 2 && (v as number) <= 4194303;
 const MAX_ARG_STRLEN = 131072; // 32 pages: the longest single argument or environment string
 /** Bytes around the computed limit where either outcome is right (flags the init may get). */
 const ARG_SLACK = 1024;
@@ -298,6 +316,20 @@ const newNamespaceArb: fc.Arbitrary<boolean | string | number | null> = fc.oneof
 const waitForDescendantsArb: fc.Arbitrary<boolean | string | number | null> = fc.oneof(
   { weight: 4, arbitrary: fc.boolean() },
   { weight: 1, arbitrary: fc.constantFrom('true', 1, 0, null) },
+);
+
+/** pidMax: the kernel's edges and values between, then what is out of range or not a number. */
+const pidMaxArb: fc.Arbitrary<number | string | null> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(301, 1000, 65536, 4194304) },
+  { weight: 1, arbitrary: fc.constantFrom(300, 4194305, 0, -1, 1000.5, NaN, '1000', null) },
+);
+
+/** nsPid: free pids of the pods (far above what their members take), pids at and above their
+ * pid_max (EINVAL from clone3), then what is out of range or not a number. */
+const nsPidArb: fc.Arbitrary<number | string | null> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: Math.min(10000, POD_PID_MAX >> 2), max: Math.min(20000, POD_PID_MAX - 1) }) },
+  { weight: 1, arbitrary: fc.constantFrom(POD_PID_MAX, 4194303) },
+  { weight: 1, arbitrary: fc.constantFrom(0, 1, 4194304, 2.5, '7', null) },
 );
 
 const cwdArb: fc.Arbitrary<CwdSpec> = fc.oneof(
@@ -405,6 +437,8 @@ function caseArb(focus: Focus): fc.Arbitrary<CaseSpec> {
       newNamespace: sometimes(newNamespaceArb, false),
       waitForDescendants: sometimes(waitForDescendantsArb, is('identity')),
       teardownGraceMs: sometimes(fc.constantFrom(0, 20), false),
+      pidMax: sometimes(pidMaxArb, is('identity')),
+      nsPid: sometimes(nsPidArb, is('identity')),
       // A quarter of the cases keep the invalid values and the options that exclude each other.
       conflicts: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     })
@@ -450,6 +484,8 @@ function withoutConflicts(drawn: CaseSpec): CaseSpec {
   }
   if (spec.waitForDescendants !== undefined && (typeof spec.waitForDescendants !== 'boolean' || (spec.waitForDescendants && !initOf(spec)))) delete spec.waitForDescendants;
   if (spec.waitForDescendants === true && spec.teardownGraceMs !== undefined && spec.teardownGraceMs !== 0) delete spec.teardownGraceMs;
+  if (spec.pidMax !== undefined && (!pidMaxInRange(spec.pidMax) || !isNewNamespace(spec.mode) || newNamespaceOf(spec) !== true)) delete spec.pidMax;
+  if (spec.nsPid !== undefined && (!nsPidInRange(spec.nsPid) || !joins(spec.mode))) delete spec.nsPid;
   if (spec.env) spec.env = spec.env.filter(([k, v]) => k !== '' && !k.includes('=') && !k.includes('\0') && !(v ?? '').includes('\0'));
   if (spec.cwd?.k === 'literal' && (spec.cwd.value === '' || spec.cwd.value.includes('\0'))) delete spec.cwd;
   if (typeof spec.argv0 === 'string' && spec.argv0.includes('\0')) delete spec.argv0;
@@ -781,6 +817,17 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
     if (!initOf(spec)) bad('ERR_INVALID_ARG_VALUE', `waitForDescendants without the init (${spec.mode})`);
     if (spec.teardownGraceMs !== undefined && spec.teardownGraceMs !== 0) bad('ERR_INVALID_ARG_VALUE', `waitForDescendants with teardownGraceMs ${spec.teardownGraceMs}`);
   }
+  if (spec.pidMax !== undefined) {
+    if (typeof spec.pidMax !== 'number') bad('ERR_INVALID_ARG_TYPE', `pidMax is ${JSON.stringify(spec.pidMax)}`);
+    else if (!pidMaxInRange(spec.pidMax)) bad('ERR_OUT_OF_RANGE', `pidMax is ${spec.pidMax}`);
+    if (joins(spec.mode)) bad('ERR_INVALID_ARG_VALUE', 'pidMax with join');
+    if (newNamespace !== true) bad('ERR_INVALID_ARG_VALUE', `pidMax with newNamespace ${JSON.stringify(newNamespace)}`);
+  }
+  if (spec.nsPid !== undefined) {
+    if (typeof spec.nsPid !== 'number') bad('ERR_INVALID_ARG_TYPE', `nsPid is ${JSON.stringify(spec.nsPid)}`);
+    else if (!nsPidInRange(spec.nsPid)) bad('ERR_OUT_OF_RANGE', `nsPid is ${spec.nsPid}`);
+    if (!joins(spec.mode)) bad('ERR_INVALID_ARG_VALUE', `nsPid without join (${spec.mode})`);
+  }
   if (codes.size > 0) return { kind: 'argument', codes, why, orBadDescriptor: false };
 
   // The cgroup is looked at before anything is spawned.
@@ -824,6 +871,9 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
       errors.push({ code: 'EACCES', syscall: 'execve', why: `the init runs as uid ${initAs}, which cannot reach ${initPath}` });
     }
   }
+  // clone3 takes a pid below the namespace's pid_max only.
+  if (pidMaxInRange(spec.pidMax) && !PID_MAX_SETTABLE) errors.push({ code: 'ERR_PID_MAX_UNSUPPORTED', syscall: 'pid_max', why: `pidMax on Linux ${os.release()}` });
+  if (nsPidInRange(spec.nsPid) && spec.nsPid >= POD_PID_MAX) errors.push({ code: 'EINVAL', syscall: 'clone3', why: `nsPid ${spec.nsPid} is at or above the pod's pid_max ${POD_PID_MAX}` });
   const footprint = underInit(spec.mode) ? report.call.footprint.init : report.call.footprint.raw;
   const space = `${footprint} bytes of arguments and environment, limit ${ARG_SPACE}`;
   const maybeTooBig = footprint > ARG_SPACE - ARG_SLACK;
@@ -934,7 +984,9 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
     f.equal(child.namespaceId, pod.id, 'namespaceId of a joiner is the namespace joined');
     f.equal(child.init, null, 'child.init of a joiner');
     f.check(child.nsPid > 1, `nsPid ${child.nsPid} of a joiner`);
+    if (spec.nsPid !== undefined) f.equal(child.nsPid, spec.nsPid, 'nsPid of a joiner is the one asked for');
   }
+  if (spec.pidMax !== undefined) f.equal(run.pidMaxInside, String(spec.pidMax), "pidMax: the namespace's pid_max, read inside");
   if (underInit(spec.mode)) {
     f.equal(run.ppid, child.init?.pid, "the command is the init's child");
     f.equal(run.initWaitAll, spec.waitForDescendants === true, 'waitForDescendants: the init waits for the others (--wait-all)');
@@ -1114,8 +1166,8 @@ describeAsRoot('fuzzing the option space of a spawn against the kernel', () => {
       cgroupDir = fs.realpathSync(V2) + `/pidns-fuzz-${process.pid}`;
       fs.mkdirSync(cgroupDir);
     }
-    pods = { root: await PidNamespace.create(), user: await PidNamespace.create({ userNamespace: true }) };
-    const shared = { tmp, cgroupDir, cgroupParent: V2 ?? null, attacker };
+    pods = { root: await PidNamespace.create(POD_OPTIONS), user: await PidNamespace.create({ userNamespace: true, ...POD_OPTIONS }) };
+    const shared = { tmp, cgroupDir, cgroupParent: V2 ?? null, attacker, podOptions: POD_OPTIONS };
     executor = createExecutor({ lib: { spawnInPidNamespace, initPath }, fifo, openFds, pods, ...shared });
     server = new CaseServer({ ...shared, fifo: path.join(tmp, 'fifo-server') });
     await server.request({ op: 'hygiene' }, 30_000);
