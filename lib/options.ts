@@ -183,7 +183,7 @@ export interface NormalizedPodOptions {
   mountProc: boolean;
   userNamespace: NormalizedUserNamespace | null;
   cgroup: NormalizedCgroup;
-  /** The namespace's pid_max, or null for the parent's. */
+  /** The namespace's pid_max, or null for the kernel's default. */
   pidMax: number | null;
 }
 
@@ -217,7 +217,7 @@ export interface NormalizedOptions {
   /** The maps as the kernel reads them from /proc/PID/uid_map, or null for no user namespace. */
   userNamespace: NormalizedUserNamespace | null;
   cgroup: NormalizedCgroup;
-  /** A new namespace's pid_max, or null for the parent's. */
+  /** A new namespace's pid_max, or null for the kernel's default. */
   pidMax: number | null;
   /** The pid to take in the namespace joined, or null for the next free one. */
   nsPid: number | null;

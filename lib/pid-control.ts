@@ -12,7 +12,8 @@ export const PID_MAX_LIMIT = 4194304;
 /** The first kernel whose pid_max is per PID namespace (kernel/pid.c, commit 7863dcc72d0f). */
 const PER_NAMESPACE_SINCE: readonly [number, number] = [6, 14];
 
-/** options.pidMax: undefined (the parent namespace's value stays), or a pid_max the kernel takes. */
+/** options.pidMax: undefined (the kernel's default: a new namespace starts at PID_MAX_LIMIT, the
+ * outer namespaces' own limits still holding for the outer pids), or a pid_max the kernel takes. */
 export function checkPidMax(name: string, value: unknown): number | null {
   if (value === undefined) return null;
   return checkInteger(name, value, PID_MAX_MIN, PID_MAX_LIMIT);

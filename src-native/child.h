@@ -108,7 +108,7 @@ struct pidns_child {
   int cgroup_fd;
 
   /* The new PID namespace's pid_max, in decimal, written by its pid 1 (the process that execs)
-   * before anything else runs there; NULL: the parent namespace's value stays. */
+   * before anything else runs there; NULL: the kernel's default. */
   const char *pid_max;
   /* Joining: the pid the process that execs takes in the joined namespace (clone3 set_tid), or 0
    * for the next free one. */

@@ -143,6 +143,12 @@ describeAsRoot('pidMax: the new namespace\'s own pid_max', () => {
     expect(hostPidMax()).toBe(before);
   });
 
+  // kernel/pid_namespace.c: a new namespace starts at PID_MAX_LIMIT, not at its parent's value.
+  test('without pidMax a new namespace has the kernel\'s limit as its own, whatever the host\'s is', async () => {
+    const child = await spawnInPidNamespace('cat', ['/proc/sys/kernel/pid_max']);
+    expect(await outputOf(child)).toEqual({ text: '4194304', code: 0 });
+  });
+
   test.each([
     ['under the init', true, 2],
     ['raw', false, 1],
