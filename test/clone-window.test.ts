@@ -46,14 +46,21 @@ describe('the addon refuses what the library would never send', () => {
     file: '/bin/true', argv: ['true'], envp: [], cwd: null, uid: -1, gid: -1, fdMap: [0, 1, 2],
     newPidNamespace: false, joinFd: -1, joinUserFd: -1, pdeathsig: 0, parentPid: 0, usePidfd: false,
     mountProc: false, noNewPrivileges: false, foreground: false, terminal: false, newUserNamespace: false,
-    uidMap: '', gidMap: '', denySetgroups: false, cgroupFd: -1,
+    uidMap: '', gidMap: '', denySetgroups: false, cgroupFd: -1, pidMax: 0, nsPid: 0,
   });
 
   test.each([
     ['uid', NaN], ['uid', 1.5], ['uid', 2 ** 32], ['gid', NaN], ['gid', -2], ['pdeathsig', NaN],
     ['pdeathsig', 65], ['parentPid', Infinity], ['joinFd', NaN], ['cgroupFd', -2], ['joinUserFd', 0.5],
+    ['pidMax', NaN], ['pidMax', -1], ['pidMax', 4194305], ['nsPid', 4194304], ['nsPid', 1.5],
   ])('%s = %p is a TypeError, and nothing is spawned', (field, value) => {
     expectTypeError(() => native.spawn({ ...request(), [field]: value }));
+  });
+
+  // pid_max is written only in a new namespace (never ours), a pid chosen only in one joined.
+  test('pidMax without a new PID namespace, and nsPid without joinFd, are TypeErrors', () => {
+    expectTypeError(() => native.spawn({ ...request(), pidMax: 1000 }));
+    expectTypeError(() => native.spawn({ ...request(), nsPid: 50 }));
   });
 
   test.each([[[NaN]], [[0.5]], [[-2]], [[2 ** 31]], [['0']]])('fdMap %p is a TypeError', (fdMap) => {
