@@ -137,7 +137,8 @@ PIDNS_CHILD_CODE static int mount_private_proc(void) {
  * child installs, so that it still names this process in Node's /proc at the end. -1 if /proc is
  * not there: the parent check is then skipped. */
 PIDNS_CHILD_CODE static int open_own_status(const struct pidns_child *c) {
-  return lift_private(open("/proc/self/status", O_RDONLY | O_CLOEXEC), c->fd_count);
+  int fd = c->node_proc_fd >= 0 ? openat(c->node_proc_fd, "self/status", O_RDONLY | O_CLOEXEC) : open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  return lift_private(fd, c->fd_count);
 }
 
 /* The PPid field of a /proc/PID/status, or -1. Parsed in place: no allocation here. */
@@ -207,7 +208,9 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   c->inner_pid = (pid_t)syscall(SYS_getpid);
   /* Before mountProc replaces /proc: here /proc/self is this process in Node's view. */
   struct stat own_namespace;
-  c->namespace_inode = syscall(SYS_newfstatat, AT_FDCWD, "/proc/self/ns/pid", &own_namespace, 0) == 0
+  int proc_dir = c->node_proc_fd >= 0 ? c->node_proc_fd : AT_FDCWD;
+  const char *own_path = c->node_proc_fd >= 0 ? "self/ns/pid" : "/proc/self/ns/pid";
+  c->namespace_inode = syscall(SYS_newfstatat, proc_dir, own_path, &own_namespace, 0) == 0
                           ? (unsigned long long)own_namespace.st_ino
                           : 0;
   /* From here on this process reports through its own copy of the error pipe: the number in c
@@ -362,6 +365,53 @@ PIDNS_CHILD_CODE static void start_in_new_user_namespace(struct pidns_child *c, 
   _exit(0);
 }
 
+/* One namespace to enter: its descriptor (-1: not entered), its type, and the step a refusal is
+ * reported as. */
+struct pidns_entry {
+  int fd;
+  int type;
+  int step;
+};
+
+/* Enters the namespaces of the target the way nsenter does (util-linux sys-utils/nsenter.c): in
+ * the order user, cgroup, ipc, uts, net, pid, mnt, in two passes. The first pass tries each but
+ * the user namespace and passes over a refusal; the second enters the user namespace, then retries
+ * what was refused, and reports a refusal. So a privileged caller enters the user namespace last
+ * (inside it, it would no longer have the privilege the other calls check over namespaces owned
+ * outside) and an unprivileged one first (it grants that privilege over the namespaces it owns).
+ * These run in this process, which shares Node's memory but has its own thread group and
+ * fs_struct: the mount and user namespaces check exactly that. A time namespace would also check
+ * that no other process shares the memory (the kernel's current_is_single_threaded()), so lib/
+ * never asks for one. */
+PIDNS_CHILD_CODE static void enter_namespaces(const struct pidns_child *c) {
+  struct pidns_entry entries[] = {
+      {c->join_user_fd, CLONE_NEWUSER, PIDNS_STEP_SETNS_USER},
+      {c->enter_fds[PIDNS_ENTER_CGROUP], CLONE_NEWCGROUP, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_CGROUP},
+      {c->enter_fds[PIDNS_ENTER_IPC], CLONE_NEWIPC, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_IPC},
+      {c->enter_fds[PIDNS_ENTER_UTS], CLONE_NEWUTS, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_UTS},
+      {c->enter_fds[PIDNS_ENTER_NET], CLONE_NEWNET, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_NET},
+      {c->join_fd, CLONE_NEWPID, PIDNS_STEP_SETNS},
+      {c->enter_fds[PIDNS_ENTER_MNT], CLONE_NEWNS, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_MNT},
+  };
+  const int count = (int)(sizeof entries / sizeof entries[0]);
+  for (int i = 1; i < count; i++)
+    if (entries[i].fd >= 0 && pidns_setns(entries[i].fd, entries[i].type) == 0) entries[i].fd = -1;
+  for (int i = 0; i < count; i++)
+    if (entries[i].fd >= 0 && pidns_setns(entries[i].fd, entries[i].type) < 0) report_and_exit(c, entries[i].step, errno);
+}
+
+/* The target's root and working directory, as nsenter --root --wd sets them: after the mount
+ * namespace (the descriptors were opened before it, in the target's), and before the process that
+ * execs is forked, so that it starts there and its execve resolves the command in the target's
+ * tree. Without a working directory of the target's, the root's top. */
+PIDNS_CHILD_CODE static void enter_directories(const struct pidns_child *c) {
+  if (c->root_fd >= 0) {
+    if (fchdir(c->root_fd) < 0 || chroot(".") < 0) report_and_exit(c, PIDNS_STEP_CHROOT, errno);
+    if (c->cwd_fd < 0 && chdir("/") < 0) report_and_exit(c, PIDNS_STEP_CHDIR, errno);
+  }
+  if (c->cwd_fd >= 0 && fchdir(c->cwd_fd) < 0) report_and_exit(c, PIDNS_STEP_FCHDIR, errno);
+}
+
 PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
   struct pidns_child *c = (struct pidns_child *)arg;
 
@@ -374,12 +424,12 @@ PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
   }
 
   /* setns(CLONE_NEWPID) only changes where this process's children go; the process that execs
-   * must be forked after it. CLONE_PARENT makes it Node's child, so Node reaps it like any
-   * other; CLONE_VFORK keeps this process alive until it has exec'd or failed. The user
-   * namespace comes first: it grants the capabilities the other setns calls check. */
-  if (c->join_user_fd >= 0 && pidns_setns(c->join_user_fd, CLONE_NEWUSER) < 0)
-    report_and_exit(c, PIDNS_STEP_SETNS_USER, errno);
-  if (pidns_setns(c->join_fd, CLONE_NEWPID) < 0) report_and_exit(c, PIDNS_STEP_SETNS, errno);
+   * must be forked after it, and it takes this process's root and working directory with it.
+   * CLONE_PARENT makes it Node's child, so Node reaps it like any other; CLONE_VFORK keeps this
+   * process alive until it has exec'd or failed. */
+  if (c->enter_fds[PIDNS_ENTER_MNT] >= 0 || c->root_fd >= 0) c->node_proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  enter_namespaces(c);
+  enter_directories(c);
   pid_t pid = clone_grandchild(c, grandchild_main, CLONE_VM | CLONE_VFORK | CLONE_PARENT | mount_flag);
   if (pid < 0) report_and_exit(c, c->ns_pid > 0 ? PIDNS_STEP_CLONE_NS_PID : PIDNS_STEP_CLONE, errno);
   c->exec_pid = pid;

@@ -45,8 +45,29 @@ const char *StepName(int step) {
     case PIDNS_STEP_CONTROLLING_TERMINAL: return "ioctl";
     case PIDNS_STEP_PID_MAX: return "pid_max";
     case PIDNS_STEP_CLONE_NS_PID: return "clone3";
-    default: return "spawn";
+    case PIDNS_STEP_CHROOT: return "chroot";
+    case PIDNS_STEP_FCHDIR: return "fchdir";
+    default:
+      if (step >= PIDNS_STEP_SETNS_OTHER && step < PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_KINDS) return "setns";
+      return "spawn";
   }
+}
+
+// The namespace a refused setns was entering, by the names of /proc/PID/ns, or nullptr for a
+// step that enters none.
+const char *NamespaceOfStep(int step) {
+  if (step == PIDNS_STEP_SETNS) return "pid";
+  if (step == PIDNS_STEP_SETNS_USER) return "user";
+  if (step >= PIDNS_STEP_SETNS_OTHER && step < PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_KINDS) return EnterKindName(step - PIDNS_STEP_SETNS_OTHER);
+  return nullptr;
+}
+
+// A refusal in the child: { errno, syscall }, and the namespace a refused setns was entering.
+Napi::Value ChildFailure(Napi::Env env, const struct pidns_child_error &report) {
+  Napi::Value failure = Failure(env, report.err, StepName(report.step));
+  const char *ns = NamespaceOfStep(report.step);
+  if (ns) failure.As<Napi::Object>().Set("namespace", ns);
+  return failure;
 }
 
 // Waits for a child of ours that has ended or is about to, and reaps it. Only that pid: never 0
@@ -68,7 +89,7 @@ class Fields {
         "file", "cwd", "argv", "envp", "fdMap", "newPidNamespace", "usePidfd", "newUserNamespace",
         "uidMap", "gidMap", "uid", "gid", "pdeathsig", "parentPid", "cgroupFd", "joinFd",
         "joinUserFd", "mountProc", "noNewPrivileges", "foreground", "terminal", "denySetgroups",
-        "pidMax", "nsPid"};
+        "pidMax", "nsPid", "enterFds", "rootFd", "cwdFd"};
     for (const char *name : kNames) {
       Napi::Value v = o.Get(name);
       if (env.IsExceptionPending()) return false;
@@ -125,6 +146,11 @@ bool IntField(const Fields &o, const char *name, int64_t min, int64_t max, int64
 
 }  // namespace
 
+const char *EnterKindName(int kind) {
+  static const char *const kNames[PIDNS_ENTER_KINDS] = {"cgroup", "ipc", "uts", "net", "mnt"};
+  return kind >= 0 && kind < PIDNS_ENTER_KINDS ? kNames[kind] : nullptr;
+}
+
 // Returns { pid, pidfd, nsPid } or { errno, syscall }. Throws TypeError only for a malformed
 // options object, which lib/ never builds.
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
@@ -158,6 +184,24 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
     fdMap.push_back(v.As<Napi::Number>().Int32Value());
   }
 
+  // The target's other namespaces, by pidns_enter_kind; absent: none.
+  int enterFds[PIDNS_ENTER_KINDS];
+  for (int &fd : enterFds) fd = -1;
+  Napi::Value enterValue = o.Get("enterFds");
+  if (!enterValue.IsUndefined()) {
+    if (!enterValue.IsArray() || enterValue.As<Napi::Array>().Length() != PIDNS_ENTER_KINDS)
+      return ThrowType(env, "spawn: enterFds must be an array of one descriptor or -1 per namespace kind");
+    for (uint32_t i = 0; i < PIDNS_ENTER_KINDS; i++) {
+      Napi::Value v = enterValue.As<Napi::Array>().Get(i);
+      if (env.IsExceptionPending() || !IsIntegerIn(v, -1, INT32_MAX)) return ThrowType(env, "spawn: enterFds entries must be descriptors or -1");
+      enterFds[i] = v.As<Napi::Number>().Int32Value();
+    }
+  }
+
+  int64_t rootFd, cwdFd;
+  if (!IntField(o, "rootFd", -1, INT32_MAX, -1, &rootFd) || !IntField(o, "cwdFd", -1, INT32_MAX, -1, &cwdFd))
+    return ThrowType(env, "spawn: rootFd and cwdFd must be descriptors or -1");
+
   int64_t uid, gid, pdeathsig, parentPid, cgroupFd, joinFd, joinUserFd, pidMax, nsPid;
   if (!IntField(o, "uid", -1, 0xfffffffeLL, -1, &uid) || !IntField(o, "gid", -1, 0xfffffffeLL, -1, &gid) ||
       !IntField(o, "pdeathsig", 0, NSIG - 1, 0, &pdeathsig) || !IntField(o, "parentPid", 0, INT32_MAX, 0, &parentPid) ||
@@ -170,6 +214,10 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   // pid_max belongs to a namespace's creator, and a pid can be chosen only in one joined.
   if (pidMax > 0 && !newPidNamespace) return ThrowType(env, "spawn: pidMax needs a new PID namespace");
   if (nsPid > 0 && joinFd < 0) return ThrowType(env, "spawn: nsPid needs joinFd");
+  // A target's other namespaces and directories are entered on the way into its PID namespace.
+  bool entering = rootFd >= 0 || cwdFd >= 0;
+  for (int fd : enterFds) entering = entering || fd >= 0;
+  if (entering && joinFd < 0) return ThrowType(env, "spawn: enterFds, rootFd and cwdFd need joinFd");
   std::string pidMaxText = pidMax > 0 ? std::to_string(pidMax) : std::string();
   bool usePidfd = o.Get("usePidfd").ToBoolean();
   bool newUserNamespace = o.Get("newUserNamespace").ToBoolean();
@@ -195,6 +243,10 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.cgroup_fd = static_cast<int>(cgroupFd);
   child.join_fd = static_cast<int>(joinFd);
   child.join_user_fd = static_cast<int>(joinUserFd);
+  for (int i = 0; i < PIDNS_ENTER_KINDS; i++) child.enter_fds[i] = enterFds[i];
+  child.root_fd = static_cast<int>(rootFd);
+  child.cwd_fd = static_cast<int>(cwdFd);
+  child.node_proc_fd = -1;
   child.mount_proc = o.Get("mountProc").ToBoolean();
   child.no_new_privs = o.Get("noNewPrivileges").ToBoolean();
   child.foreground = o.Get("foreground").ToBoolean();
@@ -267,13 +319,13 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
     pid = child.exec_pid;
     if (failed) {
       Reap(pid);
-      return Failure(env, report.err, StepName(report.step));
+      return ChildFailure(env, report);
     }
     if (usePidfd) pidfd = pidns_pidfd_open(pid);
   } else if (failed) {
     Reap(pid);
     if (pidfd >= 0) close(pidfd);
-    return Failure(env, report.err, StepName(report.step));
+    return ChildFailure(env, report);
   }
 
   Napi::Object result = Napi::Object::New(env);
