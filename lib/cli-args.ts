@@ -2,6 +2,7 @@
 // UsageError with one line that says what is wrong; nothing here touches a process or the kernel.
 import { parseArgs, type ParseArgsConfig } from 'util';
 import { MAX_FD, MAX_PID } from './checks';
+import type { NamespaceKind } from './enter';
 import { PID_MAX_LIMIT, PID_MAX_MIN } from './pid-control';
 import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 
@@ -35,6 +36,8 @@ export interface RunArguments {
 export interface ExecArguments {
   command: 'exec';
   targetPid: number;
+  /** --all: 'all'; --user, --mount, ...: those namespaces (options.joinNamespaces); null: only the PID namespace. */
+  joinNamespaces: 'all' | NamespaceKind[] | null;
   mountProc: boolean;
   /** --ns-pid N: the pid CMD takes in the namespace, or null for the next free one. */
   nsPid: number | null;
@@ -82,7 +85,21 @@ export const OPTIONS = {
     'pid-max': value,
     'status-fd': value,
   },
-  exec: { target: value, 'mount-proc': flag, 'ns-pid': value, 'status-fd': value },
+  exec: {
+    target: { type: 'string', short: 't' },
+    all: { type: 'boolean', short: 'a' },
+    user: { type: 'boolean', short: 'U' },
+    mount: { type: 'boolean', short: 'm' },
+    net: { type: 'boolean', short: 'n' },
+    uts: { type: 'boolean', short: 'u' },
+    ipc: { type: 'boolean', short: 'i' },
+    cgroup: { type: 'boolean', short: 'C' },
+    time: { type: 'boolean', short: 'T' },
+    pid: { type: 'boolean', short: 'p' },
+    'mount-proc': flag,
+    'ns-pid': value,
+    'status-fd': value,
+  },
   ps: { json: flag },
   doctor: { json: flag },
 } as const satisfies Record<Topic, Record<string, OptionConfig>>;
@@ -215,13 +232,27 @@ function parseRun(argv: string[]): RunArguments | HelpArguments {
   };
 }
 
+/** exec's flags for the namespaces to enter, nsenter's, each with its name in /proc/PID/ns. */
+const NAMESPACE_FLAGS = [
+  ['user', 'user'],
+  ['mount', 'mnt'],
+  ['net', 'net'],
+  ['uts', 'uts'],
+  ['ipc', 'ipc'],
+  ['cgroup', 'cgroup'],
+  ['time', 'time'],
+  ['pid', 'pid'],
+] as const satisfies readonly (readonly [keyof typeof OPTIONS.exec, NamespaceKind])[];
+
 function parseExec(argv: string[]): ExecArguments | HelpArguments {
   const { values, operands } = parseOptions('exec', argv, OPTIONS.exec, 'command');
   if (values.help) return { command: 'help', topic: 'exec' };
   if (values.target === undefined) throw new UsageError('exec', 'missing --target PID (the process whose namespace to enter)');
+  const chosen: NamespaceKind[] = NAMESPACE_FLAGS.filter(([flagName]) => values[flagName] === true).map(([, kind]) => kind);
   return {
     command: 'exec',
     targetPid: integer('exec', '--target', values.target, 1, MAX_PID),
+    joinNamespaces: values.all === true ? 'all' : chosen.length > 0 ? chosen : null,
     mountProc: values['mount-proc'] === true,
     nsPid: values['ns-pid'] === undefined ? null : integer('exec', '--ns-pid', values['ns-pid'], 2, PID_MAX_LIMIT - 1),
     statusFd: statusFdOf('exec', values['status-fd']),
@@ -339,11 +370,28 @@ Exit status:
 `,
   exec: `Usage: pidns exec --target PID [OPTIONS] [--] CMD [ARGS...]
 
-Runs CMD in the PID namespace of process PID (what nsenter --pid does). CMD gets the next free
-pid there, stays a child of pidns, and is killed by the kernel if the namespace's pid 1 exits.
+Runs CMD in the PID namespace of process PID (what nsenter --pid does), and with --all or the
+flags below in its other namespaces too. CMD gets the next free pid there, stays a child of
+pidns, and is killed by the kernel if the namespace's pid 1 exits.
 
 Options:
-  --target PID       the process whose PID namespace CMD joins (required)
+  -t, --target PID   the process whose PID namespace CMD joins (required)
+  -a, --all          enter every namespace of PID that is not already yours, and take its root
+                     and working directory: 'pidns exec -t PID --all -- sh' is a shell in a
+                     running container (nsenter -a -r -w does the same, without the init's pid
+                     reporting and signal forwarding)
+  -U, --user         enter PID's user namespace (CMD is uid 0 and gid 0 there, as with nsenter)
+  -m, --mount        enter PID's mount namespace, and take its root and working directory;
+                     CMD is looked up in PID's root
+  -n, --net          enter PID's network namespace
+  -u, --uts          enter PID's UTS namespace (hostname)
+  -i, --ipc          enter PID's IPC namespace
+  -C, --cgroup       enter PID's cgroup namespace
+  -T, --time         enter PID's time namespace: refused when it is not yours (the kernel
+                     lets no process that shares memory with another enter one)
+  -p, --pid          enter PID's PID namespace (always done)
+                     Namespaces are entered in nsenter's order: as root the user namespace
+                     last, otherwise first.
   --mount-proc       give CMD a new mount namespace with a /proc of the joined PID namespace
   --ns-pid N         CMD takes pid N in the namespace (2 to ${PID_MAX_LIMIT - 1}) instead of the next free
                      one; fails if N is in use (needs CAP_SYS_ADMIN over the namespace's owner)

@@ -274,6 +274,7 @@ function run(parsed: RunArguments): Promise<number> {
 function exec(parsed: ExecArguments): Promise<number> {
   const status = openStatusChannel('exec', parsed.statusFd);
   const options: SpawnOptions = { stdio: 'inherit', join: parsed.targetPid };
+  if (parsed.joinNamespaces !== null) options.joinNamespaces = parsed.joinNamespaces;
   if (parsed.mountProc) options.mountProc = true;
   if (parsed.nsPid !== null) options.nsPid = parsed.nsPid;
   return runToExit(parsed.argv, options, status);

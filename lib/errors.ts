@@ -88,6 +88,8 @@ export interface FailureContext {
   userNamespace?: boolean;
   /** The pid asked for in the namespace joined (options.nsPid). */
   nsPid?: number;
+  /** For a refused setns: the namespace it was entering, by its name in /proc/PID/ns. */
+  namespace?: string;
 }
 
 /** A limit under /proc/sys/user, as the caller's user namespace sees it, or null if unreadable. */
@@ -143,14 +145,18 @@ interface Spelling {
   userNamespace: string;
   /** The mode without a new namespace (options.newNamespace false). */
   noNewNamespace: string;
+  /** Entering the target's user namespace too (options.joinNamespaces). */
+  enterUser: string;
 }
 const API_SPELLING: Spelling = {
   userNamespace: 'pass userNamespace: true',
   noNewNamespace: "where no namespace can be made, pass newNamespace: false (or 'auto'), which needs no privilege: the init then runs as a subreaper in your own PID namespace",
+  enterUser: "name 'user' in joinNamespaces",
 };
 const CLI_SPELLING: Spelling = {
   userNamespace: 'use pidns run --user',
   noNewNamespace: 'where no namespace can be made, use pidns run --no-new-namespace, which needs no privilege: the init then runs as a subreaper in your own PID namespace',
+  enterUser: 'add --user',
 };
 
 /** The message of an error as the pidns command line shows it (its flags, not the API's options). */
@@ -212,6 +218,12 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
       if (syscall === 'mount') return 'mounting /proc was refused: the PID namespace must belong to the user namespace doing it';
       if (syscall === 'clone')
         return `creating a PID namespace needs CAP_SYS_ADMIN: run as root, or ${spell.userNamespace}; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns (Docker: --cap-add SYS_ADMIN); or, ${spell.noNewNamespace}`;
+      if (syscall === 'setns' && ctx.namespace === 'user')
+        return "entering the target's user namespace needs CAP_SYS_ADMIN in it: it must be one your user created (or one made inside such a one), or run as root";
+      if (syscall === 'setns' && ctx.namespace && ctx.namespace !== 'pid')
+        return `entering the target's ${ctx.namespace} namespace needs CAP_SYS_ADMIN over the user namespace that owns it and over your own: run as root, or, when the target's user namespace is one your user created, ${spell.enterUser} so that it is entered first`;
+      if (syscall === 'chroot')
+        return `changing to the target's root directory needs CAP_SYS_CHROOT: run as root, or, when the target's user namespace is one your user created, ${spell.enterUser}`;
       if (syscall === 'setns')
         return `joining a PID namespace needs CAP_SYS_ADMIN: run as root, or ${spell.userNamespace}; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns`;
       if (syscall === 'setuid' || syscall === 'setgid' || syscall === 'setgroups')
@@ -228,6 +240,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
     case E.ENOEXEC:
       return 'the file is not an executable format the kernel knows (a script needs a #! line)';
     case E.EINVAL:
+      if (syscall === 'setns' && ctx.namespace && ctx.namespace !== 'pid') return `the kernel refused to enter the target's ${ctx.namespace} namespace from this process`;
       if (syscall === 'setns' || ctx.joining) return 'the join target is not a PID namespace of this system';
       // Linux 5.3 to 5.6 have clone3 but not CLONE_INTO_CGROUP.
       if (syscall === 'clone3') return CLONE3_HINT;

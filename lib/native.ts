@@ -3,8 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { ResourceUsage } from './signals';
 
-/** A kernel refusal, as the addon reports it: a positive errno and the call that failed. */
-export interface NativeFailure { errno: number; syscall: string }
+/** A kernel refusal, as the addon reports it: a positive errno and the call that failed (and, for a
+ * refused setns, the namespace it was entering, by its name in /proc/PID/ns). */
+export interface NativeFailure { errno: number; syscall: string; namespace?: string }
 
 export interface NativeSpawnOptions {
   file: string;
@@ -41,6 +42,13 @@ export interface NativeSpawnOptions {
   pidMax: number;
   /** The pid to take in the namespace joined (clone3 set_tid), or 0 for the next free one. */
   nsPid: number;
+  /** With joinFd: the target's other namespaces to enter, one descriptor or -1 per name of
+   * constants.ENTER_KINDS, in that order (entered as nsenter does; see lib/enter.ts). */
+  enterFds: number[];
+  /** With joinFd: the target's root directory (fchdir and chroot before the command is forked), or -1. */
+  rootFd: number;
+  /** With joinFd: the target's working directory, or -1. */
+  cwdFd: number;
 }
 
 /** namespaceId: the inode of the process's PID namespace as it read it itself, or 0. */
@@ -94,7 +102,15 @@ export interface NativeBinding {
   TerminalController: new (fd: number, onEvent: (event: number, payload?: Buffer | number) => void) => NativeTerminalController;
   /** Kernel features, each found by a call that makes no process and closes nothing: 0 where it works, else errno. */
   probeKernel(): { clone3IntoCgroup: number; closeRange: number; closeRangeCloexec: number };
-  constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number; MAX_FD_MAP: number };
+  constants: {
+    CLONE_NEWPID: number;
+    CLONE_NEWUSER: number;
+    MAX_FD_MAP: number;
+    /** The order of NativeSpawnOptions.enterFds. */
+    ENTER_KINDS: string[];
+    /** The CLONE_NEW* type of each namespace, by its name in /proc/PID/ns. */
+    NAMESPACE_TYPES: Record<'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time', number>;
+  };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

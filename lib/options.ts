@@ -5,6 +5,7 @@ import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup'
 import { checkBoolean, checkInteger, checkPid, checkString, MAX_FD, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
+import { checkJoinNamespaces, type NamespaceKind } from './enter';
 import { checkNsPid, checkPidMax } from './pid-control';
 import { signalName, signalNumber } from './signals';
 
@@ -72,6 +73,19 @@ export interface SpawnOptions {
    * or a PidNamespace.
    */
   join?: number | string | JoinTarget;
+  /**
+   * With join given as a pid or a PidNamespace: enter the target's other namespaces too, as
+   * `nsenter --target PID --all` does: 'all', or a list of the names in /proc/PID/ns ('user',
+   * 'mnt', 'net', 'uts', 'ipc', 'cgroup', 'time', 'pid'; the PID namespace is always entered).
+   * A namespace the target shares with the caller is left alone. They are entered in nsenter's
+   * order: as root the user namespace last, else first (it grants the privilege for the others).
+   * With the user namespace entered, uid and gid default to 0 there, as with nsenter. With 'mnt',
+   * the command also gets the target's root directory and working directory (`nsenter --root
+   * --wd`), a cwd option is a path in the target's tree, and the command is looked up there,
+   * in the absolute entries of PATH. A time namespace other than the caller's cannot be entered:
+   * ERR_TIME_NAMESPACE_UNSUPPORTED (see the README).
+   */
+  joinNamespaces?: 'all' | readonly NamespaceKind[];
   /** Default 'pipe'. */
   stdio?: StdioOption;
   /** The format of messages over an 'ipc' stdio entry: 'json' (default) or 'advanced' (the v8
@@ -167,7 +181,7 @@ export interface JoinTarget {
 }
 
 /** A namespace to join. expectedId: the inode the path must lead to (a PidNamespace), else it has ended. */
-export type NormalizedJoin = { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number; userPath?: string };
+export type NormalizedJoin = { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number; userPath?: string; targetPid?: number };
 
 /** A new user namespace: its maps as /proc/PID/uid_map takes them. */
 export interface NormalizedUserNamespace {
@@ -193,6 +207,8 @@ export interface NormalizedOptions {
   init: boolean;
   /** expectedId: the namespace inode the path must lead to (a PidNamespace), else it has ended. */
   join: NormalizedJoin | null;
+  /** The target's namespaces to enter with join, in nsenter's order ('pid' always among them), or null for only its PID namespace. */
+  joinNamespaces: NamespaceKind[] | null;
   newNamespace: boolean | 'auto';
   waitForDescendants: boolean;
   stdio: StdioEntry[];
@@ -358,7 +374,9 @@ function checkJoin(value: unknown): NormalizedOptions['join'] {
     if (typeof target.namespacePath === 'string' && typeof target.id === 'number') {
       const path = checkString('options.join.namespacePath', target.namespacePath, false);
       const userPath = typeof target.userNamespacePath === 'string' ? target.userNamespacePath : undefined;
-      return { kind: 'path', path, expectedId: target.id, userPath };
+      // The process whose namespace file it is: the one whose other namespaces joinNamespaces enters.
+      const processPath = /^\/proc\/(\d+)\/ns\/pid$/.exec(path);
+      return { kind: 'path', path, expectedId: target.id, userPath, targetPid: processPath ? Number(processPath[1]) : undefined };
     }
   }
   throw invalidType('options.join', 'a pid number, a namespace file path or a PidNamespace', value);
@@ -419,6 +437,14 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     if (o.mountProc === true) throw needs('options.mountProc', o.mountProc, 'a /proc of its own needs a PID namespace of its own');
     if (o.userNamespace !== undefined && o.userNamespace !== false) throw needs('options.userNamespace', o.userNamespace, 'a user namespace is made with the PID namespace');
     if (o.pidMax !== undefined) throw needs('options.pidMax', o.pidMax, 'pid_max is set in a PID namespace of its own');
+    if (o.joinNamespaces !== undefined) throw needs('options.joinNamespaces', o.joinNamespaces, "entering a process's namespaces joins its PID namespace");
+  }
+  const joinNamespaces = checkJoinNamespaces(o.joinNamespaces);
+  if (joinNamespaces !== null && join === null) {
+    throw invalidValue('options.joinNamespaces', o.joinNamespaces, 'needs options.join: the pid (or PidNamespace) whose namespaces to enter');
+  }
+  if (joinNamespaces !== null && join?.kind === 'path' && join.targetPid === undefined) {
+    throw invalidValue('options.join', join.path, 'cannot be a namespace file path with options.joinNamespaces (a PID namespace file names no other namespace): give the pid of a process, or a PidNamespace');
   }
   const pidMax = checkPidMax('options.pidMax', o.pidMax);
   if (pidMax !== null && join !== null) {
@@ -454,6 +480,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     args: argStrings,
     init,
     join,
+    joinNamespaces,
     newNamespace,
     waitForDescendants,
     stdio,

@@ -2,13 +2,16 @@
 // checked options and what the spawn has prepared (stdio descriptors, a cgroup, a namespace to
 // join, the init's control socket). Nothing changes a request once it is built.
 import { isMainThread } from 'worker_threads';
-import { initPath, usePidfd, type NativeSpawnOptions } from './native';
+import type { EnteredTarget } from './enter';
+import { initPath, native, usePidfd, type NativeSpawnOptions } from './native';
 import { mapsRoot, type NormalizedOptions, type NormalizedPodOptions, type NormalizedUserNamespace } from './options';
 import { ownPidInProc } from './proc';
 import { signalNumber } from './signals';
 
 const SIGKILL = signalNumber('SIGKILL');
 const SIGCONT = signalNumber('SIGCONT');
+/** enterFds of a spawn that enters none of a target's other namespaces. */
+const NO_OTHER_NAMESPACES = native.constants.ENTER_KINDS.map(() => -1);
 
 /** A namespace to enter, opened (namespace-files.ts). */
 export interface JoinFds {
@@ -32,6 +35,8 @@ export interface CommandLaunch extends Prepared {
   /** The command's resolved path. */
   file: string;
   join: JoinFds | null;
+  /** With join and joinNamespaces: the target's other namespaces and directories, opened. */
+  entered: EnteredTarget | null;
   /** The caller's terminal is handed to the command (options.foreground). */
   withTerminal: boolean;
 }
@@ -69,7 +74,9 @@ export function nativeRequest(launch: CommandLaunch): NativeSpawnOptions;
 export function nativeRequest(launch: InitLaunch | PodLaunch, controlFd: number): NativeSpawnOptions;
 export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOptions {
   if (launch.kind === 'command') {
-    const { opts, join } = launch;
+    const { opts, join, entered } = launch;
+    // In a user namespace entered, the command is its root unless told otherwise, as with nsenter.
+    const enteredId = (id: number) => (id < 0 && entered?.enteredUser ? 0 : id);
     // PR_SET_PDEATHSIG follows the thread that forked, so it is only the process's lifetime on
     // the main thread. Under the init the control channel does this for every thread.
     return {
@@ -78,8 +85,8 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
       argv: [opts.argv0, ...opts.args],
       envp: opts.env,
       cwd: opts.cwd,
-      uid: opts.uid,
-      gid: opts.gid,
+      uid: enteredId(opts.uid),
+      gid: enteredId(opts.gid),
       newPidNamespace: join === null,
       joinFd: join ? join.fd : -1,
       joinUserFd: join ? join.userFd : -1,
@@ -87,6 +94,9 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
       foreground: launch.withTerminal,
       pidMax: join === null ? opts.pidMax ?? 0 : 0,
       nsPid: join !== null ? opts.nsPid ?? 0 : 0,
+      enterFds: entered?.enterFds ?? NO_OTHER_NAMESPACES,
+      rootFd: entered?.rootFd ?? -1,
+      cwdFd: entered?.cwdFd ?? -1,
     };
   }
   const init = launch.kind === 'init' ? commandInit(launch) : podInit(launch.pod);
@@ -115,6 +125,9 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
     // the namespace runs before it is set, and the init needs no privilege of its own for it.
     pidMax: newNamespace ? (launch.kind === 'pod' ? launch.pod.pidMax : launch.opts.pidMax) ?? 0 : 0,
     nsPid: 0,
+    enterFds: NO_OTHER_NAMESPACES,
+    rootFd: -1,
+    cwdFd: -1,
   };
 }
 
