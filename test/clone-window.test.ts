@@ -47,6 +47,7 @@ describe('the addon refuses what the library would never send', () => {
     newPidNamespace: false, joinFd: -1, joinUserFd: -1, pdeathsig: 0, parentPid: 0, usePidfd: false,
     mountProc: false, noNewPrivileges: false, foreground: false, terminal: false, newUserNamespace: false,
     uidMap: '', gidMap: '', denySetgroups: false, cgroupFd: -1, pidMax: 0, nsPid: 0,
+    enterFds: native.constants.ENTER_KINDS.map(() => -1), rootFd: -1, cwdFd: -1,
   });
 
   test.each([
@@ -61,6 +62,18 @@ describe('the addon refuses what the library would never send', () => {
   test('pidMax without a new PID namespace, and nsPid without joinFd, are TypeErrors', () => {
     expectTypeError(() => native.spawn({ ...request(), pidMax: 1000 }));
     expectTypeError(() => native.spawn({ ...request(), nsPid: 50 }));
+  });
+
+  // A target's other namespaces and directories are entered only on the way into its PID namespace.
+  test('enterFds of the wrong length or with a bad entry, rootFd or cwdFd out of range, or any of them without joinFd, are TypeErrors', () => {
+    const none = native.constants.ENTER_KINDS.map(() => -1);
+    expectTypeError(() => native.spawn({ ...request(), enterFds: [-1] }));
+    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, enterFds: [...none.slice(1), NaN] }));
+    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, rootFd: 1.5 }));
+    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, cwdFd: -2 }));
+    expectTypeError(() => native.spawn({ ...request(), enterFds: [0, ...none.slice(1)] }));
+    expectTypeError(() => native.spawn({ ...request(), rootFd: 0 }));
+    expectTypeError(() => native.spawn({ ...request(), cwdFd: 0 }));
   });
 
   test.each([[[NaN]], [[0.5]], [[-2]], [[2 ** 31]], [['0']]])('fdMap %p is a TypeError', (fdMap) => {

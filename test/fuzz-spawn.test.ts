@@ -135,6 +135,8 @@ interface CaseSpec {
   pidMax?: number | string | null;
   /** options.nsPid, likewise. */
   nsPid?: number | string | null;
+  /** options.joinNamespaces: 'all', a list of names (some unknown), or a value of another type. */
+  joinNamespaces?: string | number | null | (string | number)[];
 }
 
 /** What fixtures/fuzz-spawn-executor.js reports. */
@@ -324,6 +326,20 @@ const pidMaxArb: fc.Arbitrary<number | string | null> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(300, 4194305, 0, -1, 1000.5, '1000', null) },
 );
 
+/** The names joinNamespaces takes: those of /proc/PID/ns. */
+const NAMESPACE_KINDS = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time'];
+const joinNamespacesValid = (v: unknown): boolean => v === 'all' || (Array.isArray(v) && v.length > 0 && v.every((k) => NAMESPACE_KINDS.includes(k as string)));
+/** Whether a case enters the pod's mount namespace, and so takes its root and working directory ('/'). */
+const entersMount = (spec: CaseSpec): boolean => joinNamespacesValid(spec.joinNamespaces) && (spec.joinNamespaces === 'all' || (spec.joinNamespaces as string[]).includes('mnt'));
+
+/** joinNamespaces: of the pods' namespaces only their PID namespace, a user pod's user namespace
+ * and their root and working directory differ from ours; the others are ours, left alone. Then
+ * names that are not namespaces, an empty list, and values of other types. */
+const joinNamespacesArb: fc.Arbitrary<string | number | null | (string | number)[]> = fc.oneof(
+  { weight: 4, arbitrary: fc.oneof(fc.constant('all'), fc.subarray(NAMESPACE_KINDS, { minLength: 1 })) },
+  { weight: 1, arbitrary: fc.constantFrom<string | number | null | (string | number)[]>('none', 'ALL', [], ['mount'], ['net', 'bogus'], [1], 7, null) },
+);
+
 /** nsPid: free pids of the pods (far above what their members take), pids at and above their
  * pid_max (EINVAL from clone3), then what is out of range or not a number. */
 const nsPidArb: fc.Arbitrary<number | string | null> = fc.oneof(
@@ -439,6 +455,7 @@ function caseArb(focus: Focus): fc.Arbitrary<CaseSpec> {
       teardownGraceMs: sometimes(fc.constantFrom(0, 20), false),
       pidMax: sometimes(pidMaxArb, is('identity')),
       nsPid: sometimes(nsPidArb, is('identity')),
+      joinNamespaces: sometimes(joinNamespacesArb, is('identity')),
       // A quarter of the cases keep the invalid values and the options that exclude each other.
       conflicts: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     })
@@ -486,6 +503,7 @@ function withoutConflicts(drawn: CaseSpec): CaseSpec {
   if (spec.waitForDescendants === true && spec.teardownGraceMs !== undefined && spec.teardownGraceMs !== 0) delete spec.teardownGraceMs;
   if (spec.pidMax !== undefined && (!pidMaxInRange(spec.pidMax) || !isNewNamespace(spec.mode) || newNamespaceOf(spec) !== true)) delete spec.pidMax;
   if (spec.nsPid !== undefined && (!nsPidInRange(spec.nsPid) || !joins(spec.mode))) delete spec.nsPid;
+  if (spec.joinNamespaces !== undefined && (!joinNamespacesValid(spec.joinNamespaces) || !joins(spec.mode) || spec.mode === 'joinPath')) delete spec.joinNamespaces;
   if (spec.env) spec.env = spec.env.filter(([k, v]) => k !== '' && !k.includes('=') && !k.includes('\0') && !(v ?? '').includes('\0'));
   if (spec.cwd?.k === 'literal' && (spec.cwd.value === '' || spec.cwd.value.includes('\0'))) delete spec.cwd;
   if (typeof spec.argv0 === 'string' && spec.argv0.includes('\0')) delete spec.argv0;
@@ -682,6 +700,9 @@ type Expected =
 /** The modes that make a new namespace with options.newNamespace at its default (true). */
 const isNewNamespace = (mode: Mode) => mode === 'init' || mode === 'raw';
 const isPodMember = (mode: Mode) => mode === 'pod' || mode === 'userPod';
+/** The directory a cwd option names for the command: entering the pod's mount namespace starts
+ * it in the working directory of the pod's init, '/', so a relative one is relative to that. */
+const cwdSeenBy = (spec: CaseSpec, cwd: string) => (entersMount(spec) ? path.resolve('/', cwd) : cwd);
 /** Join a namespace: options.join, or a pod member (the pod passes join). */
 const joins = (mode: Mode) => !['init', 'raw', 'noNs', 'autoNs'].includes(mode);
 /** What options.newNamespace is for the library: the spec's own value, else the mode's. */
@@ -828,6 +849,13 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
     else if (!nsPidInRange(spec.nsPid)) bad('ERR_OUT_OF_RANGE', `nsPid is ${spec.nsPid}`);
     if (!joins(spec.mode)) bad('ERR_INVALID_ARG_VALUE', `nsPid without join (${spec.mode})`);
   }
+  if (spec.joinNamespaces !== undefined) {
+    const v = spec.joinNamespaces;
+    if (v !== 'all' && !Array.isArray(v)) bad('ERR_INVALID_ARG_TYPE', `joinNamespaces is ${JSON.stringify(v)}`);
+    else if (!joinNamespacesValid(v)) bad('ERR_INVALID_ARG_VALUE', `joinNamespaces is ${JSON.stringify(v)}`);
+    if (!joins(spec.mode)) bad('ERR_INVALID_ARG_VALUE', `joinNamespaces without join (${spec.mode})`);
+    if (spec.mode === 'joinPath') bad('ERR_INVALID_ARG_VALUE', 'joinNamespaces with join given as a namespace file path');
+  }
   if (codes.size > 0) return { kind: 'argument', codes, why, orBadDescriptor: false };
 
   // The cgroup is looked at before anything is spawned.
@@ -853,7 +881,7 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
   const errors: { code: string; syscall: string; why: string }[] = [];
   if (report.call.cwd !== undefined) {
     try {
-      if (!fs.statSync(report.call.cwd).isDirectory()) errors.push({ code: 'ENOTDIR', syscall: 'chdir', why: `cwd ${JSON.stringify(report.call.cwd)} is not a directory` });
+      if (!fs.statSync(cwdSeenBy(spec, report.call.cwd)).isDirectory()) errors.push({ code: 'ENOTDIR', syscall: 'chdir', why: `cwd ${JSON.stringify(report.call.cwd)} is not a directory` });
     } catch (err) {
       errors.push({ code: (err as NodeJS.ErrnoException).code!, syscall: 'chdir', why: `cwd ${JSON.stringify(report.call.cwd.slice(0, 80))}: ${(err as Error).message.slice(0, 120)}` });
     }
@@ -1039,7 +1067,7 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
   f.equal({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, terminal: child.terminal }, { stdin: pipes[0], stdout: pipes[1], stderr: pipes[2], terminal }, 'child.stdin/stdout/stderr/terminal');
 
   // cwd, argv, environment.
-  const cwd = report.call.cwd ?? process.cwd();
+  const cwd = report.call.cwd === undefined ? (entersMount(spec) ? '/' : process.cwd()) : cwdSeenBy(spec, report.call.cwd);
   f.equal(run.cwd, fs.realpathSync(cwd, { encoding: 'buffer' }).toString('base64'), `cwd (${JSON.stringify(cwd.slice(0, 80))})`);
   f.equal(run.cmdline, report.call.argv, 'cmdline: argv0 and the arguments as given');
   f.equal(run.environ, report.call.envp, `environ (names: ${JSON.stringify(report.call.envNames.slice(0, 20))})`);
