@@ -221,7 +221,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
       if (syscall === 'setns' && ctx.namespace === 'user')
         return "entering the target's user namespace needs CAP_SYS_ADMIN in it: it must be one your user created (or one made inside such a one), or run as root";
       if (syscall === 'setns' && ctx.namespace && ctx.namespace !== 'pid')
-        return `entering the target's ${ctx.namespace} namespace needs CAP_SYS_ADMIN over the user namespace that owns it and over your own: run as root, or, when the target's user namespace is one your user created, ${spell.enterUser} so that it is entered first`;
+        return `entering the target's ${ctx.namespace} namespace needs CAP_SYS_ADMIN over the user namespace that owns it and over your own: run as root, or, when the target's user namespace is one your user created, ${spell.enterUser} so that it is entered first; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows setns`;
       if (syscall === 'chroot')
         return `changing to the target's root directory needs CAP_SYS_CHROOT: run as root, or, when the target's user namespace is one your user created, ${spell.enterUser}`;
       if (syscall === 'setns')

@@ -10,7 +10,7 @@ import { parseCommandLine } from '../lib/cli-args';
 import { initPath } from '../lib/native';
 import { childrenOfSelf, collect, eventually, exists } from './kernel';
 import { describeAsRoot } from './root';
-import { runFixture } from './subprocess';
+import { buildFixture, removeBuiltFixture, runFixture } from './subprocess';
 
 const KINDS = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time'] as const;
 
@@ -301,5 +301,38 @@ describeAsRoot('joinNamespaces: user and time namespaces', () => {
     await target.stop();
     await eventually(() => !exists(pid));
     await expect(spawnInPidNamespace('true', [], { join: pid, joinNamespaces: 'all' })).rejects.toMatchObject({ code: 'ESRCH' });
+  });
+});
+
+describeAsRoot('joinNamespaces where setns is refused (a container profile, through seccomp-exec)', () => {
+  let loader: string;
+  let target: Target;
+  beforeAll(async () => {
+    loader = buildFixture('seccomp-exec');
+    target = await startTarget(['--mount', '--uts', '--net', '--pid', '--mount-proc'], 'exec sleep 60');
+  });
+  afterAll(async () => {
+    await target.stop();
+    removeBuiltFixture(loader);
+  });
+
+  test.each([
+    ['EPERM', '--eperm', /seccomp profile that allows setns/],
+    ['ENOSYS', '--enosys', /does not offer setns/],
+  ])('%s: the spawn is refused naming setns and the namespace, and nothing is left', (code, flag, hint) => {
+    const script = [
+      "const { spawnInPidNamespace } = require(process.argv[1]);",
+      '(async () => {',
+      `  const err = await spawnInPidNamespace('true', [], { join: ${target.pid}, joinNamespaces: 'all' }).catch((e) => e);`,
+      "  const children = require('fs').readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8').trim();",
+      '  console.log(JSON.stringify({ code: err.code, syscall: err.syscall, path: err.path, message: err.message, children }));',
+      '})();',
+    ].join('\n');
+    const run = spawnSync(loader, [flag, 'setns', '--', process.execPath, '-e', script, path.join(__dirname, '..', 'dist')], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ code, syscall: 'setns', children: '' });
+    expect(report.path).toMatch(new RegExp(`^/proc/${target.pid}/ns/(uts|net|pid|mnt)$`));
+    expect(report.message).toMatch(hint);
   });
 });
