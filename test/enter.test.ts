@@ -295,6 +295,20 @@ describeAsRoot('joinNamespaces: user and time namespaces', () => {
     }
   });
 
+  // Why 'time' is refused: the kernel's rule, read from a probe that clones as pidns does.
+  test('the kernel: a process sharing its memory cannot enter a time namespace (EUSERS), a forked one can; a user namespace takes either', async () => {
+    const probe = buildFixture('setns-probe');
+    const target = await startTarget(['--time', '--user', '--map-root-user', '--pid'], 'exec sleep 60');
+    try {
+      const run = (kind: string) => JSON.parse(spawnSync(probe, [`/proc/${target.pid}/ns/${kind}`, kind], { encoding: 'utf8' }).stdout);
+      expect(run('time')).toEqual({ cloneVm: 87 /* EUSERS */, fork: 0 });
+      expect(run('user')).toEqual({ cloneVm: 0, fork: 0 });
+    } finally {
+      await target.stop();
+      removeBuiltFixture(probe);
+    }
+  });
+
   test('a target that has exited: ESRCH', async () => {
     const target = await startTarget(['--net', '--pid'], 'exec sleep 60');
     const { pid } = target;
