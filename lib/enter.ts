@@ -15,7 +15,9 @@ import type { JoinFds } from './request';
 export const NAMESPACE_KINDS = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time'] as const;
 export type NamespaceKind = (typeof NAMESPACE_KINDS)[number];
 
-const { ENOENT, ESRCH, EUSERS } = { ...os.constants.errno, EUSERS: 87 };
+const { ENOENT, ESRCH } = os.constants.errno;
+/** Not in os.constants: the kernel's answer to a setns into a time namespace it refuses here. */
+const EUSERS = 87;
 
 /** O_PATH (Linux): a descriptor that names a file without opening it. Not in fs.constants. */
 const O_PATH = 0o10000000;
@@ -53,8 +55,6 @@ export interface EnteredTarget {
   rootPath: string | null;
   /** The target's user namespace is entered: the command becomes its root, as with nsenter. */
   enteredUser: boolean;
-  /** Kinds named but not entered: the target shares ours. */
-  shared: NamespaceKind[];
 }
 
 /** Refused before anything starts: see the hint. */
@@ -85,43 +85,37 @@ const TIME_REASON = "the kernel lets a process enter a time namespace only while
  */
 export function openEnterTarget(join: NormalizedJoin, kinds: NamespaceKind[], action: string, spawnargs: string[]): { join: JoinFds; entered: EnteredTarget } {
   const pid = join.kind === 'pid' ? join.pid : join.targetPid!;
-  const fail = (errno: number, syscall: string, path: string) => systemError(errno, syscall, { action: `${action}: join ${path}`, path, spawnargs, joining: true });
+  // A file of /proc/PID that is not there: the process has exited.
+  const fail = (errno: number, syscall: string, path: string) =>
+    systemError(errno === ENOENT ? ESRCH : errno, syscall, { action: `${action}: join ${path}`, path, spawnargs, joining: true });
+  const errnoOf = (err: unknown) => -((err as NodeJS.ErrnoException).errno ?? -ESRCH);
   let dirFd: number;
   try {
     dirFd = fs.openSync(`/proc/${pid}`, O_PATH | fs.constants.O_DIRECTORY);
   } catch (err) {
-    const errno = -((err as NodeJS.ErrnoException).errno ?? -ESRCH);
-    throw fail(errno === ENOENT ? ESRCH : errno, 'open', `/proc/${pid}`);
+    throw fail(errnoOf(err), 'open', `/proc/${pid}`);
   }
   const dir = `/proc/self/fd/${dirFd}`;
   const opened: number[] = [];
   let joinFds: JoinFds | null = null;
   try {
     const fdOf = new Map<NamespaceKind, number>();
-    const shared: NamespaceKind[] = [];
     for (const kind of kinds) {
       if (kind === 'pid') continue;
       const path = `/proc/${pid}/ns/${kind}`;
       // A command starts in our time namespace for children, not our own (they differ after unshare --time).
       const ours = ownNamespace(kind === 'time' ? 'time_for_children' : kind);
       // A kind this kernel does not have (no CONFIG_TIME_NS, ...): every process shares "none".
-      if (ours === null) {
-        shared.push(kind);
-        continue;
-      }
+      if (ours === null) continue;
       let target: fs.Stats;
       try {
         target = fs.statSync(`${dir}/ns/${kind}`);
       } catch (err) {
-        const errno = -((err as NodeJS.ErrnoException).errno ?? -ESRCH);
-        throw fail(errno === ENOENT ? ESRCH : errno, 'open', path);
+        throw fail(errnoOf(err), 'open', path);
       }
-      if (ours.dev === target.dev && ours.ino === target.ino) {
-        shared.push(kind);
-        continue;
-      }
+      if (ours.dev === target.dev && ours.ino === target.ino) continue;
       if (kind === 'time') throw timeNamespaceRefused(pid, action, spawnargs);
-      const { fd } = openNamespaceFile(`${dir}/ns/${kind}`, native.constants.NAMESPACE_TYPES[kind], (errno, syscall) => fail(errno === ENOENT ? ESRCH : errno, syscall, path), false);
+      const { fd } = openNamespaceFile(`${dir}/ns/${kind}`, native.constants.NAMESPACE_TYPES[kind], (errno, syscall) => fail(errno, syscall, path), false);
       opened.push(fd);
       fdOf.set(kind, fd);
     }
@@ -133,8 +127,7 @@ export function openEnterTarget(join: NormalizedJoin, kinds: NamespaceKind[], ac
         try {
           fd = fs.openSync(`${dir}/${leaf}`, O_PATH | fs.constants.O_DIRECTORY);
         } catch (err) {
-          const errno = -((err as NodeJS.ErrnoException).errno ?? -ESRCH);
-          throw fail(errno === ENOENT ? ESRCH : errno, 'open', `/proc/${pid}/${leaf}`);
+          throw fail(errnoOf(err), 'open', `/proc/${pid}/${leaf}`);
         }
         opened.push(fd);
         if (leaf === 'root') rootFd = fd;
@@ -166,7 +159,6 @@ export function openEnterTarget(join: NormalizedJoin, kinds: NamespaceKind[], ac
       cwdFd,
       rootPath: rootFd >= 0 ? `/proc/self/fd/${rootFd}` : null,
       enteredUser: userFd !== undefined,
-      shared,
     };
     return { join: joinFds, entered };
   } catch (err) {
