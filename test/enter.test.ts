@@ -8,6 +8,7 @@ import * as path from 'path';
 import { PidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
 import { parseCommandLine } from '../lib/cli-args';
 import { initPath } from '../lib/native';
+import { lookupInRoot, resolveCommandInRoot } from '../lib/resolve-in-root';
 import { childrenOfSelf, collect, eventually, exists } from './kernel';
 import { describeAsRoot } from './root';
 import { buildFixture, removeBuiltFixture, runFixture } from './subprocess';
@@ -105,6 +106,42 @@ describe('joinNamespaces: bad input is refused before anything starts', () => {
     expect(parseCommandLine(['exec', '-t', '5', '-n', '-u', '--mount', 'sh'])).toMatchObject({ joinNamespaces: ['mnt', 'net', 'uts'] });
     expect(parseCommandLine(['exec', '-t', '5', '-U', '-i', '-C', '-T', '-p', 'sh'])).toMatchObject({ joinNamespaces: ['user', 'ipc', 'cgroup', 'time', 'pid'] });
     expect(parseCommandLine(['exec', '--target', '5', 'sh'])).toMatchObject({ joinNamespaces: null });
+  });
+});
+
+describe("the command's lookup in the target's root", () => {
+  let root: string;
+  beforeAll(() => {
+    // bin -> /usr/bin and up -> ../../.. lead elsewhere when read in our root; loop-a and loop-b
+    // point at each other; file is no directory.
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-lookup-'));
+    fs.mkdirSync(path.join(root, 'usr', 'bin'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'usr', 'bin', 'tool'), '#!/bin/sh\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(root, 'usr', 'bin', 'data'), '', { mode: 0o644 });
+    fs.symlinkSync('/usr/bin', path.join(root, 'bin'));
+    fs.symlinkSync('../../..', path.join(root, 'up'));
+    fs.symlinkSync('loop-b', path.join(root, 'loop-a'));
+    fs.symlinkSync('loop-a', path.join(root, 'loop-b'));
+    fs.writeFileSync(path.join(root, 'file'), '');
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test.each([
+    ['/bin/tool', { path: '/usr/bin/tool' }],
+    ['/up/up/bin/../bin/tool', { path: '/usr/bin/tool' }],
+    ['/../../usr/bin', { path: '/usr/bin' }],
+    ['/loop-a/tool', { errno: os.constants.errno.ELOOP }],
+    ['/file/tool', { errno: os.constants.errno.ENOTDIR }],
+    ['/nothing/tool', { errno: os.constants.errno.ENOENT }],
+  ])('%s', (file, expected) => {
+    expect(lookupInRoot(root, file)).toEqual(expected);
+  });
+
+  test('PATH: absolute entries only, the first executable file wins, EACCES only when nothing is found', () => {
+    expect(resolveCommandInRoot(root, 'tool', '/nothing:/up/bin:/usr/bin')).toEqual({ file: '/up/bin/tool' });
+    expect(resolveCommandInRoot(root, 'tool', 'usr/bin:.:')).toEqual({ errno: os.constants.errno.ENOENT });
+    expect(resolveCommandInRoot(root, 'data', '/bin')).toEqual({ errno: os.constants.errno.EACCES });
+    expect(resolveCommandInRoot(root, './tool', '/bin')).toEqual({ file: './tool' });
   });
 });
 
