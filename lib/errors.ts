@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as util from 'util';
+import { namespaceLimitName, newNamespacesHint, type NewNamespaceKind } from './namespaces';
 
 /** A wrong argument type or value (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_UNKNOWN_SIGNAL). */
 export class PidnsArgumentError extends TypeError {
@@ -90,6 +91,8 @@ export interface FailureContext {
   nsPid?: number;
   /** For a refused setns: the namespace it was entering, by its name in /proc/PID/ns. */
   namespace?: string;
+  /** The namespaces being created besides the PID and user namespaces (options.namespaces). */
+  newNamespaces?: readonly NewNamespaceKind[];
 }
 
 /** A limit under /proc/sys/user, as the caller's user namespace sees it, or null if unreadable. */
@@ -102,9 +105,10 @@ function userLimit(name: string): number | null {
 }
 
 /** Which namespace limit most likely refused the clone, and what to change. */
-function namespaceLimitHint(userNamespace: boolean): string {
+function namespaceLimitHint(userNamespace: boolean, newNamespaces: readonly NewNamespaceKind[] = []): string {
   const names = userNamespace ? ['max_user_namespaces', 'max_pid_namespaces'] : ['max_pid_namespaces'];
-  if (userNamespace) names.push('max_mnt_namespaces');
+  for (const kind of newNamespaces) names.push(namespaceLimitName(kind));
+  if (userNamespace && !newNamespaces.includes('mnt')) names.push('max_mnt_namespaces');
   const limits = names.map((name) => ({ name, value: userLimit(name) }));
   const zero = limits.find((l) => l.value === 0);
   if (zero) return `user.${zero.name} is 0 here, which forbids new namespaces: raise /proc/sys/user/${zero.name} (sysctl user.${zero.name}=N)`;
@@ -202,6 +206,8 @@ function pidControlHint(errno: number, syscall: string, ctx: FailureContext, spe
 function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spelling = API_SPELLING): string | undefined {
   const pidControl = pidControlHint(errno, syscall, ctx, spell);
   if (pidControl !== undefined) return pidControl;
+  const newNamespaces = newNamespacesHint(errno, syscall, ctx.newNamespaces ?? [], ctx.namespace, spell.userNamespace);
+  if (newNamespaces !== undefined) return newNamespaces;
   switch (errno) {
     case E.EPERM:
       // A user namespace refused at clone: its creation is restricted (the kernel then returns
@@ -262,7 +268,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
     case E.ELOOP:
       return 'a path (the command or the cwd option) has too many symbolic links, or a loop of them';
     case E.ENOSPC:
-      return namespaceLimitHint(Boolean(ctx.userNamespace));
+      return namespaceLimitHint(Boolean(ctx.userNamespace), ctx.newNamespaces);
     case 87 /* EUSERS */:
       return 'user namespaces nest at most 32 deep';
     case E.EAGAIN:

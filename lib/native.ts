@@ -42,6 +42,12 @@ export interface NativeSpawnOptions {
   pidMax: number;
   /** The pid to take in the namespace joined (clone3 set_tid), or 0 for the next free one. */
   nsPid: number;
+  /** With a new PID namespace: CLONE_NEW* flags of the other namespaces to make (lib/namespaces.ts), or 0. */
+  newNamespaces: number;
+  /** With CLONE_NEWUTS: the host name there, or null. */
+  hostname: string | null;
+  /** With CLONE_NEWTIME: the offsets as /proc/PID/timens_offsets takes them, or null. */
+  timeOffsets: string | null;
   /** With joinFd: the target's other namespaces to enter, one descriptor or -1 per name of
    * constants.ENTER_KINDS, in that order (entered as nsenter does; see lib/enter.ts). */
   enterFds: number[];

@@ -6,6 +6,7 @@ import { checkBoolean, checkInteger, checkPid, checkString, MAX_FD, MAX_ID, MAX_
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
 import { checkJoinNamespaces, type NamespaceKind } from './enter';
+import { checkNewNamespaces, NO_NEW_NAMESPACES, refuseNewNamespaces, type NewNamespaceKind, type NormalizedNamespaces, type TimeOffsets } from './namespaces';
 import { checkNsPid, checkPidMax } from './pid-control';
 import { signalName, signalNumber } from './signals';
 
@@ -170,6 +171,27 @@ export interface SpawnOptions {
    * namespace needs none: the command is pid 1 (init: false) or 2 (under the init).
    */
   nsPid?: number;
+  /**
+   * Namespaces to create together with the new PID namespace: any of 'cgroup', 'ipc', 'mnt',
+   * 'net', 'time', 'uts' (as root, or unprivileged with userNamespace). The namespace's pid 1 (the
+   * init, or the command when raw) sets them up before its execve, so no process ever sees them
+   * half made: 'net' has only the loopback interface, and it is up; 'mnt' has private
+   * propagation (as with unshare -m; mountProc implies 'mnt'); 'cgroup' is rooted at the
+   * process's cgroup, which is options.cgroup's when given, so /proc/self/cgroup reads "0::/";
+   * 'time' takes timeOffsets. Not with join (use joinNamespaces to enter another process's) nor
+   * newNamespace false/'auto'. A name given twice, 'pid' or 'user' is refused.
+   */
+  namespaces?: readonly NewNamespaceKind[];
+  /** With 'uts' in namespaces: the host name inside (1 to 64 bytes). */
+  hostname?: string;
+  /**
+   * With 'time' in namespaces: whole seconds added to CLOCK_MONOTONIC and CLOCK_BOOTTIME inside
+   * (and so to /proc/uptime there); each defaults to 0. The kernel refuses an offset that would
+   * make the clock read below 0 or above 4611686018 seconds (KTIME_SEC_MAX / 2): both are
+   * RangeErrors before anything starts. Written before the namespace's pid 1 enters it at its
+   * execve, so every process there sees them, under the init and raw alike.
+   */
+  timeOffsets?: TimeOffsets;
 }
 
 /** What a PidNamespace offers to be joined: where its namespace file is, and which it must be. */
@@ -199,6 +221,8 @@ export interface NormalizedPodOptions {
   cgroup: NormalizedCgroup;
   /** The namespace's pid_max, or null for the kernel's default. */
   pidMax: number | null;
+  /** Its other new namespaces, which members enter (never 'time'). */
+  namespaces: NormalizedNamespaces;
 }
 
 export interface NormalizedOptions {
@@ -237,6 +261,8 @@ export interface NormalizedOptions {
   pidMax: number | null;
   /** The pid to take in the namespace joined, or null for the next free one. */
   nsPid: number | null;
+  /** The other namespaces made with a new PID namespace (none with join or without one). */
+  namespaces: NormalizedNamespaces;
 }
 
 /** The addon's longest descriptor map, less the init's control channel. */
@@ -438,7 +464,9 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     if (o.userNamespace !== undefined && o.userNamespace !== false) throw needs('options.userNamespace', o.userNamespace, 'a user namespace is made with the PID namespace');
     if (o.pidMax !== undefined) throw needs('options.pidMax', o.pidMax, 'pid_max is set in a PID namespace of its own');
     if (o.joinNamespaces !== undefined) throw needs('options.joinNamespaces', o.joinNamespaces, "entering a process's namespaces joins its PID namespace");
+    refuseNewNamespaces(o, `options.newNamespace ${newNamespace === false ? 'false' : "'auto'"} (they are made with a PID namespace of its own)`);
   }
+  if (join !== null) refuseNewNamespaces(o, "options.join (a joined namespace's others are entered with options.joinNamespaces, not made)");
   const joinNamespaces = checkJoinNamespaces(o.joinNamespaces);
   if (joinNamespaces !== null && join === null) {
     throw invalidValue('options.joinNamespaces', o.joinNamespaces, 'needs options.join: the pid (or PidNamespace) whose namespaces to enter');
@@ -454,6 +482,8 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
   if (nsPid !== null && join === null) {
     throw invalidValue('options.nsPid', o.nsPid, `needs options.join (in a new namespace the command is pid ${init ? 2 : 1})`);
   }
+  const mountProc = checkBoolean('options.mountProc', o.mountProc, false);
+  const namespaces = join === null && newNamespace === true ? checkNewNamespaces(o, mountProc) : NO_NEW_NAMESPACES;
   const waitForDescendants = checkBoolean('options.waitForDescendants', o.waitForDescendants, false);
   if (waitForDescendants && !init) {
     throw invalidValue('options.waitForDescendants', o.waitForDescendants, `cannot be true with ${join ? 'options.join' : 'options.init false'} (only the bundled init can wait for the others)`);
@@ -501,12 +531,13 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     signalGroup: checkBoolean('options.signalGroup', o.signalGroup, false),
     foreground: checkBoolean('options.foreground', o.foreground, false),
     teardownGraceMs,
-    mountProc: checkBoolean('options.mountProc', o.mountProc, false),
+    mountProc,
     noNewPrivileges: checkBoolean('options.noNewPrivileges', o.noNewPrivileges, false),
     userNamespace,
     cgroup: checkCgroup(o.cgroup),
     pidMax,
     nsPid,
+    namespaces,
   };
 }
 
@@ -517,12 +548,18 @@ export function normalizePodOptions(options: unknown): NormalizedPodOptions {
     throw invalidValue('options.newNamespace', o.newNamespace, 'cannot be used with PidNamespace.create (a pod is a PID namespace of its own; spawn with newNamespace instead)');
   }
   // null is the default, as `??` has always read these two.
+  const mountProc = checkBoolean('options.mountProc', o.mountProc ?? undefined, false);
+  const namespaces = checkNewNamespaces(o, mountProc);
+  if (namespaces.kinds.includes('time')) {
+    throw invalidValue('options.namespaces', o.namespaces, "cannot include 'time' for a PidNamespace: its members could not enter it (the kernel refuses setns into a time namespace from a process that shares memory, EUSERS, and pidns starts members from one that shares Node's); give a command its own with spawnInPidNamespace");
+  }
   return {
     dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent ?? undefined, true),
-    mountProc: checkBoolean('options.mountProc', o.mountProc ?? undefined, false),
+    mountProc,
     userNamespace: checkUserNamespace(o.userNamespace),
     cgroup: checkCgroup(o.cgroup),
     pidMax: checkPidMax('options.pidMax', o.pidMax ?? undefined),
+    namespaces,
   };
 }
 

@@ -4,6 +4,7 @@
 import { isMainThread } from 'worker_threads';
 import type { EnteredTarget } from './enter';
 import { initPath, native, usePidfd, type NativeSpawnOptions } from './native';
+import { namespaceRequest, NO_NEW_NAMESPACES, type NormalizedNamespaces } from './namespaces';
 import { mapsRoot, type NormalizedOptions, type NormalizedPodOptions, type NormalizedUserNamespace } from './options';
 import { ownPidInProc } from './proc';
 import { signalNumber } from './signals';
@@ -60,10 +61,10 @@ export interface PodLaunch extends Prepared {
 type Launch = CommandLaunch | InitLaunch | PodLaunch;
 
 /** What an init's namespace is made with: a command's options, or a pod's. */
-export function initSettings(launch: InitLaunch | PodLaunch): { userNamespace: NormalizedUserNamespace | null; mountProc: boolean; noNewPrivileges: boolean; dieWithParent: boolean } {
+export function initSettings(launch: InitLaunch | PodLaunch): { userNamespace: NormalizedUserNamespace | null; mountProc: boolean; noNewPrivileges: boolean; dieWithParent: boolean; namespaces: NormalizedNamespaces } {
   if (launch.kind === 'pod') return { ...launch.pod, noNewPrivileges: false };
-  const { userNamespace, mountProc, noNewPrivileges, dieWithParent } = launch.opts;
-  return { userNamespace, mountProc, noNewPrivileges, dieWithParent };
+  const { userNamespace, mountProc, noNewPrivileges, dieWithParent, namespaces } = launch.opts;
+  return { userNamespace, mountProc, noNewPrivileges, dieWithParent, namespaces };
 }
 
 /**
@@ -97,10 +98,11 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
       enterFds: entered?.enterFds ?? NO_OTHER_NAMESPACES,
       rootFd: entered?.rootFd ?? -1,
       cwdFd: entered?.cwdFd ?? -1,
+      ...namespaceRequest(join === null ? opts.namespaces : NO_NEW_NAMESPACES),
     };
   }
   const init = launch.kind === 'init' ? commandInit(launch) : podInit(launch.pod);
-  const { userNamespace, mountProc, noNewPrivileges, dieWithParent } = initSettings(launch);
+  const { userNamespace, mountProc, noNewPrivileges, dieWithParent, namespaces } = initSettings(launch);
   const newNamespace = launch.kind === 'pod' || launch.newNamespace;
   // The control channel is the init's next descriptor after stdio, and --control-fd names it.
   const withControl = { fdMap: [...launch.fdMap, controlFd], cgroupFd: launch.cgroupFd };
@@ -128,6 +130,10 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
     enterFds: NO_OTHER_NAMESPACES,
     rootFd: -1,
     cwdFd: -1,
+    // Made with the init's namespace and prepared by the init before its execve, so the command
+    // it forks starts in them as they are meant to be (the time namespace too, which the init
+    // enters at that execve).
+    ...namespaceRequest(newNamespace ? namespaces : NO_NEW_NAMESPACES),
   };
 }
 

@@ -14,6 +14,7 @@
 
 #include "clone3.h"
 #include "kernel.h"
+#include "namespaces.h"
 
 /* Rules for this file: see child.h. In short: raw system calls only, no allocation, no locks. */
 
@@ -126,10 +127,10 @@ PIDNS_CHILD_CODE static int install_descriptors(const struct pidns_child *c, int
   return 0;
 }
 
-/* A /proc that shows the new PID namespace. Propagation is made private first, so that neither
- * this mount nor the unmount of the old /proc under it reaches the host. */
+/* A /proc that shows the new PID namespace, in a mount namespace whose propagation
+ * pidns_prepare_namespaces has made private, so that neither this mount nor the unmount of the
+ * old /proc under it reaches the host. */
 PIDNS_CHILD_CODE static int mount_private_proc(void) {
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
   return mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
@@ -222,6 +223,9 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   if (c->new_user_namespace && lift_private(c->user_pipes[DONE][1], c->fd_count) < 0)
     report_to(error_fd, PIDNS_STEP_DUP2, errno);
   int status_fd = c->pdeathsig ? open_own_status(c) : -1;
+  /* Before the ids change and before the execve that enters the time namespace. */
+  int failed_step = pidns_prepare_namespaces(c);
+  if (failed_step != PIDNS_STEP_NONE) report_to(error_fd, failed_step, errno);
   if (c->mount_proc && mount_private_proc() < 0) report_to(error_fd, PIDNS_STEP_MOUNT, errno);
   /* Before anything else runs in the namespace, and before the ids change: it needs
    * CAP_SYS_ADMIN over the user namespace that owns the PID namespace (or to be its root). */
@@ -416,8 +420,9 @@ PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
   struct pidns_child *c = (struct pidns_child *)arg;
 
   if (reset_signals() < 0) report_and_exit(c, PIDNS_STEP_SIGNALS, errno);
-  int mount_flag = c->mount_proc ? CLONE_NEWNS : 0;
-  if (c->new_user_namespace) start_in_new_user_namespace(c, CLONE_NEWPID | mount_flag);
+  /* The namespaces clone() makes; spawn.cc puts CLONE_NEWNS among them for mountProc. */
+  int namespace_flags = c->new_namespaces & PIDNS_CLONE_NAMESPACES;
+  if (c->new_user_namespace) start_in_new_user_namespace(c, CLONE_NEWPID | namespace_flags);
   if (c->join_fd < 0) {
     exec_child(c);
     return 127;
@@ -430,7 +435,7 @@ PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
   if (c->enter_fds[PIDNS_ENTER_MNT] >= 0 || c->root_fd >= 0) c->node_proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
   enter_namespaces(c);
   enter_directories(c);
-  pid_t pid = clone_grandchild(c, grandchild_main, CLONE_VM | CLONE_VFORK | CLONE_PARENT | mount_flag);
+  pid_t pid = clone_grandchild(c, grandchild_main, CLONE_VM | CLONE_VFORK | CLONE_PARENT | namespace_flags);
   if (pid < 0) report_and_exit(c, c->ns_pid > 0 ? PIDNS_STEP_CLONE_NS_PID : PIDNS_STEP_CLONE, errno);
   c->exec_pid = pid;
   _exit(0);

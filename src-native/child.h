@@ -6,7 +6,7 @@
  * pidns_child; it allocates nothing, takes no lock, touches no stdio and throws nothing, and only
  * makes the system calls in kernel.h plus async-signal-safe libc calls that are single system
  * calls (dup2, close, chdir, fchdir, chroot, fcntl, prctl, open, read, pread, write, mount,
- * setpgid, setsid, ioctl, execve, _exit).
+ * setpgid, setsid, ioctl, socket, unshare, sethostname, execve, _exit).
  */
 #ifndef PIDNS_CHILD_H
 #define PIDNS_CHILD_H
@@ -65,6 +65,11 @@ enum pidns_child_step {
   PIDNS_STEP_SETNS_OTHER,
   PIDNS_STEP_CHROOT = PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_KINDS,
   PIDNS_STEP_FCHDIR,
+  /* The other new namespaces (options.namespaces; namespaces.c). */
+  PIDNS_STEP_UNSHARE,
+  PIDNS_STEP_SETHOSTNAME,
+  PIDNS_STEP_LOOPBACK,
+  PIDNS_STEP_TIME_OFFSETS,
 };
 
 /* The longest descriptor map: 1024 stdio entries and the init's control channel. The process that
@@ -135,6 +140,13 @@ struct pidns_child {
   /* The new PID namespace's pid_max, in decimal, written by its pid 1 (the process that execs)
    * before anything else runs there; NULL: the kernel's default. */
   const char *pid_max;
+  /* New namespaces besides the PID and user namespaces (options.namespaces): CLONE_NEW* flags.
+   * Those of clone() come with the clone that makes the PID namespace; CLONE_NEWCGROUP and
+   * CLONE_NEWTIME are unshared by the process that execs (see namespaces.c). */
+  int new_namespaces;
+  const char *hostname;  /* sethostname in the new UTS namespace; NULL: keep the one inherited */
+  /* "monotonic S 0\nboottime S 0\n", as /proc/PID/timens_offsets takes it; NULL: none */
+  const char *time_offsets;
   /* Joining: the pid the process that execs takes in the joined namespace (clone3 set_tid), or 0
    * for the next free one. */
   pid_t ns_pid;

@@ -19,6 +19,7 @@
 #include "child.h"
 #include "clone3.h"
 #include "kernel.h"
+#include "namespaces.h"
 
 namespace pidns {
 namespace {
@@ -47,17 +48,23 @@ const char *StepName(int step) {
     case PIDNS_STEP_CLONE_NS_PID: return "clone3";
     case PIDNS_STEP_CHROOT: return "chroot";
     case PIDNS_STEP_FCHDIR: return "fchdir";
+    case PIDNS_STEP_UNSHARE: return "unshare";
+    case PIDNS_STEP_SETHOSTNAME: return "sethostname";
+    case PIDNS_STEP_LOOPBACK: return "ioctl";
+    case PIDNS_STEP_TIME_OFFSETS: return "timens_offsets";
     default:
       if (step >= PIDNS_STEP_SETNS_OTHER && step < PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_KINDS) return "setns";
       return "spawn";
   }
 }
 
-// The namespace a refused setns was entering, by the names of /proc/PID/ns, or nullptr for a
-// step that enters none.
+// The namespace a refused setns was entering (or a new network namespace whose loopback
+// interface could not be brought up), by the names of /proc/PID/ns, or nullptr for a step that
+// is about none.
 const char *NamespaceOfStep(int step) {
   if (step == PIDNS_STEP_SETNS) return "pid";
   if (step == PIDNS_STEP_SETNS_USER) return "user";
+  if (step == PIDNS_STEP_LOOPBACK) return "net";
   if (step >= PIDNS_STEP_SETNS_OTHER && step < PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_KINDS) return EnterKindName(step - PIDNS_STEP_SETNS_OTHER);
   return nullptr;
 }
@@ -89,7 +96,7 @@ class Fields {
         "file", "cwd", "argv", "envp", "fdMap", "newPidNamespace", "usePidfd", "newUserNamespace",
         "uidMap", "gidMap", "uid", "gid", "pdeathsig", "parentPid", "cgroupFd", "joinFd",
         "joinUserFd", "mountProc", "noNewPrivileges", "foreground", "terminal", "denySetgroups",
-        "pidMax", "nsPid", "enterFds", "rootFd", "cwdFd"};
+        "pidMax", "nsPid", "enterFds", "rootFd", "cwdFd", "newNamespaces", "hostname", "timeOffsets"};
     for (const char *name : kNames) {
       Napi::Value v = o.Get(name);
       if (env.IsExceptionPending()) return false;
@@ -218,6 +225,26 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   bool entering = rootFd >= 0 || cwdFd >= 0;
   for (int fd : enterFds) entering = entering || fd >= 0;
   if (entering && joinFd < 0) return ThrowType(env, "spawn: enterFds, rootFd and cwdFd need joinFd");
+  // options.namespaces: CLONE_NEW* flags of the kinds lib/namespaces.ts allows, only with a new
+  // PID namespace; the host name and time offsets only with their namespaces.
+  int64_t newNamespaces;
+  const int64_t kOtherNamespaces = PIDNS_CLONE_NAMESPACES | CLONE_NEWCGROUP | CLONE_NEWTIME;
+  if (!IntField(o, "newNamespaces", 0, kOtherNamespaces, 0, &newNamespaces) || (newNamespaces & ~kOtherNamespaces) != 0)
+    return ThrowType(env, "spawn: newNamespaces must be CLONE_NEW* flags of cgroup, ipc, mnt, net, time and uts");
+  if (newNamespaces != 0 && (!newPidNamespace || joinFd >= 0)) return ThrowType(env, "spawn: newNamespaces needs a new PID namespace");
+  std::string hostname, timeOffsets;
+  Napi::Value hostnameValue = o.Get("hostname");
+  bool hasHostname = hostnameValue.IsString();
+  if (hasHostname) hostname = hostnameValue.As<Napi::String>().Utf8Value();
+  if ((!hasHostname && !hostnameValue.IsUndefined() && !hostnameValue.IsNull()) || hostname.size() > 64 ||
+      hostname.find('\0') != std::string::npos || (hasHostname && !(newNamespaces & CLONE_NEWUTS)))
+    return ThrowType(env, "spawn: hostname must be a string of at most 64 bytes, with CLONE_NEWUTS");
+  Napi::Value offsetsValue = o.Get("timeOffsets");
+  bool hasOffsets = offsetsValue.IsString();
+  if (hasOffsets) timeOffsets = offsetsValue.As<Napi::String>().Utf8Value();
+  if ((!hasOffsets && !offsetsValue.IsUndefined() && !offsetsValue.IsNull()) || timeOffsets.size() > 128 ||
+      timeOffsets.find('\0') != std::string::npos || (hasOffsets && !(newNamespaces & CLONE_NEWTIME)))
+    return ThrowType(env, "spawn: timeOffsets must be the text of timens_offsets, with CLONE_NEWTIME");
   std::string pidMaxText = pidMax > 0 ? std::to_string(pidMax) : std::string();
   bool usePidfd = o.Get("usePidfd").ToBoolean();
   bool newUserNamespace = o.Get("newUserNamespace").ToBoolean();
@@ -257,6 +284,9 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.deny_setgroups = o.Get("denySetgroups").ToBoolean();
   child.pid_max = pidMax > 0 ? pidMaxText.c_str() : nullptr;
   child.ns_pid = static_cast<pid_t>(nsPid);
+  child.new_namespaces = static_cast<int>(newNamespaces) | (child.mount_proc ? CLONE_NEWNS : 0);
+  child.hostname = hasHostname ? hostname.c_str() : nullptr;
+  child.time_offsets = hasOffsets ? timeOffsets.c_str() : nullptr;
 
   int errorPipe[2];
   if (pipe2(errorPipe, O_CLOEXEC | O_NONBLOCK) < 0) return Failure(env, errno, "pipe2");
@@ -273,7 +303,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   bool direct = child.join_fd < 0 && !newUserNamespace;
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
   if (direct && newPidNamespace) flags |= CLONE_NEWPID;
-  if (direct && child.mount_proc) flags |= CLONE_NEWNS;
+  if (direct) flags |= child.new_namespaces & PIDNS_CLONE_NAMESPACES;
   int pidfd = -1;
   if (usePidfd && direct) flags |= CLONE_PIDFD;
 
