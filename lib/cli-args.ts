@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'util';
 import { MAX_FD, MAX_PID } from './checks';
 import type { NamespaceKind } from './enter';
+import { HOSTNAME_MAX, TIME_OFFSET_MAX, type NewNamespaceKind, type TimeOffsets } from './namespaces';
 import { PID_MAX_LIMIT, PID_MAX_MIN } from './pid-control';
 import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 
@@ -29,6 +30,12 @@ export interface RunArguments {
   waitAll: boolean;
   /** --pid-max N: the new namespace's pid_max, or null. */
   pidMax: number | null;
+  /** --mount, --net, --uts, --ipc, --cgroup, --time: the other namespaces to make (options.namespaces). */
+  namespaces: NewNamespaceKind[];
+  /** --hostname NAME, or null. */
+  hostname: string | null;
+  /** --monotonic SECS and --boottime SECS, or null. */
+  timeOffsets: TimeOffsets | null;
   statusFd: number | null;
   argv: string[];
 }
@@ -83,6 +90,16 @@ export const OPTIONS = {
     'auto-namespace': flag,
     'wait-all': flag,
     'pid-max': value,
+    // unshare's flags for the namespaces it makes, and its --monotonic and --boottime.
+    mount: { type: 'boolean', short: 'm' },
+    net: { type: 'boolean', short: 'n' },
+    uts: { type: 'boolean', short: 'u' },
+    ipc: { type: 'boolean', short: 'i' },
+    cgroup: { type: 'boolean', short: 'C' },
+    time: { type: 'boolean', short: 'T' },
+    hostname: value,
+    monotonic: value,
+    boottime: value,
     'status-fd': value,
   },
   exec: {
@@ -189,6 +206,42 @@ function commandOf(command: string, operands: string[]): string[] {
   return operands;
 }
 
+/** run's flags for the namespaces it makes besides the PID namespace, unshare's, each with its name in /proc/PID/ns. */
+const NEW_NAMESPACE_FLAGS = [
+  ['cgroup', 'cgroup'],
+  ['ipc', 'ipc'],
+  ['mount', 'mnt'],
+  ['net', 'net'],
+  ['time', 'time'],
+  ['uts', 'uts'],
+] as const satisfies readonly (readonly [keyof typeof OPTIONS.run, NewNamespaceKind])[];
+
+/** A clock offset in seconds, as unshare --monotonic takes it (a negative one as --monotonic=-N). */
+function offsetOf(what: string, text: string): number {
+  if (!/^-?\d+$/.test(text) || Math.abs(Number(text)) > TIME_OFFSET_MAX) {
+    throw new UsageError('run', `${what} must be an integer of seconds from -${TIME_OFFSET_MAX} to ${TIME_OFFSET_MAX}, got '${shown(text)}'`);
+  }
+  return Number(text);
+}
+
+/** --mount, --net, ..., --hostname, --monotonic and --boottime, checked against each other. */
+function newNamespacesOf(values: { [K in keyof typeof OPTIONS.run]?: string | boolean }): Pick<RunArguments, 'namespaces' | 'hostname' | 'timeOffsets'> {
+  const namespaces: NewNamespaceKind[] = NEW_NAMESPACE_FLAGS.filter(([flagName]) => values[flagName] === true).map(([, kind]) => kind);
+  const hostname = typeof values.hostname === 'string' ? values.hostname : null;
+  if (hostname !== null) {
+    if (!namespaces.includes('uts')) throw new UsageError('run', '--hostname needs --uts (a host name is set in a UTS namespace of its own)');
+    if (hostname === '' || Buffer.byteLength(hostname) > HOSTNAME_MAX) throw new UsageError('run', `--hostname must be 1 to ${HOSTNAME_MAX} bytes, got '${shown(hostname)}'`);
+  }
+  let timeOffsets: TimeOffsets | null = null;
+  for (const clock of ['monotonic', 'boottime'] as const) {
+    const text = values[clock];
+    if (typeof text !== 'string') continue;
+    if (!namespaces.includes('time')) throw new UsageError('run', `--${clock} needs --time (offsets belong to a time namespace of its own)`);
+    timeOffsets = { ...(timeOffsets ?? {}), [clock]: offsetOf(`--${clock}`, text) };
+  }
+  return { namespaces, hostname, timeOffsets };
+}
+
 function parseRun(argv: string[]): RunArguments | HelpArguments {
   const { values, operands } = parseOptions('run', argv, OPTIONS.run, 'command');
   if (values.help) return { command: 'help', topic: 'run' };
@@ -215,6 +268,12 @@ function parseRun(argv: string[]): RunArguments | HelpArguments {
     if (clash !== null) throw new UsageError('run', `${mode} cannot be used with ${clash} (it needs a new namespace)`);
     if (values['pid-max'] !== undefined) throw new UsageError('run', `--pid-max cannot be used with ${mode} (pid_max is set in a PID namespace of its own)`);
   }
+  const newNamespaces = newNamespacesOf(values);
+  const newNamespaceFlag = NEW_NAMESPACE_FLAGS.find(([flagName]) => values[flagName] === true);
+  if (newNamespaceFlag && (join !== null || noNew || auto)) {
+    const other = join !== null ? '--join (pidns exec --target PID with the same flags enters a process\'s namespaces)' : noNew ? '--no-new-namespace' : '--auto-namespace';
+    throw new UsageError('run', `--${newNamespaceFlag[0]} cannot be used with ${other}: new namespaces are made with a new PID namespace`);
+  }
   if (values['pid-max'] !== undefined && join !== null) throw new UsageError('run', "--pid-max cannot be used with --join (a namespace's pid_max is set by its creator)");
   const pidMax = values['pid-max'] === undefined ? null : integer('run', '--pid-max', values['pid-max'], PID_MAX_MIN, PID_MAX_LIMIT);
   return {
@@ -227,6 +286,7 @@ function parseRun(argv: string[]): RunArguments | HelpArguments {
     newNamespace: noNew ? false : auto ? 'auto' : true,
     waitAll,
     pidMax,
+    ...newNamespaces,
     statusFd: statusFdOf('run', values['status-fd']),
     argv: commandOf('run', operands),
   };
@@ -338,6 +398,17 @@ Options:
   --pid-max N        the new namespace's own pid_max (${PID_MAX_MIN} to ${PID_MAX_LIMIT}): pids inside stay
                      below N and a fork past it fails with EAGAIN; the host's is untouched
                      (Linux 6.14 or later)
+  -m, --mount        also a new mount namespace (mounts made inside stay inside)
+  -n, --net          also a new network namespace, with only the loopback interface, up
+  -u, --uts          also a new UTS namespace (host name and domain name)
+  -i, --ipc          also a new IPC namespace (System V IPC, POSIX message queues)
+  -C, --cgroup       also a new cgroup namespace, rooted at CMD's cgroup
+  -T, --time         also a new time namespace (see --monotonic and --boottime)
+  --hostname NAME    with --uts: the host name inside (at most ${HOSTNAME_MAX} bytes)
+  --monotonic SECS   with --time: add SECS to CLOCK_MONOTONIC inside (--monotonic=-SECS
+                     for a negative offset)
+  --boottime SECS    with --time: add SECS to CLOCK_BOOTTIME (and /proc/uptime) inside
+                     These read as unshare's; as root, or with --user, without privilege.
   --status-fd N      write JSON lines to descriptor N (one passed down to pidns, open for
                      writing):
                        {"event":"spawn","pid":..,"nsPid":..,"namespaceId":..,"initPid":..,

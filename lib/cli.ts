@@ -268,6 +268,9 @@ function run(parsed: RunArguments): Promise<number> {
   if (parsed.newNamespace !== true) options.newNamespace = parsed.newNamespace;
   if (parsed.waitAll) options.waitForDescendants = true;
   if (parsed.pidMax !== null) options.pidMax = parsed.pidMax;
+  if (parsed.namespaces.length > 0) options.namespaces = parsed.namespaces;
+  if (parsed.hostname !== null) options.hostname = parsed.hostname;
+  if (parsed.timeOffsets !== null) options.timeOffsets = parsed.timeOffsets;
   return runToExit(parsed.argv, options, status);
 }
 
