@@ -98,10 +98,10 @@ function checkTimeOffsets(name: string, value: unknown): Required<TimeOffsets> |
     if (!Number.isInteger(offset) || Math.abs(offset) > TIME_OFFSET_MAX) {
       throw outOfRange(`${name}.${clock}`, `an integer of seconds >= -${TIME_OFFSET_MAX} and <= ${TIME_OFFSET_MAX}`, offset);
     }
-    // The kernel refuses a clock that would read below 0 inside.
+    // The kernel refuses a clock that would read below 0 inside, or above TIME_OFFSET_MAX.
     const now = clockSeconds(clock);
-    if (now !== null && now + offset < 0) {
-      throw new PidnsRangeError('ERR_OUT_OF_RANGE', `The value of "${name}.${clock}" is out of range. It must be >= -${now} (the clock reads ${now} seconds here, and the kernel refuses an offset that takes it below 0). Received ${offset}`);
+    if (now !== null && (now + offset < 0 || now + offset > TIME_OFFSET_MAX)) {
+      throw new PidnsRangeError('ERR_OUT_OF_RANGE', `The value of "${name}.${clock}" is out of range. It must be >= -${now} and <= ${TIME_OFFSET_MAX - now} (the clock reads ${now} seconds here, and the kernel refuses an offset that takes it below 0 or above ${TIME_OFFSET_MAX}). Received ${offset}`);
     }
     offsets[clock] = offset;
   }

@@ -137,6 +137,12 @@ interface CaseSpec {
   nsPid?: number | string | null;
   /** options.joinNamespaces: 'all', a list of names (some unknown), or a value of another type. */
   joinNamespaces?: string | number | null | (string | number)[];
+  /** options.namespaces: a list of the kinds a new PID namespace comes with (some not), or another type. */
+  namespaces?: string | number | null | (string | number)[];
+  /** options.hostname: a name at and past the kernel's 64 bytes, or another type. */
+  hostname?: string | number | null;
+  /** options.timeOffsets: offsets in and out of the kernel's range, unknown clocks, other types. */
+  timeOffsets?: Record<string, number | string> | number | null;
 }
 
 /** What fixtures/fuzz-spawn-executor.js reports. */
@@ -182,6 +188,8 @@ interface CaseReport {
   };
   referenced: Record<string, Described | null>;
   ownMountNamespaceInode: number;
+  /** Inodes of /proc/self/ns/KIND for the kinds of options.namespaces (time: time_for_children). */
+  ownNamespaceInodes: Record<string, number>;
   ownPidNamespaceInode: number;
   ownNsPidLine: number[];
   ownStatus: { uid: string; gid: string; groups: string };
@@ -211,6 +219,10 @@ interface CaseReport {
     innerProcNsPid: string | null;
     /** /proc/sys/kernel/pid_max as a process of the command's namespace reads it (with pidMax). */
     pidMaxInside: string | null;
+    /** Inodes of the command's /proc/PID/ns/KIND for the kinds of options.namespaces. */
+    namespaceInodes: Record<string, number>;
+    /** The command's /proc/PID/timens_offsets, as "clock seconds" pairs. */
+    timensOffsets: string[] | null;
   };
   runError?: string;
   exited?: { code: number | null; signal: string | null };
@@ -340,6 +352,28 @@ const joinNamespacesArb: fc.Arbitrary<string | number | null | (string | number)
   { weight: 1, arbitrary: fc.constantFrom<string | number | null | (string | number)[]>('none', 'ALL', [], ['mount'], ['net', 'bogus'], [1], 7, null) },
 );
 
+/** The kinds options.namespaces takes, and those it refuses or does not know. */
+const NEW_NAMESPACE_KINDS = ['cgroup', 'ipc', 'mnt', 'net', 'time', 'uts'];
+const namespacesValid = (v: unknown): v is string[] => Array.isArray(v) && v.every((k) => NEW_NAMESPACE_KINDS.includes(k as string)) && new Set(v).size === v.length;
+const namesNamespace = (spec: CaseSpec, kind: string) => namespacesValid(spec.namespaces) && spec.namespaces.includes(kind);
+const namespacesArb: fc.Arbitrary<string | number | null | (string | number)[]> = fc.oneof(
+  { weight: 4, arbitrary: fc.subarray(NEW_NAMESPACE_KINDS) },
+  { weight: 1, arbitrary: fc.constantFrom<string | number | null | (string | number)[]>(['pid'], ['user'], ['net', 'net'], ['network'], [5], 'net', 7, null) },
+);
+const hostnameValid = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && !v.includes('\0') && Buffer.byteLength(v) <= 64;
+const hostnameArb: fc.Arbitrary<string | number | null> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('fuzz-host', 'x'.repeat(64), 'é'.repeat(32), 'a b\tc', '🦀') },
+  { weight: 1, arbitrary: fc.constantFrom<string | number | null>('x'.repeat(65), 'é'.repeat(33), '', 'a\0b', 5, null) },
+);
+/** Offsets the kernel takes whatever the clocks read on a machine up for less than a year, then refused ones. */
+const TIME_OFFSET_MAX = 4611686018;
+const timeOffsetsArb: fc.Arbitrary<Record<string, number | string> | number | null> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ monotonic: fc.constantFrom(0, 1, 86400, 365 * 86400), boottime: fc.constantFrom(0, 7, 10 * 365 * 86400) }, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.constantFrom<Record<string, number | string> | number | null>({ monotonic: 1.5 }, { boottime: TIME_OFFSET_MAX + 1 }, { monotonic: -TIME_OFFSET_MAX }, { realtime: 1 }, { boottime: '1' }, 5, null) },
+);
+const timeOffsetsValid = (v: unknown): v is Record<string, number> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, n]) => (k === 'monotonic' || k === 'boottime') && Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 10 * 365 * 86400);
+
 /** nsPid: free pids of the pods (far above what their members take), pids at and above their
  * pid_max (EINVAL from clone3), then what is out of range or not a number. */
 const nsPidArb: fc.Arbitrary<number | string | null> = fc.oneof(
@@ -456,6 +490,9 @@ function caseArb(focus: Focus): fc.Arbitrary<CaseSpec> {
       pidMax: sometimes(pidMaxArb, is('identity')),
       nsPid: sometimes(nsPidArb, is('identity')),
       joinNamespaces: sometimes(joinNamespacesArb, is('identity')),
+      namespaces: sometimes(namespacesArb, is('identity')),
+      hostname: sometimes(hostnameArb, false),
+      timeOffsets: sometimes(timeOffsetsArb, false),
       // A quarter of the cases keep the invalid values and the options that exclude each other.
       conflicts: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     })
@@ -504,6 +541,10 @@ function withoutConflicts(drawn: CaseSpec): CaseSpec {
   if (spec.pidMax !== undefined && (!pidMaxInRange(spec.pidMax) || !isNewNamespace(spec.mode) || newNamespaceOf(spec) !== true)) delete spec.pidMax;
   if (spec.nsPid !== undefined && (!nsPidInRange(spec.nsPid) || !joins(spec.mode))) delete spec.nsPid;
   if (spec.joinNamespaces !== undefined && (!joinNamespacesValid(spec.joinNamespaces) || !joins(spec.mode) || spec.mode === 'joinPath')) delete spec.joinNamespaces;
+  const newNamespaces = isNewNamespace(spec.mode) && newNamespaceOf(spec) === true;
+  if (spec.namespaces !== undefined && (!namespacesValid(spec.namespaces) || !newNamespaces)) delete spec.namespaces;
+  if (spec.hostname !== undefined && (!hostnameValid(spec.hostname) || !namesNamespace(spec, 'uts'))) delete spec.hostname;
+  if (spec.timeOffsets !== undefined && (!timeOffsetsValid(spec.timeOffsets) || !namesNamespace(spec, 'time'))) delete spec.timeOffsets;
   if (spec.env) spec.env = spec.env.filter(([k, v]) => k !== '' && !k.includes('=') && !k.includes('\0') && !(v ?? '').includes('\0'));
   if (spec.cwd?.k === 'literal' && (spec.cwd.value === '' || spec.cwd.value.includes('\0'))) delete spec.cwd;
   if (typeof spec.argv0 === 'string' && spec.argv0.includes('\0')) delete spec.argv0;
@@ -856,6 +897,32 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
     if (!joins(spec.mode)) bad('ERR_INVALID_ARG_VALUE', `joinNamespaces without join (${spec.mode})`);
     if (spec.mode === 'joinPath') bad('ERR_INVALID_ARG_VALUE', 'joinNamespaces with join given as a namespace file path');
   }
+  const makesNamespaces = !joins(spec.mode) && newNamespace === true;
+  if (spec.namespaces !== undefined) {
+    const v = spec.namespaces;
+    if (!Array.isArray(v)) bad('ERR_INVALID_ARG_TYPE', `namespaces is ${JSON.stringify(v)}`);
+    else if (makesNamespaces && !namespacesValid(v)) bad('ERR_INVALID_ARG_VALUE', `namespaces is ${JSON.stringify(v)}`);
+    if (!makesNamespaces) bad('ERR_INVALID_ARG_VALUE', `namespaces without a new PID namespace (${spec.mode}, newNamespace ${JSON.stringify(newNamespace)})`);
+  }
+  if (spec.hostname !== undefined) {
+    const v = spec.hostname;
+    if (typeof v !== 'string') bad('ERR_INVALID_ARG_TYPE', `hostname is ${JSON.stringify(v)}`);
+    else if (v === '' || v.includes('\0')) bad('ERR_INVALID_ARG_VALUE', `hostname is ${JSON.stringify(v)}`);
+    else if (Buffer.byteLength(v) > 64) bad('ERR_OUT_OF_RANGE', `hostname of ${Buffer.byteLength(v)} bytes`);
+    if (!namesNamespace(spec, 'uts')) bad('ERR_INVALID_ARG_VALUE', "hostname without 'uts'");
+  }
+  if (spec.timeOffsets !== undefined) {
+    const v = spec.timeOffsets;
+    if (typeof v !== 'object' || v === null) bad('ERR_INVALID_ARG_TYPE', `timeOffsets is ${JSON.stringify(v)}`);
+    else {
+      for (const [clock, n] of Object.entries(v)) {
+        if (clock !== 'monotonic' && clock !== 'boottime') bad('ERR_INVALID_ARG_VALUE', `timeOffsets has the clock ${clock}`);
+        else if (typeof n !== 'number') bad('ERR_INVALID_ARG_TYPE', `timeOffsets.${clock} is ${JSON.stringify(n)}`);
+        else if (!timeOffsetsValid({ [clock]: n })) bad('ERR_OUT_OF_RANGE', `timeOffsets.${clock} is ${n}`);
+      }
+    }
+    if (!namesNamespace(spec, 'time')) bad('ERR_INVALID_ARG_VALUE', "timeOffsets without 'time'");
+  }
   if (codes.size > 0) return { kind: 'argument', codes, why, orBadDescriptor: false };
 
   // The cgroup is looked at before anything is spawned.
@@ -1098,13 +1165,21 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
   f.equal(run.noNewPrivs, spec.noNewPrivileges ? '1' : '0', 'NoNewPrivs');
   if (terminal || (spec.signalGroup && underInit(spec.mode))) f.equal(run.pgrp, child.pid, 'the command leads its process group');
 
-  // Mounts.
-  if (spec.mountProc) {
-    f.check(run.mountNamespaceInode !== report.ownMountNamespaceInode, 'mountProc: a mount namespace of its own');
-    f.equal(run.innerProcNsPid, String(child.nsPid), "mountProc: the command's /proc is its PID namespace's");
+  // Mounts: mountProc is a mount namespace of its own, as 'mnt' is.
+  if (spec.mountProc) f.equal(run.innerProcNsPid, String(child.nsPid), "mountProc: the command's /proc is its PID namespace's");
+  if (spec.mountProc || namesNamespace(spec, 'mnt')) {
+    f.check(run.mountNamespaceInode !== report.ownMountNamespaceInode, "mountProc or 'mnt': a mount namespace of its own");
   } else {
-    f.equal(run.mountNamespaceInode, report.ownMountNamespaceInode, 'without mountProc: our mount namespace');
+    f.equal(run.mountNamespaceInode, report.ownMountNamespaceInode, "without mountProc or 'mnt': our mount namespace");
   }
+
+  // The other namespaces: its own for each kind named, ours for the rest.
+  for (const kind of ['cgroup', 'ipc', 'net', 'time', 'uts']) {
+    const own = run.namespaceInodes[kind] !== report.ownNamespaceInodes[kind];
+    f.equal(own, namesNamespace(spec, kind), `a ${kind} namespace of its own exactly when namespaces names it`);
+  }
+  const offsets = spec.timeOffsets as Record<string, number> | undefined;
+  f.equal(run.timensOffsets, [`monotonic ${offsets?.monotonic ?? 0}`, `boottime ${offsets?.boottime ?? 0}`], 'timens_offsets of the command');
 
   // cgroup.
   if (spec.cgroup && V2) {

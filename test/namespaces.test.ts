@@ -249,6 +249,7 @@ describe('namespaces: bad input is a typed error and nothing is spawned', () => 
     ['Infinity', { namespaces: ['time'], timeOffsets: { boottime: Infinity } }, 'ERR_OUT_OF_RANGE'],
     ['above KTIME_SEC_MAX / 2', { namespaces: ['time'], timeOffsets: { boottime: 4611686019 } }, 'ERR_OUT_OF_RANGE'],
     ['a clock taken below 0', { namespaces: ['time'], timeOffsets: { monotonic: -4611686018 } }, 'ERR_OUT_OF_RANGE'],
+    ['a clock taken above KTIME_SEC_MAX / 2', { namespaces: ['time'], timeOffsets: { boottime: 4611686018 } }, 'ERR_OUT_OF_RANGE'],
     ['a string offset', { namespaces: ['time'], timeOffsets: { boottime: '5' } }, 'ERR_INVALID_ARG_TYPE'],
     ['with join', { join: process.pid, init: false, namespaces: ['net'] }, 'ERR_INVALID_ARG_VALUE'],
     ['hostname with join', { join: process.pid, init: false, hostname: 'x' }, 'ERR_INVALID_ARG_VALUE'],
