@@ -3,7 +3,8 @@
 import { parseArgs, type ParseArgsConfig } from 'util';
 import { MAX_FD, MAX_PID } from './checks';
 import type { NamespaceKind } from './enter';
-import { HOSTNAME_MAX, TIME_OFFSET_MAX, type NewNamespaceKind, type TimeOffsets } from './namespaces';
+import { HOSTNAME_MAX, TIME_OFFSET_MAX, type NewNamespaceKind } from './namespace-limits';
+import type { TimeOffsets } from './namespaces';
 import { PID_MAX_LIMIT, PID_MAX_MIN } from './pid-control';
 import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as util from 'util';
-import { namespaceLimitName, newNamespacesHint, type NewNamespaceKind } from './namespaces';
+import { namespaceLimitName, TIME_OFFSET_MAX, type NewNamespaceKind } from './namespace-limits';
 
 /** A wrong argument type or value (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_UNKNOWN_SIGNAL). */
 export class PidnsArgumentError extends TypeError {
@@ -197,6 +197,31 @@ function pidControlHint(errno: number, syscall: string, ctx: FailureContext, spe
       return 'choosing the pid inside (nsPid) needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over the user namespace that owns the namespace joined: run as root, or join a namespace of a user namespace of yours (a pod made with userNamespace: true)';
     case E.EINVAL:
       return `nsPid ${ctx.nsPid} is at or above the joined namespace's pid_max (its /proc/sys/kernel/pid_max, read from inside): choose a lower pid`;
+    default:
+      return undefined;
+  }
+}
+
+/** Hints for the refusals of setting up the new namespaces; undefined where the general hint fits. */
+function newNamespacesHint(errno: number, syscall: string, kinds: readonly NewNamespaceKind[], namespace: string | undefined, userNamespaceWay: string): string | undefined {
+  const late = kinds.filter((k) => k === 'cgroup' || k === 'time').join(' and ');
+  switch (syscall) {
+    case 'unshare':
+      if (errno === E.EPERM) return `creating a ${late} namespace needs CAP_SYS_ADMIN: run as root, or ${userNamespaceWay}`;
+      if (errno === E.EINVAL) return `this kernel has no ${late} namespaces (cgroup: Linux 4.6, CONFIG_CGROUPS; time: Linux 5.6, CONFIG_TIME_NS): leave ${late} out of namespaces`;
+      return undefined;
+    case 'timens_offsets':
+      if (errno === E.ERANGE) return `the kernel refuses an offset that takes a clock below 0 or above ${TIME_OFFSET_MAX} seconds`;
+      if (errno === E.EPERM || errno === E.EACCES) return `time offsets need CAP_SYS_TIME over the time namespace's user namespace: run as root, or ${userNamespaceWay}`;
+      if (errno === E.ENOENT) return '/proc/self/timens_offsets is not there: /proc is not mounted, or this kernel has no time namespaces';
+      return undefined;
+    case 'sethostname':
+      if (errno === E.EPERM) return `setting the host name needs CAP_SYS_ADMIN over the UTS namespace's user namespace: run as root, or ${userNamespaceWay}`;
+      return undefined;
+    case 'ioctl':
+      if (namespace !== 'net') return undefined;
+      if (errno === E.EPERM) return `bringing the loopback interface up needs CAP_NET_ADMIN over the network namespace's user namespace: run as root, or ${userNamespaceWay}`;
+      return 'the new network namespace\'s loopback interface could not be brought up';
     default:
       return undefined;
   }

@@ -5,7 +5,8 @@ export { PidNamespaceChild, type ExitStatus, type InitInfo, type PidNamespaceMod
 export type { SendCallback } from './ipc';
 export type { NamespaceKind } from './enter';
 export type { SpawnOptions, StdioOption, StdioEntry, StdioName, Serialization, UserNamespaceOptions, IdMapping, JoinTarget } from './options';
-export type { NewNamespaceKind, TimeOffsets } from './namespaces';
+export type { NewNamespaceKind } from './namespace-limits';
+export type { TimeOffsets } from './namespaces';
 export { nsPids, pidNamespaceId } from './proc';
 export { PidnsSystemError } from './errors';
 export { initPath } from './native';

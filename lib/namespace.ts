@@ -6,7 +6,7 @@ import { ownProperties } from './checks';
 import { invalidType, invalidValue, namespaceEnded, PidnsStateError, systemError } from './errors';
 import { startInit, type InitSession } from './init-session';
 import { checkCloseOptions, mapsRoot, normalizePodOptions, type SpawnOptions } from './options';
-import type { NewNamespaceKind } from './namespaces';
+import type { NewNamespaceKind } from './namespace-limits';
 import { checkPidMaxSupported } from './pid-control';
 import { checkProcIsOurs, namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { decodeWaitStatus, signalNumber } from './signals';

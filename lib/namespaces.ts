@@ -1,16 +1,12 @@
 // The namespaces a spawn creates besides the PID namespace (options.namespaces), with what they
 // start with: a host name in a new UTS namespace, clock offsets in a new time namespace, the
-// loopback interface up in a new network namespace. Their checks, the flags and text the addon
-// takes, and the hints for the kernel's refusals. The child sets them up before the execve of
-// the namespace's pid 1 (src-native/namespaces.c).
+// loopback interface up in a new network namespace. Their checks, and the flags and text the
+// addon takes (the hints for the kernel's refusals are in errors.ts). The child sets them up
+// before the execve of the namespace's pid 1 (src-native/namespaces.c).
 import * as fs from 'fs';
-import * as os from 'os';
 import { ownProperties } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsRangeError } from './errors';
-
-/** The namespaces that can be created together with the PID namespace, by their names in /proc/PID/ns. */
-export const NEW_NAMESPACE_KINDS = ['cgroup', 'ipc', 'mnt', 'net', 'time', 'uts'] as const;
-export type NewNamespaceKind = (typeof NEW_NAMESPACE_KINDS)[number];
+import { HOSTNAME_MAX, NEW_NAMESPACE_KINDS, TIME_OFFSET_MAX, type NewNamespaceKind } from './namespace-limits';
 
 /** Offsets of a new time namespace's clocks, in seconds: added to CLOCK_MONOTONIC and CLOCK_BOOTTIME inside. */
 export interface TimeOffsets {
@@ -27,15 +23,6 @@ export interface NormalizedNamespaces {
 }
 
 export const NO_NEW_NAMESPACES: NormalizedNamespaces = { kinds: [], hostname: null, timeOffsets: null };
-
-/** The longest host name the kernel takes (__NEW_UTS_LEN, include/uapi/linux/utsname.h), in bytes. */
-export const HOSTNAME_MAX = 64;
-/**
- * The largest offset in seconds: the kernel refuses one that takes a clock past KTIME_SEC_MAX / 2
- * (9223372036 / 2 seconds) or below 0 (ERANGE, proc_timens_set_offset in kernel/time/namespace.c);
- * the second bound depends on the clock's reading, which is checked at the spawn.
- */
-export const TIME_OFFSET_MAX = 4611686018;
 
 const CLONE_FLAGS: Record<NewNamespaceKind, number> = {
   cgroup: 0x02000000,
@@ -147,35 +134,4 @@ export function namespaceRequest(namespaces: NormalizedNamespaces): { newNamespa
     hostname: namespaces.hostname,
     timeOffsets: timeOffsetsText(namespaces.timeOffsets),
   };
-}
-
-/** The sysctl that limits a kind (user.max_<kind>_namespaces under /proc/sys/user). */
-export function namespaceLimitName(kind: NewNamespaceKind): string {
-  return `max_${kind}_namespaces`;
-}
-
-/** Hints for the refusals of setting up the new namespaces; undefined where the general hint fits. */
-export function newNamespacesHint(errno: number, syscall: string, kinds: readonly NewNamespaceKind[], namespace: string | undefined, userNamespaceWay: string): string | undefined {
-  const E = os.constants.errno;
-  const late = kinds.filter((k) => k === 'cgroup' || k === 'time').join(' and ');
-  switch (syscall) {
-    case 'unshare':
-      if (errno === E.EPERM) return `creating a ${late} namespace needs CAP_SYS_ADMIN: run as root, or ${userNamespaceWay}`;
-      if (errno === E.EINVAL) return `this kernel has no ${late} namespaces (cgroup: Linux 4.6, CONFIG_CGROUPS; time: Linux 5.6, CONFIG_TIME_NS): leave ${late} out of namespaces`;
-      return undefined;
-    case 'timens_offsets':
-      if (errno === E.ERANGE) return `the kernel refuses an offset that takes a clock below 0 or above ${TIME_OFFSET_MAX} seconds`;
-      if (errno === E.EPERM || errno === E.EACCES) return `time offsets need CAP_SYS_TIME over the time namespace's user namespace: run as root, or ${userNamespaceWay}`;
-      if (errno === E.ENOENT) return '/proc/self/timens_offsets is not there: /proc is not mounted, or this kernel has no time namespaces';
-      return undefined;
-    case 'sethostname':
-      if (errno === E.EPERM) return `setting the host name needs CAP_SYS_ADMIN over the UTS namespace's user namespace: run as root, or ${userNamespaceWay}`;
-      return undefined;
-    case 'ioctl':
-      if (namespace !== 'net') return undefined;
-      if (errno === E.EPERM) return `bringing the loopback interface up needs CAP_NET_ADMIN over the network namespace's user namespace: run as root, or ${userNamespaceWay}`;
-      return 'the new network namespace\'s loopback interface could not be brought up';
-    default:
-      return undefined;
-  }
 }

@@ -6,7 +6,8 @@ import { checkBoolean, checkInteger, checkPid, checkString, MAX_FD, MAX_ID, MAX_
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
 import { checkJoinNamespaces, type NamespaceKind } from './enter';
-import { checkNewNamespaces, NO_NEW_NAMESPACES, refuseNewNamespaces, type NewNamespaceKind, type NormalizedNamespaces, type TimeOffsets } from './namespaces';
+import type { NewNamespaceKind } from './namespace-limits';
+import { checkNewNamespaces, NO_NEW_NAMESPACES, refuseNewNamespaces, type NormalizedNamespaces, type TimeOffsets } from './namespaces';
 import { checkNsPid, checkPidMax } from './pid-control';
 import { signalName, signalNumber } from './signals';
 

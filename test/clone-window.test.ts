@@ -48,6 +48,7 @@ describe('the addon refuses what the library would never send', () => {
     mountProc: false, noNewPrivileges: false, foreground: false, terminal: false, newUserNamespace: false,
     uidMap: '', gidMap: '', denySetgroups: false, cgroupFd: -1, pidMax: 0, nsPid: 0,
     enterFds: native.constants.ENTER_KINDS.map(() => -1), rootFd: -1, cwdFd: -1,
+    newNamespaces: 0, hostname: null, timeOffsets: null,
   });
 
   test.each([
@@ -62,6 +63,23 @@ describe('the addon refuses what the library would never send', () => {
   test('pidMax without a new PID namespace, and nsPid without joinFd, are TypeErrors', () => {
     expectTypeError(() => native.spawn({ ...request(), pidMax: 1000 }));
     expectTypeError(() => native.spawn({ ...request(), nsPid: 50 }));
+  });
+
+  // Other namespaces are made only with a new PID namespace; a host name only in a UTS namespace
+  // of its own, offsets only in a time namespace.
+  test('newNamespaces outside the kinds or without a new PID namespace, a hostname or timeOffsets without theirs or too long, are TypeErrors', () => {
+    const { NAMESPACE_TYPES } = native.constants;
+    const fresh = { newPidNamespace: true };
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.user }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.pid }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: 1.5 }));
+    expectTypeError(() => native.spawn({ ...request(), newNamespaces: NAMESPACE_TYPES.net }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.net, joinFd: 0 }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, hostname: 'x' }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.uts, hostname: 'x'.repeat(65) }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.uts, hostname: 5 as never }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, timeOffsets: 'monotonic 1 0\n' }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.time, timeOffsets: 'x'.repeat(129) }));
   });
 
   // A target's other namespaces and directories are entered only on the way into its PID namespace.
