@@ -58,10 +58,12 @@ PIDNS_CHILD_CODE int pidns_prepare_namespaces(const struct pidns_child *c) {
   int kinds = c->new_namespaces;
   /* As unshare(1) does: mounts made inside must not reach the namespace this one was copied from. */
   if ((kinds & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return PIDNS_STEP_MOUNT;
-  /* Unshared here, not at the clone: a cgroup namespace is rooted at the cgroup of the process
-   * that makes it, and only now is this process in its own (CLONE_INTO_CGROUP puts it there
-   * while the clone's namespaces are made from its parent's cgroup). The time namespace is for
-   * children, which this process joins at its execve. */
+  /* A cgroup namespace is rooted at the cgroup of the process that makes it: unshared here, by
+   * the process that is already where the namespace is placed, its root is that cgroup on every
+   * path (a clone3 with CLONE_INTO_CGROUP | CLONE_NEWCGROUP would root it at the target cgroup
+   * too, as cgroup_post_fork does, but the user-namespace and plain clone() paths would need the
+   * flag carried separately). The time namespace can only be unshared (its flag is the exit
+   * signal's bit in clone()) and is for children: this process enters it at its execve. */
   int late = kinds & (CLONE_NEWCGROUP | CLONE_NEWTIME);
   if (late && unshare(late) < 0) return PIDNS_STEP_UNSHARE;
   if (c->time_offsets && write_time_offsets(c->time_offsets) < 0) return PIDNS_STEP_TIME_OFFSETS;
