@@ -220,6 +220,25 @@ describeAsRoot('namespaces: pods share theirs with every member', () => {
     }
   });
 
+  test("'mnt' without mountProc: a member that asks for mountProc gets its own copy of the pod's mount namespace, with the pod's /proc", async () => {
+    const pod = await PidNamespace.create({ namespaces: ['mnt'] });
+    try {
+      const podMnt = fs.readlinkSync(`/proc/${pod.init!.pid}/ns/mnt`);
+      const plain = await pod.run('readlink', ['/proc/self/ns/mnt']);
+      expect(plain.stdout.trim()).toBe(podMnt);
+      const own = await pod.run('sh', ['-c', 'readlink /proc/self/ns/mnt; ps -e -o pid='], { mountProc: true });
+      const [mnt, ...pids] = own.stdout.trim().split('\n');
+      expect(mnt).not.toBe(podMnt);
+      expect(mnt).not.toBe(fs.readlinkSync('/proc/self/ns/mnt'));
+      // The pod's pid 1, this member (pid 3: the first member was 2) and what it forked, only.
+      const seen = pids.map(Number);
+      expect(seen.slice(0, 2)).toEqual([1, 3]);
+      expect(Math.max(...seen)).toBeLessThan(10);
+    } finally {
+      await pod.close();
+    }
+  });
+
   test("a pod with 'time' is a typed error, before anything starts", async () => {
     const before = childrenOfSelf().length;
     await expect(PidNamespace.create({ namespaces: ['time'] })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('EUSERS') });
@@ -344,6 +363,14 @@ describeAsRoot('namespaces: pidns run flags', () => {
     expect(lines[0]).toBe('cli-box');
     expect(lines.slice(1, 3).map((l) => l.trim().split(/\s+/))).toEqual([['monotonic', '-1', '0'], ['boottime', '100', '0']]);
     expect(lines.slice(5).map((l) => l.split(':')[0].trim())).toEqual(['lo']);
+  });
+
+  test('--no-init --time: the command, pid 1, has the offsets', () => {
+    const r = pidns('run', '--no-init', '--time', '--boottime', '42', '--', 'sh', '-c', 'echo $$; cat /proc/self/timens_offsets');
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toBe('1');
+    expect(lines[2].trim().split(/\s+/)).toEqual(['boottime', '42', '0']);
   });
 
   test('short flags -m -n -u -i -C -T: every link differs but the user namespace', () => {
