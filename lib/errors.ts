@@ -265,14 +265,19 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
       if (ctx.joining && syscall === 'open') return 'the join target does not exist: give the pid of a running process, or a namespace file such as /proc/PID/ns/pid';
       return 'the command was not found: check the name, the PATH in env, and the cwd option';
     case E.EACCES:
-      if (ctx.joining) return "opening another user's namespace file needs root (the same access as ptrace)";
+      if (ctx.joining) {
+        return process.geteuid?.() === 0
+          ? 'the target refuses access to its namespace files even to root: it is not dumpable, or in a user namespace this process has no capabilities over (the same access as ptrace)'
+          : "opening another user's namespace file needs root (the same access as ptrace)";
+      }
       if (syscall === 'chdir') return 'the cwd directory is not searchable by the child';
       return 'the file is not executable, or a directory on its path is not searchable';
     case E.ENOEXEC:
       return 'the file is not an executable format the kernel knows (a script needs a #! line)';
     case E.EINVAL:
       if (syscall === 'setns' && ctx.namespace && ctx.namespace !== 'pid') return `the kernel refused to enter the target's ${ctx.namespace} namespace from this process`;
-      if (syscall === 'setns' || ctx.joining) return 'the join target is not a PID namespace of this system';
+      if (syscall === 'setns' || (ctx.joining && syscall === 'open')) return 'the join target is not a PID namespace of this system';
+      if (syscall === 'mount') return "the kernel refused a mount (a propagation change needs a mount point; /proc needs a directory there)";
       // Linux 5.3 to 5.6 have clone3 but not CLONE_INTO_CGROUP.
       if (syscall === 'clone3') return CLONE3_HINT;
       if (syscall === 'setuid' || syscall === 'setgid')

@@ -281,7 +281,8 @@ export class PidNamespace implements AsyncDisposable {
     else argList = args as readonly string[] | undefined;
     if (given === undefined || given === null) given = {};
     if (typeof given !== 'object') throw invalidType('options', 'of type object', given);
-    const opts = ownProperties(given as object);
+    // An option given as undefined is an option not given: it must not clear what the pod gives.
+    const opts = Object.fromEntries(Object.entries(ownProperties(given as object)).filter(([, value]) => value !== undefined));
     for (const key of ['init', 'join'] as const) {
       if (opts[key] !== undefined) throw invalidValue(`options.${key}`, opts[key], 'is set by the namespace');
     }
@@ -294,6 +295,9 @@ export class PidNamespace implements AsyncDisposable {
     // Members entering the pod's user namespace run as its root, as the pid 1 does.
     if (this.#features.rootUid) inherited.uid = 0;
     if (this.#features.rootGid) inherited.gid = 0;
+    // A member's own joinNamespaces adds to the pod's kinds, which every member enters.
+    const own = opts.joinNamespaces;
+    if (inherited.joinNamespaces && Array.isArray(own)) opts.joinNamespaces = [...new Set([...inherited.joinNamespaces, ...own])];
     return [argList, { ...inherited, ...(opts as SpawnOptions), init: false, join: this }];
   }
 

@@ -122,9 +122,38 @@ export function namespaceFlags(kinds: readonly NewNamespaceKind[]): number {
 }
 
 /** The offsets as /proc/PID/timens_offsets takes them: "<clock> <seconds> <nanoseconds>" lines. */
+/**
+ * The offsets of the time namespace this process is in (for its children, which is the same
+ * unless it unshared one), read from /proc/self/timens_offsets: zero where there is no such file
+ * (a kernel without time namespaces).
+ */
+function callerTimeOffsets(): Record<'monotonic' | 'boottime', { seconds: number; nanoseconds: number }> {
+  const offsets = { monotonic: { seconds: 0, nanoseconds: 0 }, boottime: { seconds: 0, nanoseconds: 0 } };
+  let text = '';
+  try {
+    text = fs.readFileSync('/proc/self/timens_offsets', 'latin1');
+  } catch {
+    return offsets;
+  }
+  for (const line of text.split('\n')) {
+    const [clock, seconds, nanoseconds] = line.trim().split(/\s+/);
+    if (clock === 'monotonic' || clock === 'boottime') offsets[clock] = { seconds: Number(seconds), nanoseconds: Number(nanoseconds) };
+  }
+  return offsets;
+}
+
+/**
+ * What the new time namespace's offsets file takes. The kernel's offsets are from the machine's
+ * own clocks; the option's are added to the clocks as the caller reads them, so a caller in a
+ * time namespace of its own (a restored container, say) gives its offsets plus the option's, and
+ * a clock the option leaves out keeps the caller's offset.
+ */
 export function timeOffsetsText(offsets: Required<TimeOffsets> | null): string | null {
   if (offsets === null) return null;
-  return `monotonic ${offsets.monotonic} 0\nboottime ${offsets.boottime} 0\n`;
+  const caller = callerTimeOffsets();
+  return (['monotonic', 'boottime'] as const)
+    .map((clock) => `${clock} ${caller[clock].seconds + offsets[clock]} ${caller[clock].nanoseconds}\n`)
+    .join('');
 }
 
 /** What the addon takes for them. */

@@ -416,6 +416,26 @@ PIDNS_CHILD_CODE static void enter_directories(const struct pidns_child *c) {
   if (c->cwd_fd >= 0 && fchdir(c->cwd_fd) < 0) report_and_exit(c, PIDNS_STEP_FCHDIR, errno);
 }
 
+/* A mount namespace of its own (mountProc) in the target's root, made here rather than by the
+ * clone of the process that execs. Its propagation must be made private at the top of the mount
+ * tree, before the chroot: after it "/" is the target's root, which need not be a mount point (a
+ * plain chroot), and a propagation change there is EINVAL. And the root must be entered through
+ * the new namespace's copy of it: a descriptor opened before the unshare names the target's own
+ * mount, where nothing can be mounted from here (EINVAL again). So: the working directory is set to
+ * the target's root, the unshare moves it to the copy, and chroot(".") makes it the root. The
+ * target's working directory, entered last, stays a directory of the target's own mount namespace
+ * (there is one working directory to carry over, and the root matters more): the same files, less
+ * the mounts made in the new namespace (the /proc). */
+PIDNS_CHILD_CODE static void enter_root_in_own_mount_namespace(struct pidns_child *c) {
+  if (fchdir(c->root_fd) < 0) report_and_exit(c, PIDNS_STEP_CHROOT, errno);
+  if (unshare(CLONE_NEWNS) < 0) report_and_exit(c, PIDNS_STEP_UNSHARE, errno);
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) report_and_exit(c, PIDNS_STEP_MOUNT, errno);
+  if (chroot(".") < 0) report_and_exit(c, PIDNS_STEP_CHROOT, errno);
+  if (c->cwd_fd < 0 && chdir("/") < 0) report_and_exit(c, PIDNS_STEP_CHDIR, errno);
+  if (c->cwd_fd >= 0 && fchdir(c->cwd_fd) < 0) report_and_exit(c, PIDNS_STEP_FCHDIR, errno);
+  c->mount_namespace_made = 1;
+}
+
 PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
   struct pidns_child *c = (struct pidns_child *)arg;
 
@@ -434,7 +454,12 @@ PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
    * process alive until it has exec'd or failed. */
   if (c->enter_fds[PIDNS_ENTER_MNT] >= 0 || c->root_fd >= 0) c->node_proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
   enter_namespaces(c);
-  enter_directories(c);
+  if (c->root_fd >= 0 && (namespace_flags & CLONE_NEWNS)) {
+    enter_root_in_own_mount_namespace(c);
+    namespace_flags &= ~CLONE_NEWNS;
+  } else {
+    enter_directories(c);
+  }
   pid_t pid = clone_grandchild(c, grandchild_main, CLONE_VM | CLONE_VFORK | CLONE_PARENT | namespace_flags);
   if (pid < 0) report_and_exit(c, c->ns_pid > 0 ? PIDNS_STEP_CLONE_NS_PID : PIDNS_STEP_CLONE, errno);
   c->exec_pid = pid;

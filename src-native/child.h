@@ -118,6 +118,9 @@ struct pidns_child {
    * where /proc (if any) shows another PID namespace: the process that execs reads its own entry
    * (its parent, its namespace) through it. -1: /proc as it finds it. */
   int node_proc_fd;
+  /* Set by the first child when it has made the mount namespace of a join itself (entering a
+   * target's root with mountProc): the process that execs then finds it made, and private. */
+  int mount_namespace_made;
 
   /* A new user namespace: the first child forks the process that execs into new user, PID (and
    * mount) namespaces, writes its id maps from outside (the only place a privileged map can be

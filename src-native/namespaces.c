@@ -57,7 +57,7 @@ PIDNS_CHILD_CODE static int loopback_up(void) {
 PIDNS_CHILD_CODE int pidns_prepare_namespaces(const struct pidns_child *c) {
   int kinds = c->new_namespaces;
   /* As unshare(1) does: mounts made inside must not reach the namespace this one was copied from. */
-  if ((kinds & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return PIDNS_STEP_MOUNT;
+  if ((kinds & CLONE_NEWNS) && !c->mount_namespace_made && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return PIDNS_STEP_MOUNT;
   /* A cgroup namespace is rooted at the cgroup of the process that makes it: unshared here, by
    * the process that is already where the namespace is placed, its root is that cgroup on every
    * path (a clone3 with CLONE_INTO_CGROUP | CLONE_NEWCGROUP would root it at the target cgroup

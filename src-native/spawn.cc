@@ -274,6 +274,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.root_fd = static_cast<int>(rootFd);
   child.cwd_fd = static_cast<int>(cwdFd);
   child.node_proc_fd = -1;
+  child.mount_namespace_made = 0;
   child.mount_proc = o.Get("mountProc").ToBoolean();
   child.no_new_privs = o.Get("noNewPrivileges").ToBoolean();
   child.foreground = o.Get("foreground").ToBoolean();

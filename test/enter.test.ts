@@ -255,6 +255,31 @@ describeAsRoot('joinNamespaces: a target with a root of its own', () => {
   });
 });
 
+describeAsRoot('joinNamespaces: a target chrooted into a plain directory, with mountProc', () => {
+  test("the command gets a /proc of the target's PID namespace in a mount namespace of its own; neither the target's mounts nor ours change", async () => {
+    // A plain chroot: the target's root is a directory, not a mount point, so the propagation of
+    // the mount namespace made for /proc must be set at the top of the tree, before the chroot.
+    const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-enter-chroot-'));
+    for (const program of ['/bin/sh', '/bin/sleep', '/bin/cat']) copyWithLibraries(program, tree);
+    fs.mkdirSync(path.join(tree, 'proc'));
+    const target = await startTarget(['--mount', '--pid', '--mount-proc'], `exec chroot ${tree} /bin/sleep 60`);
+    try {
+      const targetMounts = fs.readFileSync(`/proc/${target.pid}/mountinfo`, 'utf8');
+      const ourMounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+      const child = await spawnInPidNamespace('/bin/sh', ['-c', 'cat /proc/1/comm; read own rest </proc/self/stat; echo $own'], { join: target.pid, joinNamespaces: ['mnt'], mountProc: true, env: { PATH: '/bin' } });
+      const [pidOne, ownPid] = (await collect(child.stdout)).trim().split('\n');
+      await expect(child.exited).resolves.toMatchObject({ code: 0 });
+      expect(pidOne).toBe('sleep');
+      expect(Number(ownPid)).toBe(child.nsPid);
+      expect(fs.readFileSync(`/proc/${target.pid}/mountinfo`, 'utf8')).toBe(targetMounts);
+      expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).toBe(ourMounts);
+    } finally {
+      await target.stop();
+      fs.rmSync(tree, { recursive: true, force: true });
+    }
+  });
+});
+
 describeAsRoot('joinNamespaces: user and time namespaces', () => {
   test('as root, a target in a user namespace of its own: the command is root in it', async () => {
     const target = await startTarget(['--user', '--map-root-user', '--mount', '--pid', '--mount-proc'], 'exec sleep 60');

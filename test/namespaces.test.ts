@@ -149,6 +149,20 @@ describeAsRoot("namespaces: 'time' and timeOffsets", () => {
     expect(Number(up)).toBeLessThan(ours - 58);
   });
 
+  test('offsets are added to the clocks as Node reads them: in a time namespace of its own, Node gives its offsets plus the ones asked for', () => {
+    const script = `
+      const { spawnInPidNamespace } = require(${JSON.stringify(path.join(__dirname, '..', 'dist'))});
+      const fs = require('fs');
+      spawnInPidNamespace('sh', ['-c', 'read x'], { namespaces: ['time'], timeOffsets: { monotonic: 5 }, stdio: ['pipe', 'ignore', 'inherit'] }).then(async (child) => {
+        console.log(fs.readFileSync('/proc/' + child.pid + '/timens_offsets', 'utf8').trim().replace(/\\s+/g, ' '));
+        child.stdin.end('\\n');
+        await child.exited;
+      });`;
+    const r = spawnSync('unshare', ['--time', '--monotonic=500000', '--boottime=1000000', '--', process.execPath, '-e', script], { encoding: 'utf8', timeout: 20000 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(r.stdout).toBe('monotonic 500005 0 boottime 1000000 0\n');
+  });
+
   test("'time' without offsets: a namespace of its own with zero offsets", async () => {
     const links = parseLinks(await output('sh', ['-c', `${PRINT_LINKS}; cat /proc/self/timens_offsets >&2`], { namespaces: ['time'] }));
     expect(differing(links)).toEqual(['pid', 'time']);
@@ -203,6 +217,19 @@ describeAsRoot('namespaces: pods share theirs with every member', () => {
         expect(r.stderr).toBe('pod-host\n');
       }
       expect(differing(podLinks)).toEqual(userNamespace ? ALL_LINKS.filter((n) => n !== 'time') : ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'uts']);
+    } finally {
+      await pod.close();
+    }
+  });
+
+  test("a member's own joinNamespaces adds to the pod's, and one given as undefined is one not given", async () => {
+    const pod = await PidNamespace.create({ namespaces: ['mnt', 'uts'], hostname: 'pod-host', mountProc: true });
+    try {
+      const podLinks = new Map(ALL_LINKS.map((n) => [n, fs.readlinkSync(`/proc/${pod.init!.pid}/ns/${n}`)]));
+      for (const own of [{ joinNamespaces: undefined }, { joinNamespaces: ['net'] as const }, { joinNamespaces: ['uts'] as const }, { mountProc: undefined }]) {
+        const r = await pod.run('sh', ['-c', `${PRINT_LINKS}; hostname >&2; cat /proc/1/comm >&2`], own as SpawnOptions);
+        expect({ own, links: parseLinks(r.stdout), stderr: r.stderr }).toEqual({ own, links: podLinks, stderr: 'pod-host\npidns-init\n' });
+      }
     } finally {
       await pod.close();
     }
