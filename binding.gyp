@@ -28,6 +28,7 @@
         "src-native/ipc.cc",
         "src-native/kernel.c",
         "src-native/clone3.c",
+        "src-native/namespaces.c",
         "src-native/signal_forward.cc",
         "src-native/foreground.cc",
         "src-native/terminal.cc",

@@ -103,4 +103,4 @@ function floorRun(floor, prefix, iterations, file = '/bin/true', args = []) {
   });
 }
 
-module.exports = { caseCommands, makeCases, makeFloors, floorRun, initCaseName, initFloorName, initMemoryName };
+module.exports = { viaPidns, viaChildProcess, caseCommands, makeCases, makeFloors, floorRun, initCaseName, initFloorName, initMemoryName };

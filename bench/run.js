@@ -41,9 +41,15 @@ const README_END = '<!-- bench:end -->';
 function writeReport(results) {
   const markdown = render(results, readAnalysis());
   const target = results.quick ? path.join(OUT_DIR, 'BENCHMARKS.quick.md') : path.join(REPO, 'BENCHMARKS.md');
-  // The section from bench/containers.js (its own run, in Docker) is kept as it stands.
+  // The sections of bench/containers.js (its own run, in Docker) and bench/namespaces.js are kept
+  // as they stand, each from its heading to its end marker.
   const previous = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '';
-  const kept = /\n## In containers\n[\s\S]*<!-- containers:end -->\n?/.exec(previous)?.[0] ?? '';
+  const kept = [
+    /\n## In containers\n[\s\S]*?<!-- containers:end -->\n?/,
+    /\n## Beyond the PID namespace\n[\s\S]*?<!-- namespaces:end -->\n?/,
+  ]
+    .map((section) => section.exec(previous)?.[0] ?? '')
+    .join('');
   fs.writeFileSync(target, `${markdown}\n${kept}`);
   process.stdout.write(`${markdown}\n`);
   log(`wrote ${path.relative(process.cwd(), target) || target}`);

@@ -2,6 +2,10 @@
 // UsageError with one line that says what is wrong; nothing here touches a process or the kernel.
 import { parseArgs, type ParseArgsConfig } from 'util';
 import { MAX_FD, MAX_PID } from './checks';
+import type { NamespaceKind } from './enter';
+import { HOSTNAME_MAX, TIME_OFFSET_MAX, type NewNamespaceKind } from './namespace-limits';
+import type { TimeOffsets } from './namespaces';
+import { PID_MAX_LIMIT, PID_MAX_MIN } from './pid-control';
 import { EXIT_CANNOT_EXECUTE, EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE } from './protocol';
 
 /** A mistake on the command line: printed as one line, exit status EXIT_USAGE. */
@@ -25,6 +29,14 @@ export interface RunArguments {
   /** --no-new-namespace: false; --auto-namespace: 'auto'. */
   newNamespace: boolean | 'auto';
   waitAll: boolean;
+  /** --pid-max N: the new namespace's pid_max, or null. */
+  pidMax: number | null;
+  /** --mount, --net, --uts, --ipc, --cgroup, --time: the other namespaces to make (options.namespaces). */
+  namespaces: NewNamespaceKind[];
+  /** --hostname NAME, or null. */
+  hostname: string | null;
+  /** --monotonic SECS and --boottime SECS, or null. */
+  timeOffsets: TimeOffsets | null;
   statusFd: number | null;
   argv: string[];
 }
@@ -32,7 +44,11 @@ export interface RunArguments {
 export interface ExecArguments {
   command: 'exec';
   targetPid: number;
+  /** --all: 'all'; --user, --mount, ...: those namespaces (options.joinNamespaces); null: only the PID namespace. */
+  joinNamespaces: 'all' | NamespaceKind[] | null;
   mountProc: boolean;
+  /** --ns-pid N: the pid CMD takes in the namespace, or null for the next free one. */
+  nsPid: number | null;
   statusFd: number | null;
   argv: string[];
 }
@@ -74,9 +90,34 @@ export const OPTIONS = {
     'no-new-namespace': flag,
     'auto-namespace': flag,
     'wait-all': flag,
+    'pid-max': value,
+    // unshare's flags for the namespaces it makes, and its --monotonic and --boottime.
+    mount: { type: 'boolean', short: 'm' },
+    net: { type: 'boolean', short: 'n' },
+    uts: { type: 'boolean', short: 'u' },
+    ipc: { type: 'boolean', short: 'i' },
+    cgroup: { type: 'boolean', short: 'C' },
+    time: { type: 'boolean', short: 'T' },
+    hostname: value,
+    monotonic: value,
+    boottime: value,
     'status-fd': value,
   },
-  exec: { target: value, 'mount-proc': flag, 'status-fd': value },
+  exec: {
+    target: { type: 'string', short: 't' },
+    all: { type: 'boolean', short: 'a' },
+    user: { type: 'boolean', short: 'U' },
+    mount: { type: 'boolean', short: 'm' },
+    net: { type: 'boolean', short: 'n' },
+    uts: { type: 'boolean', short: 'u' },
+    ipc: { type: 'boolean', short: 'i' },
+    cgroup: { type: 'boolean', short: 'C' },
+    time: { type: 'boolean', short: 'T' },
+    pid: { type: 'boolean', short: 'p' },
+    'mount-proc': flag,
+    'ns-pid': value,
+    'status-fd': value,
+  },
   ps: { json: flag },
   doctor: { json: flag },
 } as const satisfies Record<Topic, Record<string, OptionConfig>>;
@@ -166,6 +207,42 @@ function commandOf(command: string, operands: string[]): string[] {
   return operands;
 }
 
+/** run's flags for the namespaces it makes besides the PID namespace, unshare's, each with its name in /proc/PID/ns. */
+const NEW_NAMESPACE_FLAGS = [
+  ['cgroup', 'cgroup'],
+  ['ipc', 'ipc'],
+  ['mount', 'mnt'],
+  ['net', 'net'],
+  ['time', 'time'],
+  ['uts', 'uts'],
+] as const satisfies readonly (readonly [keyof typeof OPTIONS.run, NewNamespaceKind])[];
+
+/** A clock offset in seconds, as unshare --monotonic takes it (a negative one as --monotonic=-N). */
+function offsetOf(what: string, text: string): number {
+  if (!/^-?\d+$/.test(text) || Math.abs(Number(text)) > TIME_OFFSET_MAX) {
+    throw new UsageError('run', `${what} must be an integer of seconds from -${TIME_OFFSET_MAX} to ${TIME_OFFSET_MAX}, got '${shown(text)}'`);
+  }
+  return Number(text);
+}
+
+/** --mount, --net, ..., --hostname, --monotonic and --boottime, checked against each other. */
+function newNamespacesOf(values: { [K in keyof typeof OPTIONS.run]?: string | boolean }): Pick<RunArguments, 'namespaces' | 'hostname' | 'timeOffsets'> {
+  const namespaces: NewNamespaceKind[] = NEW_NAMESPACE_FLAGS.filter(([flagName]) => values[flagName] === true).map(([, kind]) => kind);
+  const hostname = typeof values.hostname === 'string' ? values.hostname : null;
+  if (hostname !== null) {
+    if (!namespaces.includes('uts')) throw new UsageError('run', '--hostname needs --uts (a host name is set in a UTS namespace of its own)');
+    if (hostname === '' || Buffer.byteLength(hostname) > HOSTNAME_MAX) throw new UsageError('run', `--hostname must be 1 to ${HOSTNAME_MAX} bytes, got '${shown(hostname)}'`);
+  }
+  let timeOffsets: TimeOffsets | null = null;
+  for (const clock of ['monotonic', 'boottime'] as const) {
+    const text = values[clock];
+    if (typeof text !== 'string') continue;
+    if (!namespaces.includes('time')) throw new UsageError('run', `--${clock} needs --time (offsets belong to a time namespace of its own)`);
+    timeOffsets = { ...(timeOffsets ?? {}), [clock]: offsetOf(`--${clock}`, text) };
+  }
+  return { namespaces, hostname, timeOffsets };
+}
+
 function parseRun(argv: string[]): RunArguments | HelpArguments {
   const { values, operands } = parseOptions('run', argv, OPTIONS.run, 'command');
   if (values.help) return { command: 'help', topic: 'run' };
@@ -190,7 +267,16 @@ function parseRun(argv: string[]): RunArguments | HelpArguments {
     const mode = noNew ? '--no-new-namespace' : '--auto-namespace';
     const clash = join !== null ? '--join' : values['no-init'] ? '--no-init' : values['mount-proc'] ? '--mount-proc' : userNamespace ? '--user' : null;
     if (clash !== null) throw new UsageError('run', `${mode} cannot be used with ${clash} (it needs a new namespace)`);
+    if (values['pid-max'] !== undefined) throw new UsageError('run', `--pid-max cannot be used with ${mode} (pid_max is set in a PID namespace of its own)`);
   }
+  const newNamespaces = newNamespacesOf(values);
+  const newNamespaceFlag = NEW_NAMESPACE_FLAGS.find(([flagName]) => values[flagName] === true);
+  if (newNamespaceFlag && (join !== null || noNew || auto)) {
+    const other = join !== null ? '--join (pidns exec --target PID with the same flags enters a process\'s namespaces)' : noNew ? '--no-new-namespace' : '--auto-namespace';
+    throw new UsageError('run', `--${newNamespaceFlag[0]} cannot be used with ${other}: new namespaces are made with a new PID namespace`);
+  }
+  if (values['pid-max'] !== undefined && join !== null) throw new UsageError('run', "--pid-max cannot be used with --join (a namespace's pid_max is set by its creator)");
+  const pidMax = values['pid-max'] === undefined ? null : integer('run', '--pid-max', values['pid-max'], PID_MAX_MIN, PID_MAX_LIMIT);
   return {
     command: 'run',
     init,
@@ -200,19 +286,36 @@ function parseRun(argv: string[]): RunArguments | HelpArguments {
     signalGroup,
     newNamespace: noNew ? false : auto ? 'auto' : true,
     waitAll,
+    pidMax,
+    ...newNamespaces,
     statusFd: statusFdOf('run', values['status-fd']),
     argv: commandOf('run', operands),
   };
 }
 
+/** exec's flags for the namespaces to enter, nsenter's, each with its name in /proc/PID/ns. */
+const NAMESPACE_FLAGS = [
+  ['user', 'user'],
+  ['mount', 'mnt'],
+  ['net', 'net'],
+  ['uts', 'uts'],
+  ['ipc', 'ipc'],
+  ['cgroup', 'cgroup'],
+  ['time', 'time'],
+  ['pid', 'pid'],
+] as const satisfies readonly (readonly [keyof typeof OPTIONS.exec, NamespaceKind])[];
+
 function parseExec(argv: string[]): ExecArguments | HelpArguments {
   const { values, operands } = parseOptions('exec', argv, OPTIONS.exec, 'command');
   if (values.help) return { command: 'help', topic: 'exec' };
   if (values.target === undefined) throw new UsageError('exec', 'missing --target PID (the process whose namespace to enter)');
+  const chosen: NamespaceKind[] = NAMESPACE_FLAGS.filter(([flagName]) => values[flagName] === true).map(([, kind]) => kind);
   return {
     command: 'exec',
     targetPid: integer('exec', '--target', values.target, 1, MAX_PID),
+    joinNamespaces: values.all === true ? 'all' : chosen.length > 0 ? chosen : null,
     mountProc: values['mount-proc'] === true,
+    nsPid: values['ns-pid'] === undefined ? null : integer('exec', '--ns-pid', values['ns-pid'], 2, PID_MAX_LIMIT - 1),
     statusFd: statusFdOf('exec', values['status-fd']),
     argv: commandOf('exec', operands),
   };
@@ -293,6 +396,20 @@ Options:
                      namespaces): the init runs in your own PID namespace as a subreaper,
                      adopts CMD's orphans and ends every descendant when CMD ends
   --auto-namespace   a new namespace where permitted, else as --no-new-namespace
+  --pid-max N        the new namespace's own pid_max (${PID_MAX_MIN} to ${PID_MAX_LIMIT}): pids inside stay
+                     below N and a fork past it fails with EAGAIN; the host's is untouched
+                     (Linux 6.14 or later)
+  -m, --mount        also a new mount namespace (mounts made inside stay inside)
+  -n, --net          also a new network namespace, with only the loopback interface, up
+  -u, --uts          also a new UTS namespace (host name and domain name)
+  -i, --ipc          also a new IPC namespace (System V IPC, POSIX message queues)
+  -C, --cgroup       also a new cgroup namespace, rooted at CMD's cgroup
+  -T, --time         also a new time namespace (see --monotonic and --boottime)
+  --hostname NAME    with --uts: the host name inside (at most ${HOSTNAME_MAX} bytes)
+  --monotonic SECS   with --time: add SECS to CLOCK_MONOTONIC inside (--monotonic=-SECS
+                     for a negative offset)
+  --boottime SECS    with --time: add SECS to CLOCK_BOOTTIME (and /proc/uptime) inside
+                     These read as unshare's; as root, or with --user, without privilege.
   --status-fd N      write JSON lines to descriptor N (one passed down to pidns, open for
                      writing):
                        {"event":"spawn","pid":..,"nsPid":..,"namespaceId":..,"initPid":..,
@@ -325,12 +442,31 @@ Exit status:
 `,
   exec: `Usage: pidns exec --target PID [OPTIONS] [--] CMD [ARGS...]
 
-Runs CMD in the PID namespace of process PID (what nsenter --pid does). CMD gets the next free
-pid there, stays a child of pidns, and is killed by the kernel if the namespace's pid 1 exits.
+Runs CMD in the PID namespace of process PID (what nsenter --pid does), and with --all or the
+flags below in its other namespaces too. CMD gets the next free pid there, stays a child of
+pidns, and is killed by the kernel if the namespace's pid 1 exits.
 
 Options:
-  --target PID       the process whose PID namespace CMD joins (required)
+  -t, --target PID   the process whose PID namespace CMD joins (required)
+  -a, --all          enter every namespace of PID that is not already yours, and take its root
+                     and working directory: 'pidns exec -t PID --all -- sh' is a shell in a
+                     running container (nsenter -a -r -w does the same, without the init's pid
+                     reporting and signal forwarding)
+  -U, --user         enter PID's user namespace (CMD is uid 0 and gid 0 there, as with nsenter)
+  -m, --mount        enter PID's mount namespace, and take its root and working directory;
+                     CMD is looked up in PID's root
+  -n, --net          enter PID's network namespace
+  -u, --uts          enter PID's UTS namespace (hostname)
+  -i, --ipc          enter PID's IPC namespace
+  -C, --cgroup       enter PID's cgroup namespace
+  -T, --time         enter PID's time namespace: refused when it is not yours (the kernel
+                     lets no process that shares memory with another enter one)
+  -p, --pid          enter PID's PID namespace (always done)
+                     Namespaces are entered in nsenter's order: as root the user namespace
+                     last, otherwise first.
   --mount-proc       give CMD a new mount namespace with a /proc of the joined PID namespace
+  --ns-pid N         CMD takes pid N in the namespace (2 to ${PID_MAX_LIMIT - 1}) instead of the next free
+                     one; fails if N is in use (needs CAP_SYS_ADMIN over the namespace's owner)
   --status-fd N      write JSON lines to descriptor N (passed down to pidns), as 'pidns run'
                      does
   -h, --help         show this help

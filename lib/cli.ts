@@ -267,13 +267,19 @@ function run(parsed: RunArguments): Promise<number> {
   if (parsed.userNamespace) options.userNamespace = true;
   if (parsed.newNamespace !== true) options.newNamespace = parsed.newNamespace;
   if (parsed.waitAll) options.waitForDescendants = true;
+  if (parsed.pidMax !== null) options.pidMax = parsed.pidMax;
+  if (parsed.namespaces.length > 0) options.namespaces = parsed.namespaces;
+  if (parsed.hostname !== null) options.hostname = parsed.hostname;
+  if (parsed.timeOffsets !== null) options.timeOffsets = parsed.timeOffsets;
   return runToExit(parsed.argv, options, status);
 }
 
 function exec(parsed: ExecArguments): Promise<number> {
   const status = openStatusChannel('exec', parsed.statusFd);
   const options: SpawnOptions = { stdio: 'inherit', join: parsed.targetPid };
+  if (parsed.joinNamespaces !== null) options.joinNamespaces = parsed.joinNamespaces;
   if (parsed.mountProc) options.mountProc = true;
+  if (parsed.nsPid !== null) options.nsPid = parsed.nsPid;
   return runToExit(parsed.argv, options, status);
 }
 

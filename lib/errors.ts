@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as util from 'util';
+import { namespaceLimitName, TIME_OFFSET_MAX, type NewNamespaceKind } from './namespace-limits';
 
 /** A wrong argument type or value (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_UNKNOWN_SIGNAL). */
 export class PidnsArgumentError extends TypeError {
@@ -86,6 +87,12 @@ export interface FailureContext {
   joining?: boolean;
   /** A new user namespace was being created. */
   userNamespace?: boolean;
+  /** The pid asked for in the namespace joined (options.nsPid). */
+  nsPid?: number;
+  /** For a refused setns: the namespace it was entering, by its name in /proc/PID/ns. */
+  namespace?: string;
+  /** The namespaces being created besides the PID and user namespaces (options.namespaces). */
+  newNamespaces?: readonly NewNamespaceKind[];
 }
 
 /** A limit under /proc/sys/user, as the caller's user namespace sees it, or null if unreadable. */
@@ -98,9 +105,10 @@ function userLimit(name: string): number | null {
 }
 
 /** Which namespace limit most likely refused the clone, and what to change. */
-function namespaceLimitHint(userNamespace: boolean): string {
+function namespaceLimitHint(userNamespace: boolean, newNamespaces: readonly NewNamespaceKind[] = []): string {
   const names = userNamespace ? ['max_user_namespaces', 'max_pid_namespaces'] : ['max_pid_namespaces'];
-  if (userNamespace) names.push('max_mnt_namespaces');
+  for (const kind of newNamespaces) names.push(namespaceLimitName(kind));
+  if (userNamespace && !newNamespaces.includes('mnt')) names.push('max_mnt_namespaces');
   const limits = names.map((name) => ({ name, value: userLimit(name) }));
   const zero = limits.find((l) => l.value === 0);
   if (zero) return `user.${zero.name} is 0 here, which forbids new namespaces: raise /proc/sys/user/${zero.name} (sysctl user.${zero.name}=N)`;
@@ -141,14 +149,18 @@ interface Spelling {
   userNamespace: string;
   /** The mode without a new namespace (options.newNamespace false). */
   noNewNamespace: string;
+  /** Entering the target's user namespace too (options.joinNamespaces). */
+  enterUser: string;
 }
 const API_SPELLING: Spelling = {
   userNamespace: 'pass userNamespace: true',
   noNewNamespace: "where no namespace can be made, pass newNamespace: false (or 'auto'), which needs no privilege: the init then runs as a subreaper in your own PID namespace",
+  enterUser: "name 'user' in joinNamespaces",
 };
 const CLI_SPELLING: Spelling = {
   userNamespace: 'use pidns run --user',
   noNewNamespace: 'where no namespace can be made, use pidns run --no-new-namespace, which needs no privilege: the init then runs as a subreaper in your own PID namespace',
+  enterUser: 'add --user',
 };
 
 /** The message of an error as the pidns command line shows it (its flags, not the API's options). */
@@ -160,8 +172,67 @@ export function cliMessage(err: unknown): string {
   return e?.[CLI_MESSAGE] ?? String(e?.message ?? err);
 }
 
+/** The refusals of options.pidMax (the write of pid_max) and options.nsPid (clone3's set_tid). */
+function pidControlHint(errno: number, syscall: string, ctx: FailureContext, spell: Spelling): string | undefined {
+  if (syscall === 'pid_max') {
+    switch (errno) {
+      case E.EACCES:
+      case E.EPERM:
+        return `setting pidMax needs CAP_SYS_ADMIN over the user namespace that owns the new PID namespace: run as root, or ${spell.userNamespace} with a map that has a root`;
+      case E.EINVAL:
+        return 'the kernel takes a pid_max from 301 (8 per possible CPU where that is more) to 4194304';
+      case E.EOPNOTSUPP:
+        return 'this kernel has no pid_max per PID namespace (Linux 6.14): leave out pidMax';
+      case E.ENOENT:
+        return '/proc/sys/kernel/pid_max is not there: /proc is not mounted';
+      default:
+        return undefined;
+    }
+  }
+  if (syscall !== 'clone3' || ctx.nsPid === undefined) return undefined;
+  switch (errno) {
+    case E.ENOSYS:
+      return 'choosing the pid inside (nsPid) needs clone3 with set_tid (Linux 5.5), which this kernel or its seccomp profile does not offer: leave out nsPid';
+    case E.EPERM:
+      return 'choosing the pid inside (nsPid) needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over the user namespace that owns the namespace joined: run as root, or join a namespace of a user namespace of yours (a pod made with userNamespace: true)';
+    case E.EINVAL:
+      return `nsPid ${ctx.nsPid} is at or above the joined namespace's pid_max (its /proc/sys/kernel/pid_max, read from inside): choose a lower pid`;
+    default:
+      return undefined;
+  }
+}
+
+/** Hints for the refusals of setting up the new namespaces; undefined where the general hint fits. */
+function newNamespacesHint(errno: number, syscall: string, kinds: readonly NewNamespaceKind[], namespace: string | undefined, userNamespaceWay: string): string | undefined {
+  const late = kinds.filter((k) => k === 'cgroup' || k === 'time').join(' and ');
+  switch (syscall) {
+    case 'unshare':
+      if (errno === E.EPERM) return `creating a ${late} namespace needs CAP_SYS_ADMIN: run as root, or ${userNamespaceWay}`;
+      if (errno === E.EINVAL) return `this kernel has no ${late} namespaces (cgroup: Linux 4.6, CONFIG_CGROUPS; time: Linux 5.6, CONFIG_TIME_NS): leave ${late} out of namespaces`;
+      return undefined;
+    case 'timens_offsets':
+      if (errno === E.ERANGE) return `the kernel refuses an offset that takes a clock below 0 or above ${TIME_OFFSET_MAX} seconds`;
+      if (errno === E.EPERM || errno === E.EACCES) return `time offsets need CAP_SYS_TIME over the time namespace's user namespace: run as root, or ${userNamespaceWay}`;
+      if (errno === E.ENOENT) return '/proc/self/timens_offsets is not there: /proc is not mounted, or this kernel has no time namespaces';
+      return undefined;
+    case 'sethostname':
+      if (errno === E.EPERM) return `setting the host name needs CAP_SYS_ADMIN over the UTS namespace's user namespace: run as root, or ${userNamespaceWay}`;
+      return undefined;
+    case 'ioctl':
+      if (namespace !== 'net') return undefined;
+      if (errno === E.EPERM) return `bringing the loopback interface up needs CAP_NET_ADMIN over the network namespace's user namespace: run as root, or ${userNamespaceWay}`;
+      return 'the new network namespace\'s loopback interface could not be brought up';
+    default:
+      return undefined;
+  }
+}
+
 /** What to do about a refusal, by errno and the call that failed. */
 function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spelling = API_SPELLING): string | undefined {
+  const pidControl = pidControlHint(errno, syscall, ctx, spell);
+  if (pidControl !== undefined) return pidControl;
+  const newNamespaces = newNamespacesHint(errno, syscall, ctx.newNamespaces ?? [], ctx.namespace, spell.userNamespace);
+  if (newNamespaces !== undefined) return newNamespaces;
   switch (errno) {
     case E.EPERM:
       // A user namespace refused at clone: its creation is restricted (the kernel then returns
@@ -178,6 +249,12 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
       if (syscall === 'mount') return 'mounting /proc was refused: the PID namespace must belong to the user namespace doing it';
       if (syscall === 'clone')
         return `creating a PID namespace needs CAP_SYS_ADMIN: run as root, or ${spell.userNamespace}; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns (Docker: --cap-add SYS_ADMIN); or, ${spell.noNewNamespace}`;
+      if (syscall === 'setns' && ctx.namespace === 'user')
+        return "entering the target's user namespace needs CAP_SYS_ADMIN in it: it must be one your user created (or one made inside such a one), or run as root";
+      if (syscall === 'setns' && ctx.namespace && ctx.namespace !== 'pid')
+        return `entering the target's ${ctx.namespace} namespace needs CAP_SYS_ADMIN over the user namespace that owns it and over your own: run as root, or, when the target's user namespace is one your user created, ${spell.enterUser} so that it is entered first; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows setns`;
+      if (syscall === 'chroot')
+        return `changing to the target's root directory needs CAP_SYS_CHROOT: run as root, or, when the target's user namespace is one your user created, ${spell.enterUser}`;
       if (syscall === 'setns')
         return `joining a PID namespace needs CAP_SYS_ADMIN: run as root, or ${spell.userNamespace}; in a container, root needs CAP_SYS_ADMIN and a seccomp profile that allows clone, unshare and setns`;
       if (syscall === 'setuid' || syscall === 'setgid' || syscall === 'setgroups')
@@ -188,13 +265,19 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
       if (ctx.joining && syscall === 'open') return 'the join target does not exist: give the pid of a running process, or a namespace file such as /proc/PID/ns/pid';
       return 'the command was not found: check the name, the PATH in env, and the cwd option';
     case E.EACCES:
-      if (ctx.joining) return "opening another user's namespace file needs root (the same access as ptrace)";
+      if (ctx.joining) {
+        return process.geteuid?.() === 0
+          ? 'the target refuses access to its namespace files even to root: it is not dumpable, or in a user namespace this process has no capabilities over (the same access as ptrace)'
+          : "opening another user's namespace file needs root (the same access as ptrace)";
+      }
       if (syscall === 'chdir') return 'the cwd directory is not searchable by the child';
       return 'the file is not executable, or a directory on its path is not searchable';
     case E.ENOEXEC:
       return 'the file is not an executable format the kernel knows (a script needs a #! line)';
     case E.EINVAL:
-      if (syscall === 'setns' || ctx.joining) return 'the join target is not a PID namespace of this system';
+      if (syscall === 'setns' && ctx.namespace && ctx.namespace !== 'pid') return `the kernel refused to enter the target's ${ctx.namespace} namespace from this process`;
+      if (syscall === 'setns' || (ctx.joining && syscall === 'open')) return 'the join target is not a PID namespace of this system';
+      if (syscall === 'mount') return "the kernel refused a mount (a propagation change needs a mount point; /proc needs a directory there)";
       // Linux 5.3 to 5.6 have clone3 but not CLONE_INTO_CGROUP.
       if (syscall === 'clone3') return CLONE3_HINT;
       if (syscall === 'setuid' || syscall === 'setgid')
@@ -215,7 +298,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
     case E.ELOOP:
       return 'a path (the command or the cwd option) has too many symbolic links, or a loop of them';
     case E.ENOSPC:
-      return namespaceLimitHint(Boolean(ctx.userNamespace));
+      return namespaceLimitHint(Boolean(ctx.userNamespace), ctx.newNamespaces);
     case 87 /* EUSERS */:
       return 'user namespaces nest at most 32 deep';
     case E.EAGAIN:
@@ -233,7 +316,7 @@ function hintFor(errno: number, syscall: string, ctx: FailureContext, spell: Spe
 
 /** Converts a refusal the kernel gave (positive errno) into a SystemError-shaped error. */
 export function systemError(errno: number, syscall: string, ctx: FailureContext): PidnsSystemError {
-  if (errno === E.ENOMEM && ctx.joining && (syscall === 'clone' || syscall === 'fork')) {
+  if (errno === E.ENOMEM && ctx.joining && (syscall === 'clone' || syscall === 'clone3' || syscall === 'fork')) {
     return new PidnsSystemError({
       code: 'ERR_NAMESPACE_ENDED',
       errno: -errno,
@@ -242,6 +325,17 @@ export function systemError(errno: number, syscall: string, ctx: FailureContext)
       spawnargs: ctx.spawnargs,
       message: `${ctx.action}: the namespace has ended`,
       hint: 'its pid 1 has exited, so nothing can join it any more',
+    });
+  }
+  if (errno === E.EEXIST && syscall === 'clone3' && ctx.nsPid !== undefined) {
+    return new PidnsSystemError({
+      code: 'ERR_NS_PID_IN_USE',
+      errno: -errno,
+      syscall,
+      path: ctx.path,
+      spawnargs: ctx.spawnargs,
+      message: `${ctx.action}: pid ${ctx.nsPid} is in use in the namespace joined`,
+      hint: 'a process of that namespace has it: choose another nsPid, or leave it out for the next free pid',
     });
   }
   const code = errnoName(errno);

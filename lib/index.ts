@@ -3,7 +3,10 @@ export { runInPidNamespace, type RunOptions, type RunResult, type RunErrorFields
 export { forkInPidNamespace, type ForkOptions } from './fork';
 export { PidNamespaceChild, type ExitStatus, type InitInfo, type PidNamespaceMode } from './child';
 export type { SendCallback } from './ipc';
+export type { NamespaceKind } from './enter';
 export type { SpawnOptions, StdioOption, StdioEntry, StdioName, Serialization, UserNamespaceOptions, IdMapping, JoinTarget } from './options';
+export type { NewNamespaceKind } from './namespace-limits';
+export type { TimeOffsets } from './namespaces';
 export { nsPids, pidNamespaceId } from './proc';
 export { PidnsSystemError } from './errors';
 export { initPath } from './native';

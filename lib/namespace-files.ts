@@ -19,7 +19,7 @@ const O_PATH = 0o10000000;
  * side effect and cannot block); only a regular file is then opened, through that descriptor, so
  * the file checked is the file opened even if the path changes meanwhile.
  */
-function openNamespaceFile(path: string, type: number, fail: (errno: number, syscall: string) => Error, pidGone: boolean): { fd: number; ino: number } {
+export function openNamespaceFile(path: string, type: number, fail: (errno: number, syscall: string) => Error, pidGone: boolean): { fd: number; ino: number } {
   const errnoOf = (err: unknown) => -((err as NodeJS.ErrnoException).errno ?? -EINVAL);
   let pathFd: number;
   try {

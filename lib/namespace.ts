@@ -6,6 +6,8 @@ import { ownProperties } from './checks';
 import { invalidType, invalidValue, namespaceEnded, PidnsStateError, systemError } from './errors';
 import { startInit, type InitSession } from './init-session';
 import { checkCloseOptions, mapsRoot, normalizePodOptions, type SpawnOptions } from './options';
+import type { NewNamespaceKind } from './namespace-limits';
+import { checkPidMaxSupported } from './pid-control';
 import { checkProcIsOurs, namespaceMembers, pidNamespaceId, type NamespaceMember } from './proc';
 import { decodeWaitStatus, signalNumber } from './signals';
 import { runCommand, type RunOptions, type RunResult } from './run';
@@ -26,6 +28,19 @@ export interface PidNamespaceOptions {
    * once the pod has ended.
    */
   cgroup?: CgroupOption;
+  /** The pod's own pid_max, as in spawnInPidNamespace(); set by its pid 1 before any member joins. */
+  pidMax?: number;
+  /**
+   * Namespaces the pod makes besides its PID namespace, as in spawnInPidNamespace(), and every
+   * member enters (as the containers of a Kubernetes pod share network, IPC and UTS
+   * namespaces): 'cgroup', 'ipc', 'mnt', 'net', 'uts'. 'time' is refused: members could not
+   * enter it. With 'mnt' members start in the pod's mount namespace, at its root; with mountProc
+   * too, the pod's pid 1 mounts the pod's /proc there once, and members see it (they make no
+   * mount namespace of their own unless their own options ask for mountProc).
+   */
+  namespaces?: SpawnOptions['namespaces'];
+  /** With 'uts': the pod's host name, which every member shares. */
+  hostname?: string;
 }
 
 /** Options of PidNamespace.close(). */
@@ -43,6 +58,8 @@ export type MemberRunOptions = Omit<RunOptions, 'init' | 'join'>;
 /** What a created pod's members inherit: its /proc, its user namespace and who is root there. */
 interface PodFeatures {
   mountProc: boolean;
+  /** The pod's other namespaces, which members enter. */
+  namespaces: readonly NewNamespaceKind[];
   userNamespace: boolean;
   rootUid: boolean;
   rootGid: boolean;
@@ -82,7 +99,7 @@ export class PidNamespace implements AsyncDisposable {
   #closing: Promise<void> | null = null;
   #cgroupRemoval: Promise<void> | null = null;
 
-  private constructor(id: number, init: InitInfo | null, owned: InitSession | null, referencePid: number, features: PodFeatures = { mountProc: false, userNamespace: false, rootUid: false, rootGid: false }, cgroup: CgroupPlacement | null = null) {
+  private constructor(id: number, init: InitInfo | null, owned: InitSession | null, referencePid: number, features: PodFeatures = { mountProc: false, namespaces: [], userNamespace: false, rootUid: false, rootGid: false }, cgroup: CgroupPlacement | null = null) {
     this.id = id;
     this.#cgroup = cgroup;
     this.#features = features;
@@ -96,9 +113,11 @@ export class PidNamespace implements AsyncDisposable {
     const pod = normalizePodOptions(options);
     const action = 'PidNamespace.create';
     checkProcIsOurs(action);
+    checkPidMaxSupported(pod.pidMax, action);
     const cgroup = pod.cgroup ? CgroupPlacement.prepare(pod.cgroup, action) : null;
     const features: PodFeatures = {
       mountProc: pod.mountProc,
+      namespaces: pod.namespaces.kinds,
       userNamespace: pod.userNamespace !== null,
       rootUid: mapsRoot(pod.userNamespace?.uidMap),
       rootGid: mapsRoot(pod.userNamespace?.gidMap),
@@ -135,7 +154,7 @@ export class PidNamespace implements AsyncDisposable {
             const { code, signal } = decodeWaitStatus(status);
             reject(systemError(os.constants.errno.ESRCH, 'spawn', { action: `${action}: the init ended before it was ready (${signal ?? `exit ${code}`})` }));
           },
-        }, (errno, syscall) => systemError(errno, syscall, { action, userNamespace: pod.userNamespace !== null }));
+        }, (errno, syscall) => systemError(errno, syscall, { action, userNamespace: pod.userNamespace !== null, newNamespaces: pod.namespaces.kinds }));
       } catch (err) {
         releaseStdio(stdio, true);
         reject(err);
@@ -262,16 +281,23 @@ export class PidNamespace implements AsyncDisposable {
     else argList = args as readonly string[] | undefined;
     if (given === undefined || given === null) given = {};
     if (typeof given !== 'object') throw invalidType('options', 'of type object', given);
-    const opts = ownProperties(given as object);
+    // An option given as undefined is an option not given: it must not clear what the pod gives.
+    const opts = Object.fromEntries(Object.entries(ownProperties(given as object)).filter(([, value]) => value !== undefined));
     for (const key of ['init', 'join'] as const) {
       if (opts[key] !== undefined) throw invalidValue(`options.${key}`, opts[key], 'is set by the namespace');
     }
     if (this.#ended) throw namespaceEnded(`spawn ${String(command)}`, this.id);
-    const inherited: SpawnOptions = { mountProc: this.#features.mountProc };
+    const { namespaces } = this.#features;
+    // In the pod's mount namespace the pod's /proc (if it has one) is already there.
+    const inherited: SpawnOptions = { mountProc: this.#features.mountProc && !namespaces.includes('mnt') };
+    if (namespaces.length > 0) inherited.joinNamespaces = namespaces;
     if (this.#cgroup) inherited.cgroup = this.#cgroup.path;
     // Members entering the pod's user namespace run as its root, as the pid 1 does.
     if (this.#features.rootUid) inherited.uid = 0;
     if (this.#features.rootGid) inherited.gid = 0;
+    // A member's own joinNamespaces adds to the pod's kinds, which every member enters.
+    const own = opts.joinNamespaces;
+    if (inherited.joinNamespaces && Array.isArray(own)) opts.joinNamespaces = [...new Set([...inherited.joinNamespaces, ...own])];
     return [argList, { ...inherited, ...(opts as SpawnOptions), init: false, join: this }];
   }
 

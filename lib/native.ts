@@ -3,8 +3,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { ResourceUsage } from './signals';
 
-/** A kernel refusal, as the addon reports it: a positive errno and the call that failed. */
-export interface NativeFailure { errno: number; syscall: string }
+/** A kernel refusal, as the addon reports it: a positive errno and the call that failed (and, for a
+ * refused setns, the namespace it was entering, by its name in /proc/PID/ns). */
+export interface NativeFailure { errno: number; syscall: string; namespace?: string }
 
 export interface NativeSpawnOptions {
   file: string;
@@ -37,6 +38,23 @@ export interface NativeSpawnOptions {
   denySetgroups: boolean;
   /** A cgroup v2 directory to create the first process in (clone3 CLONE_INTO_CGROUP), or -1. */
   cgroupFd: number;
+  /** The new namespace's pid_max, written by its pid 1 before execve (Linux >= 6.14), or 0. */
+  pidMax: number;
+  /** The pid to take in the namespace joined (clone3 set_tid), or 0 for the next free one. */
+  nsPid: number;
+  /** With a new PID namespace: CLONE_NEW* flags of the other namespaces to make (lib/namespaces.ts), or 0. */
+  newNamespaces: number;
+  /** With CLONE_NEWUTS: the host name there, or null. */
+  hostname: string | null;
+  /** With CLONE_NEWTIME: the offsets as /proc/PID/timens_offsets takes them, or null. */
+  timeOffsets: string | null;
+  /** With joinFd: the target's other namespaces to enter, one descriptor or -1 per name of
+   * constants.ENTER_KINDS, in that order (entered as nsenter does; see lib/enter.ts). */
+  enterFds: number[];
+  /** With joinFd: the target's root directory (fchdir and chroot before the command is forked), or -1. */
+  rootFd: number;
+  /** With joinFd: the target's working directory, or -1. */
+  cwdFd: number;
 }
 
 /** namespaceId: the inode of the process's PID namespace as it read it itself, or 0. */
@@ -90,7 +108,15 @@ export interface NativeBinding {
   TerminalController: new (fd: number, onEvent: (event: number, payload?: Buffer | number) => void) => NativeTerminalController;
   /** Kernel features, each found by a call that makes no process and closes nothing: 0 where it works, else errno. */
   probeKernel(): { clone3IntoCgroup: number; closeRange: number; closeRangeCloexec: number };
-  constants: { CLONE_NEWPID: number; CLONE_NEWUSER: number; MAX_FD_MAP: number };
+  constants: {
+    CLONE_NEWPID: number;
+    CLONE_NEWUSER: number;
+    MAX_FD_MAP: number;
+    /** The order of NativeSpawnOptions.enterFds. */
+    ENTER_KINDS: string[];
+    /** The CLONE_NEW* type of each namespace, by its name in /proc/PID/ns. */
+    NAMESPACE_TYPES: Record<'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time', number>;
+  };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -5,6 +5,10 @@ import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup'
 import { checkBoolean, checkInteger, checkPid, checkString, MAX_FD, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
+import { checkJoinNamespaces, type NamespaceKind } from './enter';
+import type { NewNamespaceKind } from './namespace-limits';
+import { checkNewNamespaces, NO_NEW_NAMESPACES, refuseNewNamespaces, type NormalizedNamespaces, type TimeOffsets } from './namespaces';
+import { checkNsPid, checkPidMax } from './pid-control';
 import { signalName, signalNumber } from './signals';
 
 /** 'pipe': a stream in Node; 'inherit': Node's own descriptor; 'ignore': /dev/null. */
@@ -71,6 +75,19 @@ export interface SpawnOptions {
    * or a PidNamespace.
    */
   join?: number | string | JoinTarget;
+  /**
+   * With join given as a pid or a PidNamespace: enter the target's other namespaces too, as
+   * `nsenter --target PID --all` does: 'all', or a list of the names in /proc/PID/ns ('user',
+   * 'mnt', 'net', 'uts', 'ipc', 'cgroup', 'time', 'pid'; the PID namespace is always entered).
+   * A namespace the target shares with the caller is left alone. They are entered in nsenter's
+   * order: as root the user namespace last, else first (it grants the privilege for the others).
+   * With the user namespace entered, uid and gid default to 0 there, as with nsenter. With 'mnt',
+   * the command also gets the target's root directory and working directory (`nsenter --root
+   * --wd`), a cwd option is a path in the target's tree, and the command is looked up there,
+   * in the absolute entries of PATH. A time namespace other than the caller's cannot be entered:
+   * ERR_TIME_NAMESPACE_UNSUPPORTED (see the README).
+   */
+  joinNamespaces?: 'all' | readonly NamespaceKind[];
   /** Default 'pipe'. */
   stdio?: StdioOption;
   /** The format of messages over an 'ipc' stdio entry: 'json' (default) or 'advanced' (the v8
@@ -136,6 +153,46 @@ export interface SpawnOptions {
    * so no process of it ever runs outside.
    */
   cgroup?: CgroupOption;
+  /**
+   * The new namespace's own pid_max (301 to 4194304): the highest pid number there is one less,
+   * and a fork that would need a higher one fails with EAGAIN inside. The host's
+   * /proc/sys/kernel/pid_max is untouched. Set by the namespace's pid 1 before the command runs
+   * (under the init, and raw). Needs Linux >= 6.14, where pid_max is per namespace (before, it
+   * is ERR_PID_MAX_UNSUPPORTED, and nothing is written), and CAP_SYS_ADMIN over the namespace's
+   * user namespace (root, or userNamespace with a map that has a root). Not with join (pid_max
+   * belongs to the namespace's creator) or newNamespace false/'auto'.
+   */
+  pidMax?: number;
+  /**
+   * With join (or a pod's spawn): the pid the command takes in the namespace it joins (2 to
+   * 4194303; pid 1 is the namespace's init), through clone3's set_tid (Linux >= 5.5). Needs
+   * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over the user namespace that owns the namespace
+   * joined. A pid in use is ERR_NS_PID_IN_USE; one at or above that namespace's pid_max, EINVAL.
+   * Without clone3 (an old kernel, a seccomp profile) it is ENOSYS: never another pid. A new
+   * namespace needs none: the command is pid 1 (init: false) or 2 (under the init).
+   */
+  nsPid?: number;
+  /**
+   * Namespaces to create together with the new PID namespace: any of 'cgroup', 'ipc', 'mnt',
+   * 'net', 'time', 'uts' (as root, or unprivileged with userNamespace). The namespace's pid 1 (the
+   * init, or the command when raw) sets them up before its execve, so no process ever sees them
+   * half made: 'net' has only the loopback interface, and it is up; 'mnt' has private
+   * propagation (as with unshare -m; mountProc implies 'mnt'); 'cgroup' is rooted at the
+   * process's cgroup, which is options.cgroup's when given, so /proc/self/cgroup reads "0::/";
+   * 'time' takes timeOffsets. Not with join (use joinNamespaces to enter another process's) nor
+   * newNamespace false/'auto'. A name given twice, 'pid' or 'user' is refused.
+   */
+  namespaces?: readonly NewNamespaceKind[];
+  /** With 'uts' in namespaces: the host name inside (1 to 64 bytes). */
+  hostname?: string;
+  /**
+   * With 'time' in namespaces: whole seconds added to CLOCK_MONOTONIC and CLOCK_BOOTTIME inside
+   * (and so to /proc/uptime there); each defaults to 0. The kernel refuses an offset that would
+   * make the clock read below 0 or above 4611686018 seconds (KTIME_SEC_MAX / 2): both are
+   * RangeErrors before anything starts. Written before the namespace's pid 1 enters it at its
+   * execve, so every process there sees them, under the init and raw alike.
+   */
+  timeOffsets?: TimeOffsets;
 }
 
 /** What a PidNamespace offers to be joined: where its namespace file is, and which it must be. */
@@ -147,7 +204,7 @@ export interface JoinTarget {
 }
 
 /** A namespace to join. expectedId: the inode the path must lead to (a PidNamespace), else it has ended. */
-export type NormalizedJoin = { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number; userPath?: string };
+export type NormalizedJoin = { kind: 'pid'; pid: number } | { kind: 'path'; path: string; expectedId?: number; userPath?: string; targetPid?: number };
 
 /** A new user namespace: its maps as /proc/PID/uid_map takes them. */
 export interface NormalizedUserNamespace {
@@ -163,6 +220,10 @@ export interface NormalizedPodOptions {
   mountProc: boolean;
   userNamespace: NormalizedUserNamespace | null;
   cgroup: NormalizedCgroup;
+  /** The namespace's pid_max, or null for the kernel's default. */
+  pidMax: number | null;
+  /** Its other new namespaces, which members enter (never 'time'). */
+  namespaces: NormalizedNamespaces;
 }
 
 export interface NormalizedOptions {
@@ -171,6 +232,8 @@ export interface NormalizedOptions {
   init: boolean;
   /** expectedId: the namespace inode the path must lead to (a PidNamespace), else it has ended. */
   join: NormalizedJoin | null;
+  /** The target's namespaces to enter with join, in nsenter's order ('pid' always among them), or null for only its PID namespace. */
+  joinNamespaces: NamespaceKind[] | null;
   newNamespace: boolean | 'auto';
   waitForDescendants: boolean;
   stdio: StdioEntry[];
@@ -195,6 +258,12 @@ export interface NormalizedOptions {
   /** The maps as the kernel reads them from /proc/PID/uid_map, or null for no user namespace. */
   userNamespace: NormalizedUserNamespace | null;
   cgroup: NormalizedCgroup;
+  /** A new namespace's pid_max, or null for the kernel's default. */
+  pidMax: number | null;
+  /** The pid to take in the namespace joined, or null for the next free one. */
+  nsPid: number | null;
+  /** The other namespaces made with a new PID namespace (none with join or without one). */
+  namespaces: NormalizedNamespaces;
 }
 
 /** The addon's longest descriptor map, less the init's control channel. */
@@ -332,7 +401,9 @@ function checkJoin(value: unknown): NormalizedOptions['join'] {
     if (typeof target.namespacePath === 'string' && typeof target.id === 'number') {
       const path = checkString('options.join.namespacePath', target.namespacePath, false);
       const userPath = typeof target.userNamespacePath === 'string' ? target.userNamespacePath : undefined;
-      return { kind: 'path', path, expectedId: target.id, userPath };
+      // The process whose namespace file it is: the one whose other namespaces joinNamespaces enters.
+      const processPath = /^\/proc\/(\d+)\/ns\/pid$/.exec(path);
+      return { kind: 'path', path, expectedId: target.id, userPath, targetPid: processPath ? Number(processPath[1]) : undefined };
     }
   }
   throw invalidType('options.join', 'a pid number, a namespace file path or a PidNamespace', value);
@@ -392,7 +463,28 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     if (!init) throw needs('options.init', o.init, 'without a new namespace the init is what ends the command\'s descendants');
     if (o.mountProc === true) throw needs('options.mountProc', o.mountProc, 'a /proc of its own needs a PID namespace of its own');
     if (o.userNamespace !== undefined && o.userNamespace !== false) throw needs('options.userNamespace', o.userNamespace, 'a user namespace is made with the PID namespace');
+    if (o.pidMax !== undefined) throw needs('options.pidMax', o.pidMax, 'pid_max is set in a PID namespace of its own');
+    if (o.joinNamespaces !== undefined) throw needs('options.joinNamespaces', o.joinNamespaces, "entering a process's namespaces joins its PID namespace");
+    refuseNewNamespaces(o, `options.newNamespace ${newNamespace === false ? 'false' : "'auto'"} (they are made with a PID namespace of its own)`);
   }
+  if (join !== null) refuseNewNamespaces(o, "options.join (a joined namespace's others are entered with options.joinNamespaces, not made)");
+  const joinNamespaces = checkJoinNamespaces(o.joinNamespaces);
+  if (joinNamespaces !== null && join === null) {
+    throw invalidValue('options.joinNamespaces', o.joinNamespaces, 'needs options.join: the pid (or PidNamespace) whose namespaces to enter');
+  }
+  if (joinNamespaces !== null && join?.kind === 'path' && join.targetPid === undefined) {
+    throw invalidValue('options.join', join.path, 'cannot be a namespace file path with options.joinNamespaces (a PID namespace file names no other namespace): give the pid of a process, or a PidNamespace');
+  }
+  const pidMax = checkPidMax('options.pidMax', o.pidMax);
+  if (pidMax !== null && join !== null) {
+    throw invalidValue('options.pidMax', o.pidMax, "cannot be used with options.join (a namespace's pid_max is set by its creator)");
+  }
+  const nsPid = checkNsPid('options.nsPid', o.nsPid);
+  if (nsPid !== null && join === null) {
+    throw invalidValue('options.nsPid', o.nsPid, `needs options.join (in a new namespace the command is pid ${init ? 2 : 1})`);
+  }
+  const mountProc = checkBoolean('options.mountProc', o.mountProc, false);
+  const namespaces = join === null && newNamespace === true ? checkNewNamespaces(o, mountProc) : NO_NEW_NAMESPACES;
   const waitForDescendants = checkBoolean('options.waitForDescendants', o.waitForDescendants, false);
   if (waitForDescendants && !init) {
     throw invalidValue('options.waitForDescendants', o.waitForDescendants, `cannot be true with ${join ? 'options.join' : 'options.init false'} (only the bundled init can wait for the others)`);
@@ -419,6 +511,7 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     args: argStrings,
     init,
     join,
+    joinNamespaces,
     newNamespace,
     waitForDescendants,
     stdio,
@@ -439,10 +532,13 @@ export function normalizeSpawnArguments(command: unknown, args: unknown, options
     signalGroup: checkBoolean('options.signalGroup', o.signalGroup, false),
     foreground: checkBoolean('options.foreground', o.foreground, false),
     teardownGraceMs,
-    mountProc: checkBoolean('options.mountProc', o.mountProc, false),
+    mountProc,
     noNewPrivileges: checkBoolean('options.noNewPrivileges', o.noNewPrivileges, false),
     userNamespace,
     cgroup: checkCgroup(o.cgroup),
+    pidMax,
+    nsPid,
+    namespaces,
   };
 }
 
@@ -453,11 +549,18 @@ export function normalizePodOptions(options: unknown): NormalizedPodOptions {
     throw invalidValue('options.newNamespace', o.newNamespace, 'cannot be used with PidNamespace.create (a pod is a PID namespace of its own; spawn with newNamespace instead)');
   }
   // null is the default, as `??` has always read these two.
+  const mountProc = checkBoolean('options.mountProc', o.mountProc ?? undefined, false);
+  const namespaces = checkNewNamespaces(o, mountProc);
+  if (namespaces.kinds.includes('time')) {
+    throw invalidValue('options.namespaces', o.namespaces, "cannot include 'time' for a PidNamespace: its members could not enter it (the kernel refuses setns into a time namespace from a process that shares memory, EUSERS, and pidns starts members from one that shares Node's); give a command its own with spawnInPidNamespace");
+  }
   return {
     dieWithParent: checkBoolean('options.dieWithParent', o.dieWithParent ?? undefined, true),
-    mountProc: checkBoolean('options.mountProc', o.mountProc ?? undefined, false),
+    mountProc,
     userNamespace: checkUserNamespace(o.userNamespace),
     cgroup: checkCgroup(o.cgroup),
+    pidMax: checkPidMax('options.pidMax', o.pidMax ?? undefined),
+    namespaces,
   };
 }
 

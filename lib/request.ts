@@ -2,13 +2,17 @@
 // checked options and what the spawn has prepared (stdio descriptors, a cgroup, a namespace to
 // join, the init's control socket). Nothing changes a request once it is built.
 import { isMainThread } from 'worker_threads';
-import { initPath, usePidfd, type NativeSpawnOptions } from './native';
+import type { EnteredTarget } from './enter';
+import { initPath, native, usePidfd, type NativeSpawnOptions } from './native';
+import { namespaceRequest, NO_NEW_NAMESPACES, type NormalizedNamespaces } from './namespaces';
 import { mapsRoot, type NormalizedOptions, type NormalizedPodOptions, type NormalizedUserNamespace } from './options';
 import { ownPidInProc } from './proc';
 import { signalNumber } from './signals';
 
 const SIGKILL = signalNumber('SIGKILL');
 const SIGCONT = signalNumber('SIGCONT');
+/** enterFds of a spawn that enters none of a target's other namespaces. */
+const NO_OTHER_NAMESPACES = native.constants.ENTER_KINDS.map(() => -1);
 
 /** A namespace to enter, opened (namespace-files.ts). */
 export interface JoinFds {
@@ -32,6 +36,8 @@ export interface CommandLaunch extends Prepared {
   /** The command's resolved path. */
   file: string;
   join: JoinFds | null;
+  /** With join and joinNamespaces: the target's other namespaces and directories, opened. */
+  entered: EnteredTarget | null;
   /** The caller's terminal is handed to the command (options.foreground). */
   withTerminal: boolean;
 }
@@ -55,10 +61,10 @@ export interface PodLaunch extends Prepared {
 type Launch = CommandLaunch | InitLaunch | PodLaunch;
 
 /** What an init's namespace is made with: a command's options, or a pod's. */
-export function initSettings(launch: InitLaunch | PodLaunch): { userNamespace: NormalizedUserNamespace | null; mountProc: boolean; noNewPrivileges: boolean; dieWithParent: boolean } {
+export function initSettings(launch: InitLaunch | PodLaunch): { userNamespace: NormalizedUserNamespace | null; mountProc: boolean; noNewPrivileges: boolean; dieWithParent: boolean; namespaces: NormalizedNamespaces } {
   if (launch.kind === 'pod') return { ...launch.pod, noNewPrivileges: false };
-  const { userNamespace, mountProc, noNewPrivileges, dieWithParent } = launch.opts;
-  return { userNamespace, mountProc, noNewPrivileges, dieWithParent };
+  const { userNamespace, mountProc, noNewPrivileges, dieWithParent, namespaces } = launch.opts;
+  return { userNamespace, mountProc, noNewPrivileges, dieWithParent, namespaces };
 }
 
 /**
@@ -69,7 +75,9 @@ export function nativeRequest(launch: CommandLaunch): NativeSpawnOptions;
 export function nativeRequest(launch: InitLaunch | PodLaunch, controlFd: number): NativeSpawnOptions;
 export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOptions {
   if (launch.kind === 'command') {
-    const { opts, join } = launch;
+    const { opts, join, entered } = launch;
+    // In a user namespace entered, the command is its root unless told otherwise, as with nsenter.
+    const enteredId = (id: number) => (id < 0 && entered?.enteredUser ? 0 : id);
     // PR_SET_PDEATHSIG follows the thread that forked, so it is only the process's lifetime on
     // the main thread. Under the init the control channel does this for every thread.
     return {
@@ -78,17 +86,23 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
       argv: [opts.argv0, ...opts.args],
       envp: opts.env,
       cwd: opts.cwd,
-      uid: opts.uid,
-      gid: opts.gid,
+      uid: enteredId(opts.uid),
+      gid: enteredId(opts.gid),
       newPidNamespace: join === null,
       joinFd: join ? join.fd : -1,
       joinUserFd: join ? join.userFd : -1,
       terminal: opts.terminal !== null,
       foreground: launch.withTerminal,
+      pidMax: join === null ? opts.pidMax ?? 0 : 0,
+      nsPid: join !== null ? opts.nsPid ?? 0 : 0,
+      enterFds: entered?.enterFds ?? NO_OTHER_NAMESPACES,
+      rootFd: entered?.rootFd ?? -1,
+      cwdFd: entered?.cwdFd ?? -1,
+      ...namespaceRequest(join === null ? opts.namespaces : NO_NEW_NAMESPACES),
     };
   }
   const init = launch.kind === 'init' ? commandInit(launch) : podInit(launch.pod);
-  const { userNamespace, mountProc, noNewPrivileges, dieWithParent } = initSettings(launch);
+  const { userNamespace, mountProc, noNewPrivileges, dieWithParent, namespaces } = initSettings(launch);
   const newNamespace = launch.kind === 'pod' || launch.newNamespace;
   // The control channel is the init's next descriptor after stdio, and --control-fd names it.
   const withControl = { fdMap: [...launch.fdMap, controlFd], cgroupFd: launch.cgroupFd };
@@ -109,6 +123,17 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
     joinUserFd: -1,
     terminal: false,
     foreground: false,
+    // Written by the init itself, pid 1, in the clone's child before its execve: no process of
+    // the namespace runs before it is set, and the init needs no privilege of its own for it.
+    pidMax: newNamespace ? (launch.kind === 'pod' ? launch.pod.pidMax : launch.opts.pidMax) ?? 0 : 0,
+    nsPid: 0,
+    enterFds: NO_OTHER_NAMESPACES,
+    rootFd: -1,
+    cwdFd: -1,
+    // Made with the init's namespace and prepared by the init before its execve, so the command
+    // it forks starts in them as they are meant to be (the time namespace too, which the init
+    // enters at that execve).
+    ...namespaceRequest(newNamespace ? namespaces : NO_NEW_NAMESPACES),
   };
 }
 

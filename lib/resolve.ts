@@ -12,7 +12,7 @@ const { ENOENT, ENOTDIR, EACCES } = os.constants.errno;
 const PATH_MAX = 4096;
 
 /** What execve of this path would say, as far as stat and access can tell: 0, or an errno. */
-function execErrno(file: string): number {
+export function execErrno(file: string): number {
   try {
     // A directory, or a file without execute permission for us: execve says EACCES.
     if (!fs.statSync(file).isFile()) return EACCES;

@@ -22,10 +22,11 @@ export interface Context {
 
 /** How a refusal of `syscall` is reported: which path it concerns. */
 export function failureContext(ctx: Context, syscall: string, joinPath?: string): FailureContext {
-  const path = syscall === 'chdir' ? ctx.opts.cwd ?? undefined : syscall === 'setns' ? joinPath : ctx.opts.command;
+  const aboutTarget = syscall === 'setns' || syscall === 'chroot' || syscall === 'fchdir';
+  const path = syscall === 'chdir' ? ctx.opts.cwd ?? undefined : aboutTarget ? joinPath : ctx.opts.command;
   // A refusal of the command's own exec or chdir is about the command, joined or not.
   const joining = joinPath !== undefined && syscall !== 'execve' && syscall !== 'chdir';
-  return { action: ctx.action, path, spawnargs: ctx.spawnargs, joining, userNamespace: ctx.opts.userNamespace !== null };
+  return { action: ctx.action, path, spawnargs: ctx.spawnargs, joining, userNamespace: ctx.opts.userNamespace !== null, nsPid: ctx.opts.nsPid ?? undefined, newNamespaces: ctx.opts.namespaces.kinds };
 }
 
 /** The child object of a started command, with the streams of its prepared stdio. */

@@ -1,5 +1,6 @@
 // A command exec'd by our own child: pid 1 of a new namespace (init: false), or a process joining
 // an existing namespace.
+import type { EnteredTarget } from './enter';
 import { ForegroundJob } from './foreground';
 import { systemError } from './errors';
 import { closeJoinTarget, openJoinTarget } from './namespace-files';
@@ -13,18 +14,23 @@ import type { PidNamespaceChild } from './child';
 
 const SIGKILL = signalNumber('SIGKILL');
 
-export function spawnDirect(ctx: Context, join: JoinFds | null = null): PidNamespaceChild {
+/** join: the namespace to join, and with joinNamespaces (entered) the target's others. */
+export function spawnDirect(ctx: Context, join: JoinFds | null = null, entered: EnteredTarget | null = null): PidNamespaceChild {
   const stdio = prepareStdio(ctx.opts.stdio, ctx.action, ctx.opts.terminal);
   let result: ReturnType<typeof native.spawn>;
   try {
-    result = native.spawn(nativeRequest({ kind: 'command', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, join, withTerminal: ctx.withTerminal }));
+    result = native.spawn(nativeRequest({ kind: 'command', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, join, entered, withTerminal: ctx.withTerminal }));
   } catch (err) {
     releaseStdio(stdio, true);
     throw err;
   }
   if (isFailure(result)) {
     releaseStdio(stdio, true);
-    throw systemError(result.errno, result.syscall, failureContext(ctx, result.syscall, join?.path));
+    // A refusal to enter one of the target's other namespaces, or its root or working directory,
+    // names that file.
+    const targetFile = entered && (result.syscall === 'chroot' ? 'root' : result.syscall === 'fchdir' ? 'cwd' : result.namespace && result.namespace !== 'pid' ? `ns/${result.namespace}` : null);
+    const joinPath = targetFile ? `/proc/${entered!.pid}/${targetFile}` : join?.path;
+    throw systemError(result.errno, result.syscall, { ...failureContext(ctx, result.syscall, joinPath), namespace: result.namespace });
   }
   releaseStdio(stdio, false);
   let child: PidNamespaceChild | null = null;

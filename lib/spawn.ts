@@ -4,11 +4,14 @@
 import type { PidNamespaceChild } from './child';
 import { CgroupPlacement } from './cgroup';
 import { abortError, armKillers } from './deadline';
+import { closeEnterTarget, openEnterTarget } from './enter';
 import { PidnsSystemError, systemError } from './errors';
 import { terminalIsOurs } from './foreground';
 import { normalizeSpawnArguments, type NormalizedOptions, type SpawnOptions } from './options';
+import { checkPidMaxSupported } from './pid-control';
 import { checkProcIsOurs } from './proc';
 import { resolveCommand } from './resolve';
+import { resolveCommandInRoot } from './resolve-in-root';
 import type { Context } from './spawn-context';
 import { spawnDirect, spawnJoined } from './spawn-direct';
 import { spawnUnderInit } from './spawn-init';
@@ -35,25 +38,36 @@ export async function startChild(opts: NormalizedOptions): Promise<PidNamespaceC
   const spawnargs = [opts.command, ...opts.args];
   const action = `spawn ${opts.command}`;
   checkProcIsOurs(action);
+  checkPidMaxSupported(opts.pidMax, action, spawnargs);
   checkStdioOpen(opts.stdio, action);
-  const resolution = resolveCommand(opts.command, opts.envPath, opts.cwd);
-  if ('errno' in resolution) throw systemError(resolution.errno, 'execve', { action, path: opts.command, spawnargs });
-  const cgroup = opts.cgroup ? CgroupPlacement.prepare(opts.cgroup, action) : null;
-  const withTerminal = opts.foreground && terminalIsOurs(opts.stdio);
-  const ctx: Context = { opts, file: resolution.file, spawnargs, action, cgroup, withTerminal };
-
-  let child: PidNamespaceChild;
+  // Entering a target's namespaces opens them first: with its mount namespace, the command is
+  // looked up in its root.
+  const target = opts.join && opts.joinNamespaces ? openEnterTarget(opts.join, opts.joinNamespaces, action, spawnargs) : null;
+  let cgroup: CgroupPlacement | null = null;
   try {
-    if (opts.join) child = spawnJoined(ctx);
-    else if (opts.init) child = await underInit(ctx);
-    else child = spawnDirect(ctx);
-  } catch (err) {
+    const root = target?.entered.rootPath;
+    const resolution = root ? resolveCommandInRoot(root, opts.command, opts.envPath) : resolveCommand(opts.command, opts.envPath, opts.cwd);
+    if ('errno' in resolution) throw systemError(resolution.errno, 'execve', { action, path: opts.command, spawnargs });
+    cgroup = opts.cgroup ? CgroupPlacement.prepare(opts.cgroup, action) : null;
+    const withTerminal = opts.foreground && terminalIsOurs(opts.stdio);
+    const ctx: Context = { opts, file: resolution.file, spawnargs, action, cgroup, withTerminal };
+
+    let child: PidNamespaceChild;
+    try {
+      if (target) child = spawnDirect(ctx, target.join, target.entered);
+      else if (opts.join) child = spawnJoined(ctx);
+      else if (opts.init) child = await underInit(ctx);
+      else child = spawnDirect(ctx);
+    } catch (err) {
+      cgroup?.release();
+      await cgroup?.remove();
+      throw err;
+    }
     cgroup?.release();
-    await cgroup?.remove();
-    throw err;
+    return child;
+  } finally {
+    if (target) closeEnterTarget(target.join, target.entered);
   }
-  cgroup?.release();
-  return child;
 }
 
 /**

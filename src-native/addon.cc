@@ -62,6 +62,20 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   constants.Set("CLONE_NEWPID", CLONE_NEWPID);
   constants.Set("CLONE_NEWUSER", CLONE_NEWUSER);
   constants.Set("MAX_FD_MAP", PIDNS_MAX_FD_MAP);
+  // The order of spawn's enterFds, by the names of /proc/PID/ns, and each namespace's type.
+  Napi::Array enterKinds = Napi::Array::New(env, PIDNS_ENTER_KINDS);
+  for (uint32_t i = 0; i < PIDNS_ENTER_KINDS; i++) enterKinds.Set(i, EnterKindName(static_cast<int>(i)));
+  constants.Set("ENTER_KINDS", enterKinds);
+  Napi::Object types = Napi::Object::New(env);
+  types.Set("user", CLONE_NEWUSER);
+  types.Set("cgroup", CLONE_NEWCGROUP);
+  types.Set("ipc", CLONE_NEWIPC);
+  types.Set("uts", CLONE_NEWUTS);
+  types.Set("net", CLONE_NEWNET);
+  types.Set("pid", CLONE_NEWPID);
+  types.Set("mnt", CLONE_NEWNS);
+  types.Set("time", CLONE_NEWTIME);
+  constants.Set("NAMESPACE_TYPES", types);
   exports.Set("constants", constants);
   return exports;
 }

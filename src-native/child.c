@@ -14,6 +14,7 @@
 
 #include "clone3.h"
 #include "kernel.h"
+#include "namespaces.h"
 
 /* Rules for this file: see child.h. In short: raw system calls only, no allocation, no locks. */
 
@@ -126,10 +127,10 @@ PIDNS_CHILD_CODE static int install_descriptors(const struct pidns_child *c, int
   return 0;
 }
 
-/* A /proc that shows the new PID namespace. Propagation is made private first, so that neither
- * this mount nor the unmount of the old /proc under it reaches the host. */
+/* A /proc that shows the new PID namespace, in a mount namespace whose propagation
+ * pidns_prepare_namespaces has made private, so that neither this mount nor the unmount of the
+ * old /proc under it reaches the host. */
 PIDNS_CHILD_CODE static int mount_private_proc(void) {
-  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -1;
   return mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
@@ -137,7 +138,8 @@ PIDNS_CHILD_CODE static int mount_private_proc(void) {
  * child installs, so that it still names this process in Node's /proc at the end. -1 if /proc is
  * not there: the parent check is then skipped. */
 PIDNS_CHILD_CODE static int open_own_status(const struct pidns_child *c) {
-  return lift_private(open("/proc/self/status", O_RDONLY | O_CLOEXEC), c->fd_count);
+  int fd = c->node_proc_fd >= 0 ? openat(c->node_proc_fd, "self/status", O_RDONLY | O_CLOEXEC) : open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  return lift_private(fd, c->fd_count);
 }
 
 /* The PPid field of a /proc/PID/status, or -1. Parsed in place: no allocation here. */
@@ -178,13 +180,38 @@ PIDNS_CHILD_CODE static void arm_parent_death_signal(const struct pidns_child *c
   if (parent >= 0 && parent != c->parent_pid) _exit(127); /* nobody is left to report to */
 }
 
+/* The pid_max of the PID namespace this process is pid 1 of. The kernel applies a write to
+ * /proc/sys/kernel/pid_max to the writer's own PID namespace (kernel/pid.c, since Linux 6.14),
+ * whichever /proc it goes through; before 6.14 it would change the whole system's, so the write
+ * is refused there, and anywhere but in pid 1 of a new namespace (lib/ never asks for that). */
+PIDNS_CHILD_CODE static int write_pid_max(const struct pidns_child *c) {
+  if (c->inner_pid != 1 || !pidns_pid_max_per_namespace()) {
+    errno = EOPNOTSUPP;
+    return -1;
+  }
+  int fd = open("/proc/sys/kernel/pid_max", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = 0;
+  while (c->pid_max[len]) len++;
+  ssize_t n;
+  do {
+    n = write(fd, c->pid_max, len);
+  } while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  errno = err;
+  return n == (ssize_t)len ? 0 : -1;
+}
+
 PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   int moved[c->fd_count > 0 ? c->fd_count : 1];
 
   c->inner_pid = (pid_t)syscall(SYS_getpid);
   /* Before mountProc replaces /proc: here /proc/self is this process in Node's view. */
   struct stat own_namespace;
-  c->namespace_inode = syscall(SYS_newfstatat, AT_FDCWD, "/proc/self/ns/pid", &own_namespace, 0) == 0
+  int proc_dir = c->node_proc_fd >= 0 ? c->node_proc_fd : AT_FDCWD;
+  const char *own_path = c->node_proc_fd >= 0 ? "self/ns/pid" : "/proc/self/ns/pid";
+  c->namespace_inode = syscall(SYS_newfstatat, proc_dir, own_path, &own_namespace, 0) == 0
                           ? (unsigned long long)own_namespace.st_ino
                           : 0;
   /* From here on this process reports through its own copy of the error pipe: the number in c
@@ -196,7 +223,13 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   if (c->new_user_namespace && lift_private(c->user_pipes[DONE][1], c->fd_count) < 0)
     report_to(error_fd, PIDNS_STEP_DUP2, errno);
   int status_fd = c->pdeathsig ? open_own_status(c) : -1;
+  /* Before the ids change and before the execve that enters the time namespace. */
+  int failed_step = pidns_prepare_namespaces(c);
+  if (failed_step != PIDNS_STEP_NONE) report_to(error_fd, failed_step, errno);
   if (c->mount_proc && mount_private_proc() < 0) report_to(error_fd, PIDNS_STEP_MOUNT, errno);
+  /* Before anything else runs in the namespace, and before the ids change: it needs
+   * CAP_SYS_ADMIN over the user namespace that owns the PID namespace (or to be its root). */
+  if (c->pid_max && write_pid_max(c) < 0) report_to(error_fd, PIDNS_STEP_PID_MAX, errno);
   if (install_descriptors(c, moved) < 0) report_to(error_fd, PIDNS_STEP_DUP2, errno);
   if (c->foreground) {
     if (setpgid(0, 0) < 0) report_to(error_fd, PIDNS_STEP_SETPGID, errno);
@@ -249,7 +282,7 @@ PIDNS_CHILD_CODE static int grandchild_main(void *arg) {
 /* The process that execs, created by the first child; straight into the cgroup when there is one,
  * so that it never runs outside it. */
 PIDNS_CHILD_CODE static pid_t clone_grandchild(struct pidns_child *c, int (*fn)(void *), int flags) {
-  if (c->cgroup_fd < 0) return clone(fn, c->grandchild_stack_top, flags | SIGCHLD, c);
+  if (c->cgroup_fd < 0 && c->ns_pid <= 0) return clone(fn, c->grandchild_stack_top, flags | SIGCHLD, c);
   /* clone3 takes no exit signal with CLONE_PARENT: the process inherits this one's (SIGCHLD). */
   struct pidns_clone_request request = {
       .flags = (uint64_t)flags,
@@ -258,6 +291,10 @@ PIDNS_CHILD_CODE static pid_t clone_grandchild(struct pidns_child *c, int (*fn)(
       .stack_top = c->grandchild_stack_top,
       .stack_size = c->grandchild_stack_size,
       .cgroup_fd = c->cgroup_fd,
+      /* One pid: the innermost namespace's, which is the one joined (set_tid lists the
+       * namespaces from the new process's own outward, and the outer ones pick as usual). */
+      .set_tid = c->ns_pid > 0 ? &c->ns_pid : NULL,
+      .set_tid_size = c->ns_pid > 0 ? 1 : 0,
   };
   return pidns_clone3(&request, fn, c);
 }
@@ -332,26 +369,99 @@ PIDNS_CHILD_CODE static void start_in_new_user_namespace(struct pidns_child *c, 
   _exit(0);
 }
 
+/* One namespace to enter: its descriptor (-1: not entered), its type, and the step a refusal is
+ * reported as. */
+struct pidns_entry {
+  int fd;
+  int type;
+  int step;
+};
+
+/* Enters the namespaces of the target the way nsenter does (util-linux sys-utils/nsenter.c): in
+ * the order user, cgroup, ipc, uts, net, pid, mnt, in two passes. The first pass tries each but
+ * the user namespace and passes over a refusal; the second enters the user namespace, then retries
+ * what was refused, and reports a refusal. So a privileged caller enters the user namespace last
+ * (inside it, it would no longer have the privilege the other calls check over namespaces owned
+ * outside) and an unprivileged one first (it grants that privilege over the namespaces it owns).
+ * These run in this process, which shares Node's memory but has its own thread group and
+ * fs_struct: the mount and user namespaces check exactly that. A time namespace would also check
+ * that no other process shares the memory (the kernel's current_is_single_threaded()), so lib/
+ * never asks for one. */
+PIDNS_CHILD_CODE static void enter_namespaces(const struct pidns_child *c) {
+  struct pidns_entry entries[] = {
+      {c->join_user_fd, CLONE_NEWUSER, PIDNS_STEP_SETNS_USER},
+      {c->enter_fds[PIDNS_ENTER_CGROUP], CLONE_NEWCGROUP, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_CGROUP},
+      {c->enter_fds[PIDNS_ENTER_IPC], CLONE_NEWIPC, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_IPC},
+      {c->enter_fds[PIDNS_ENTER_UTS], CLONE_NEWUTS, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_UTS},
+      {c->enter_fds[PIDNS_ENTER_NET], CLONE_NEWNET, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_NET},
+      {c->join_fd, CLONE_NEWPID, PIDNS_STEP_SETNS},
+      {c->enter_fds[PIDNS_ENTER_MNT], CLONE_NEWNS, PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_MNT},
+  };
+  const int count = (int)(sizeof entries / sizeof entries[0]);
+  for (int i = 1; i < count; i++)
+    if (entries[i].fd >= 0 && pidns_setns(entries[i].fd, entries[i].type) == 0) entries[i].fd = -1;
+  for (int i = 0; i < count; i++)
+    if (entries[i].fd >= 0 && pidns_setns(entries[i].fd, entries[i].type) < 0) report_and_exit(c, entries[i].step, errno);
+}
+
+/* The target's root and working directory, as nsenter --root --wd sets them: after the mount
+ * namespace (the descriptors were opened before it, in the target's), and before the process that
+ * execs is forked, so that it starts there and its execve resolves the command in the target's
+ * tree. Without a working directory of the target's, the root's top. */
+PIDNS_CHILD_CODE static void enter_directories(const struct pidns_child *c) {
+  if (c->root_fd >= 0) {
+    if (fchdir(c->root_fd) < 0 || chroot(".") < 0) report_and_exit(c, PIDNS_STEP_CHROOT, errno);
+    if (c->cwd_fd < 0 && chdir("/") < 0) report_and_exit(c, PIDNS_STEP_CHDIR, errno);
+  }
+  if (c->cwd_fd >= 0 && fchdir(c->cwd_fd) < 0) report_and_exit(c, PIDNS_STEP_FCHDIR, errno);
+}
+
+/* A mount namespace of its own (mountProc) in the target's root, made here rather than by the
+ * clone of the process that execs. Its propagation must be made private at the top of the mount
+ * tree, before the chroot: after it "/" is the target's root, which need not be a mount point (a
+ * plain chroot), and a propagation change there is EINVAL. And the root must be entered through
+ * the new namespace's copy of it: a descriptor opened before the unshare names the target's own
+ * mount, where nothing can be mounted from here (EINVAL again). So: the working directory is set to
+ * the target's root, the unshare moves it to the copy, and chroot(".") makes it the root. The
+ * target's working directory, entered last, stays a directory of the target's own mount namespace
+ * (there is one working directory to carry over, and the root matters more): the same files, less
+ * the mounts made in the new namespace (the /proc). */
+PIDNS_CHILD_CODE static void enter_root_in_own_mount_namespace(struct pidns_child *c) {
+  if (fchdir(c->root_fd) < 0) report_and_exit(c, PIDNS_STEP_CHROOT, errno);
+  if (unshare(CLONE_NEWNS) < 0) report_and_exit(c, PIDNS_STEP_UNSHARE, errno);
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) report_and_exit(c, PIDNS_STEP_MOUNT, errno);
+  if (chroot(".") < 0) report_and_exit(c, PIDNS_STEP_CHROOT, errno);
+  if (c->cwd_fd < 0 && chdir("/") < 0) report_and_exit(c, PIDNS_STEP_CHDIR, errno);
+  if (c->cwd_fd >= 0 && fchdir(c->cwd_fd) < 0) report_and_exit(c, PIDNS_STEP_FCHDIR, errno);
+  c->mount_namespace_made = 1;
+}
+
 PIDNS_CHILD_CODE int pidns_child_main(void *arg) {
   struct pidns_child *c = (struct pidns_child *)arg;
 
   if (reset_signals() < 0) report_and_exit(c, PIDNS_STEP_SIGNALS, errno);
-  int mount_flag = c->mount_proc ? CLONE_NEWNS : 0;
-  if (c->new_user_namespace) start_in_new_user_namespace(c, CLONE_NEWPID | mount_flag);
+  /* The namespaces clone() makes; spawn.cc puts CLONE_NEWNS among them for mountProc. */
+  int namespace_flags = c->new_namespaces & PIDNS_CLONE_NAMESPACES;
+  if (c->new_user_namespace) start_in_new_user_namespace(c, CLONE_NEWPID | namespace_flags);
   if (c->join_fd < 0) {
     exec_child(c);
     return 127;
   }
 
   /* setns(CLONE_NEWPID) only changes where this process's children go; the process that execs
-   * must be forked after it. CLONE_PARENT makes it Node's child, so Node reaps it like any
-   * other; CLONE_VFORK keeps this process alive until it has exec'd or failed. The user
-   * namespace comes first: it grants the capabilities the other setns calls check. */
-  if (c->join_user_fd >= 0 && pidns_setns(c->join_user_fd, CLONE_NEWUSER) < 0)
-    report_and_exit(c, PIDNS_STEP_SETNS_USER, errno);
-  if (pidns_setns(c->join_fd, CLONE_NEWPID) < 0) report_and_exit(c, PIDNS_STEP_SETNS, errno);
-  pid_t pid = clone_grandchild(c, grandchild_main, CLONE_VM | CLONE_VFORK | CLONE_PARENT | mount_flag);
-  if (pid < 0) report_and_exit(c, PIDNS_STEP_CLONE, errno);
+   * must be forked after it, and it takes this process's root and working directory with it.
+   * CLONE_PARENT makes it Node's child, so Node reaps it like any other; CLONE_VFORK keeps this
+   * process alive until it has exec'd or failed. */
+  if (c->enter_fds[PIDNS_ENTER_MNT] >= 0 || c->root_fd >= 0) c->node_proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  enter_namespaces(c);
+  if (c->root_fd >= 0 && (namespace_flags & CLONE_NEWNS)) {
+    enter_root_in_own_mount_namespace(c);
+    namespace_flags &= ~CLONE_NEWNS;
+  } else {
+    enter_directories(c);
+  }
+  pid_t pid = clone_grandchild(c, grandchild_main, CLONE_VM | CLONE_VFORK | CLONE_PARENT | namespace_flags);
+  if (pid < 0) report_and_exit(c, c->ns_pid > 0 ? PIDNS_STEP_CLONE_NS_PID : PIDNS_STEP_CLONE, errno);
   c->exec_pid = pid;
   _exit(0);
 }

@@ -5,8 +5,8 @@
  * thread is suspended. Everything it reads is prepared before the clone and lives in struct
  * pidns_child; it allocates nothing, takes no lock, touches no stdio and throws nothing, and only
  * makes the system calls in kernel.h plus async-signal-safe libc calls that are single system
- * calls (dup2, close, chdir, fcntl, prctl, open, read, pread, write, mount, setpgid, setsid,
- * ioctl, execve, _exit).
+ * calls (dup2, close, chdir, fchdir, chroot, fcntl, prctl, open, read, pread, write, mount,
+ * setpgid, setsid, ioctl, socket, unshare, sethostname, execve, _exit).
  */
 #ifndef PIDNS_CHILD_H
 #define PIDNS_CHILD_H
@@ -26,6 +26,17 @@ extern "C" {
 #else
 #define PIDNS_CHILD_CODE
 #endif
+
+/* The namespaces entered besides the PID namespace and the user namespace (options.joinNamespaces),
+ * in the order nsenter enters them; lib/native.ts names them in this order (ENTER_KINDS). */
+enum pidns_enter_kind {
+  PIDNS_ENTER_CGROUP,
+  PIDNS_ENTER_IPC,
+  PIDNS_ENTER_UTS,
+  PIDNS_ENTER_NET,
+  PIDNS_ENTER_MNT,
+  PIDNS_ENTER_KINDS,
+};
 
 /* Which step failed; sent with errno through the error pipe. */
 enum pidns_child_step {
@@ -48,6 +59,17 @@ enum pidns_child_step {
   PIDNS_STEP_SETPGID,
   PIDNS_STEP_SETSID,
   PIDNS_STEP_CONTROLLING_TERMINAL,
+  PIDNS_STEP_PID_MAX,
+  PIDNS_STEP_CLONE_NS_PID,
+  /* setns into one of the target's other namespaces: PIDNS_STEP_SETNS_OTHER + its pidns_enter_kind. */
+  PIDNS_STEP_SETNS_OTHER,
+  PIDNS_STEP_CHROOT = PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_KINDS,
+  PIDNS_STEP_FCHDIR,
+  /* The other new namespaces (options.namespaces; namespaces.c). */
+  PIDNS_STEP_UNSHARE,
+  PIDNS_STEP_SETHOSTNAME,
+  PIDNS_STEP_LOOPBACK,
+  PIDNS_STEP_TIME_OFFSETS,
 };
 
 /* The longest descriptor map: 1024 stdio entries and the init's control channel. The process that
@@ -86,6 +108,19 @@ struct pidns_child {
    * then fork the process that execs. */
   int join_fd;           /* -1: not joining */
   int join_user_fd;      /* -1: stay in Node's user namespace */
+  /* Entering a target's other namespaces too (options.joinNamespaces): one descriptor per
+   * pidns_enter_kind, -1 for a namespace not entered. Then its root directory (fchdir and
+   * chroot) and its working directory (fchdir), each -1 to keep Node's. */
+  int enter_fds[PIDNS_ENTER_KINDS];
+  int root_fd;
+  int cwd_fd;
+  /* Node's /proc, opened by the first child before it enters another mount namespace or root,
+   * where /proc (if any) shows another PID namespace: the process that execs reads its own entry
+   * (its parent, its namespace) through it. -1: /proc as it finds it. */
+  int node_proc_fd;
+  /* Set by the first child when it has made the mount namespace of a join itself (entering a
+   * target's root with mountProc): the process that execs then finds it made, and private. */
+  int mount_namespace_made;
 
   /* A new user namespace: the first child forks the process that execs into new user, PID (and
    * mount) namespaces, writes its id maps from outside (the only place a privileged map can be
@@ -104,6 +139,20 @@ struct pidns_child {
 
   /* A cgroup v2 directory the process that execs is created in (CLONE_INTO_CGROUP), or -1. */
   int cgroup_fd;
+
+  /* The new PID namespace's pid_max, in decimal, written by its pid 1 (the process that execs)
+   * before anything else runs there; NULL: the kernel's default. */
+  const char *pid_max;
+  /* New namespaces besides the PID and user namespaces (options.namespaces): CLONE_NEW* flags.
+   * Those of clone() come with the clone that makes the PID namespace; CLONE_NEWCGROUP and
+   * CLONE_NEWTIME are unshared by the process that execs (see namespaces.c). */
+  int new_namespaces;
+  const char *hostname;  /* sethostname in the new UTS namespace; NULL: keep the one inherited */
+  /* "monotonic S 0\nboottime S 0\n", as /proc/PID/timens_offsets takes it; NULL: none */
+  const char *time_offsets;
+  /* Joining: the pid the process that execs takes in the joined namespace (clone3 set_tid), or 0
+   * for the next free one. */
+  pid_t ns_pid;
 
   /* Written by the children for the parent (shared memory: the parent reads them after the vfork
    * completes). */

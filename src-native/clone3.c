@@ -84,6 +84,10 @@ PIDNS_RAW pid_t pidns_clone3(const struct pidns_clone_request *request, int (*fn
     args.flags |= CLONE_INTO_CGROUP;
     args.cgroup = (uint64_t)request->cgroup_fd;
   }
+  if (request->set_tid_size > 0) {
+    args.set_tid = (uint64_t)(uintptr_t)request->set_tid;
+    args.set_tid_size = request->set_tid_size;
+  }
   long r = pidns_clone3_raw(&args, sizeof args, fn, arg);
   if (r < 0) {
     errno = (int)-r;

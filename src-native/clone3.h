@@ -28,7 +28,10 @@ struct pidns_clone_request {
   int *pidfd;           /* written with CLONE_PIDFD */
   char *stack_top;      /* 16-byte aligned */
   size_t stack_size;
-  int cgroup_fd;        /* a cgroup v2 directory: adds CLONE_INTO_CGROUP */
+  int cgroup_fd;        /* a cgroup v2 directory: adds CLONE_INTO_CGROUP, or -1 */
+  /* The pids to take, innermost namespace first (clone3's set_tid, Linux >= 5.5), or NULL. */
+  const pid_t *set_tid;
+  size_t set_tid_size;
 };
 
 /* Returns the child's pid to the caller, -1 with errno on failure. */

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #ifndef SYS_pidfd_open
@@ -51,3 +52,20 @@ PIDNS_RAW long pidns_open_files_limit(void) {
 }
 
 PIDNS_RAW int pidns_namespace_type(int fd) { return ioctl(fd, NS_GET_NSTYPE); }
+
+/* The leading decimal number of text, and where it ends. */
+PIDNS_RAW static long leading_number(const char **text) {
+  long n = 0;
+  while (**text >= '0' && **text <= '9' && n < 100000) n = n * 10 + (*(*text)++ - '0');
+  return n;
+}
+
+PIDNS_RAW int pidns_pid_max_per_namespace(void) {
+  struct utsname names;
+  if (syscall(SYS_uname, &names) < 0) return 0;
+  const char *p = names.release;
+  long major = leading_number(&p);
+  if (*p++ != '.') return 0;
+  long minor = leading_number(&p);
+  return major > 6 || (major == 6 && minor >= 14);
+}

@@ -38,6 +38,9 @@ int pidns_sigmask_set(const sigset_t *set, sigset_t *old);
 int pidns_namespace_type(int fd);
 /* RLIMIT_NOFILE's soft limit (1024 if it cannot be read). */
 long pidns_open_files_limit(void);
+/* Whether this kernel keeps a pid_max per PID namespace (Linux >= 6.14, by uname's release): 1 or
+ * 0. Before that, /proc/sys/kernel/pid_max is the whole system's from every namespace. */
+int pidns_pid_max_per_namespace(void);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 #include "child.h"
 #include "clone3.h"
 #include "kernel.h"
+#include "namespaces.h"
 
 namespace pidns {
 namespace {
@@ -43,8 +44,37 @@ const char *StepName(int step) {
     case PIDNS_STEP_SETPGID: return "setpgid";
     case PIDNS_STEP_SETSID: return "setsid";
     case PIDNS_STEP_CONTROLLING_TERMINAL: return "ioctl";
-    default: return "spawn";
+    case PIDNS_STEP_PID_MAX: return "pid_max";
+    case PIDNS_STEP_CLONE_NS_PID: return "clone3";
+    case PIDNS_STEP_CHROOT: return "chroot";
+    case PIDNS_STEP_FCHDIR: return "fchdir";
+    case PIDNS_STEP_UNSHARE: return "unshare";
+    case PIDNS_STEP_SETHOSTNAME: return "sethostname";
+    case PIDNS_STEP_LOOPBACK: return "ioctl";
+    case PIDNS_STEP_TIME_OFFSETS: return "timens_offsets";
+    default:
+      if (step >= PIDNS_STEP_SETNS_OTHER && step < PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_KINDS) return "setns";
+      return "spawn";
   }
+}
+
+// The namespace a refused setns was entering (or a new network namespace whose loopback
+// interface could not be brought up), by the names of /proc/PID/ns, or nullptr for a step that
+// is about none.
+const char *NamespaceOfStep(int step) {
+  if (step == PIDNS_STEP_SETNS) return "pid";
+  if (step == PIDNS_STEP_SETNS_USER) return "user";
+  if (step == PIDNS_STEP_LOOPBACK) return "net";
+  if (step >= PIDNS_STEP_SETNS_OTHER && step < PIDNS_STEP_SETNS_OTHER + PIDNS_ENTER_KINDS) return EnterKindName(step - PIDNS_STEP_SETNS_OTHER);
+  return nullptr;
+}
+
+// A refusal in the child: { errno, syscall }, and the namespace a refused setns was entering.
+Napi::Value ChildFailure(Napi::Env env, const struct pidns_child_error &report) {
+  Napi::Value failure = Failure(env, report.err, StepName(report.step));
+  const char *ns = NamespaceOfStep(report.step);
+  if (ns) failure.As<Napi::Object>().Set("namespace", ns);
+  return failure;
 }
 
 // Waits for a child of ours that has ended or is about to, and reaps it. Only that pid: never 0
@@ -65,7 +95,8 @@ class Fields {
     static const char *const kNames[] = {
         "file", "cwd", "argv", "envp", "fdMap", "newPidNamespace", "usePidfd", "newUserNamespace",
         "uidMap", "gidMap", "uid", "gid", "pdeathsig", "parentPid", "cgroupFd", "joinFd",
-        "joinUserFd", "mountProc", "noNewPrivileges", "foreground", "terminal", "denySetgroups"};
+        "joinUserFd", "mountProc", "noNewPrivileges", "foreground", "terminal", "denySetgroups",
+        "pidMax", "nsPid", "enterFds", "rootFd", "cwdFd", "newNamespaces", "hostname", "timeOffsets"};
     for (const char *name : kNames) {
       Napi::Value v = o.Get(name);
       if (env.IsExceptionPending()) return false;
@@ -103,6 +134,9 @@ class CStringArray {
   std::vector<char *> pointers_;
 };
 
+// PID_MAX_LIMIT of 64-bit kernels: the largest pid_max, above every pid.
+constexpr int64_t kPidMaxLimit = 4194304;
+
 // The addon refuses on its own what lib/ would never build: a NaN would otherwise become 0 (uid
 // root, descriptor stdin), and a fraction or an out-of-range number would be truncated. An absent
 // field takes its fallback.
@@ -118,6 +152,11 @@ bool IntField(const Fields &o, const char *name, int64_t min, int64_t max, int64
 }
 
 }  // namespace
+
+const char *EnterKindName(int kind) {
+  static const char *const kNames[PIDNS_ENTER_KINDS] = {"cgroup", "ipc", "uts", "net", "mnt"};
+  return kind >= 0 && kind < PIDNS_ENTER_KINDS ? kNames[kind] : nullptr;
+}
 
 // Returns { pid, pidfd, nsPid } or { errno, syscall }. Throws TypeError only for a malformed
 // options object, which lib/ never builds.
@@ -152,14 +191,61 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
     fdMap.push_back(v.As<Napi::Number>().Int32Value());
   }
 
-  int64_t uid, gid, pdeathsig, parentPid, cgroupFd, joinFd, joinUserFd;
+  // The target's other namespaces, by pidns_enter_kind; absent: none.
+  int enterFds[PIDNS_ENTER_KINDS];
+  for (int &fd : enterFds) fd = -1;
+  Napi::Value enterValue = o.Get("enterFds");
+  if (!enterValue.IsUndefined()) {
+    if (!enterValue.IsArray() || enterValue.As<Napi::Array>().Length() != PIDNS_ENTER_KINDS)
+      return ThrowType(env, "spawn: enterFds must be an array of one descriptor or -1 per namespace kind");
+    for (uint32_t i = 0; i < PIDNS_ENTER_KINDS; i++) {
+      Napi::Value v = enterValue.As<Napi::Array>().Get(i);
+      if (env.IsExceptionPending() || !IsIntegerIn(v, -1, INT32_MAX)) return ThrowType(env, "spawn: enterFds entries must be descriptors or -1");
+      enterFds[i] = v.As<Napi::Number>().Int32Value();
+    }
+  }
+
+  int64_t rootFd, cwdFd;
+  if (!IntField(o, "rootFd", -1, INT32_MAX, -1, &rootFd) || !IntField(o, "cwdFd", -1, INT32_MAX, -1, &cwdFd))
+    return ThrowType(env, "spawn: rootFd and cwdFd must be descriptors or -1");
+
+  int64_t uid, gid, pdeathsig, parentPid, cgroupFd, joinFd, joinUserFd, pidMax, nsPid;
   if (!IntField(o, "uid", -1, 0xfffffffeLL, -1, &uid) || !IntField(o, "gid", -1, 0xfffffffeLL, -1, &gid) ||
       !IntField(o, "pdeathsig", 0, NSIG - 1, 0, &pdeathsig) || !IntField(o, "parentPid", 0, INT32_MAX, 0, &parentPid) ||
       !IntField(o, "cgroupFd", -1, INT32_MAX, -1, &cgroupFd) || !IntField(o, "joinFd", -1, INT32_MAX, -1, &joinFd) ||
-      !IntField(o, "joinUserFd", -1, INT32_MAX, -1, &joinUserFd))
-    return ThrowType(env, "spawn: uid, gid, pdeathsig, parentPid and the descriptor fields must be integers in range");
+      !IntField(o, "joinUserFd", -1, INT32_MAX, -1, &joinUserFd) || !IntField(o, "pidMax", 0, kPidMaxLimit, 0, &pidMax) ||
+      !IntField(o, "nsPid", 0, kPidMaxLimit - 1, 0, &nsPid))
+    return ThrowType(env, "spawn: uid, gid, pdeathsig, parentPid, pidMax, nsPid and the descriptor fields must be integers in range");
 
   bool newPidNamespace = o.Get("newPidNamespace").ToBoolean();
+  // pid_max belongs to a namespace's creator, and a pid can be chosen only in one joined.
+  if (pidMax > 0 && !newPidNamespace) return ThrowType(env, "spawn: pidMax needs a new PID namespace");
+  if (nsPid > 0 && joinFd < 0) return ThrowType(env, "spawn: nsPid needs joinFd");
+  // A target's other namespaces and directories are entered on the way into its PID namespace.
+  bool entering = rootFd >= 0 || cwdFd >= 0;
+  for (int fd : enterFds) entering = entering || fd >= 0;
+  if (entering && joinFd < 0) return ThrowType(env, "spawn: enterFds, rootFd and cwdFd need joinFd");
+  // options.namespaces: CLONE_NEW* flags of the kinds lib/namespaces.ts allows, only with a new
+  // PID namespace; the host name and time offsets only with their namespaces.
+  int64_t newNamespaces;
+  const int64_t kOtherNamespaces = PIDNS_CLONE_NAMESPACES | CLONE_NEWCGROUP | CLONE_NEWTIME;
+  if (!IntField(o, "newNamespaces", 0, kOtherNamespaces, 0, &newNamespaces) || (newNamespaces & ~kOtherNamespaces) != 0)
+    return ThrowType(env, "spawn: newNamespaces must be CLONE_NEW* flags of cgroup, ipc, mnt, net, time and uts");
+  if (newNamespaces != 0 && (!newPidNamespace || joinFd >= 0)) return ThrowType(env, "spawn: newNamespaces needs a new PID namespace");
+  std::string hostname, timeOffsets;
+  Napi::Value hostnameValue = o.Get("hostname");
+  bool hasHostname = hostnameValue.IsString();
+  if (hasHostname) hostname = hostnameValue.As<Napi::String>().Utf8Value();
+  if ((!hasHostname && !hostnameValue.IsUndefined() && !hostnameValue.IsNull()) || hostname.size() > 64 ||
+      hostname.find('\0') != std::string::npos || (hasHostname && !(newNamespaces & CLONE_NEWUTS)))
+    return ThrowType(env, "spawn: hostname must be a string of at most 64 bytes, with CLONE_NEWUTS");
+  Napi::Value offsetsValue = o.Get("timeOffsets");
+  bool hasOffsets = offsetsValue.IsString();
+  if (hasOffsets) timeOffsets = offsetsValue.As<Napi::String>().Utf8Value();
+  if ((!hasOffsets && !offsetsValue.IsUndefined() && !offsetsValue.IsNull()) || timeOffsets.size() > 128 ||
+      timeOffsets.find('\0') != std::string::npos || (hasOffsets && !(newNamespaces & CLONE_NEWTIME)))
+    return ThrowType(env, "spawn: timeOffsets must be the text of timens_offsets, with CLONE_NEWTIME");
+  std::string pidMaxText = pidMax > 0 ? std::to_string(pidMax) : std::string();
   bool usePidfd = o.Get("usePidfd").ToBoolean();
   bool newUserNamespace = o.Get("newUserNamespace").ToBoolean();
   std::string uidMap, gidMap;
@@ -184,6 +270,11 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.cgroup_fd = static_cast<int>(cgroupFd);
   child.join_fd = static_cast<int>(joinFd);
   child.join_user_fd = static_cast<int>(joinUserFd);
+  for (int i = 0; i < PIDNS_ENTER_KINDS; i++) child.enter_fds[i] = enterFds[i];
+  child.root_fd = static_cast<int>(rootFd);
+  child.cwd_fd = static_cast<int>(cwdFd);
+  child.node_proc_fd = -1;
+  child.mount_namespace_made = 0;
   child.mount_proc = o.Get("mountProc").ToBoolean();
   child.no_new_privs = o.Get("noNewPrivileges").ToBoolean();
   child.foreground = o.Get("foreground").ToBoolean();
@@ -192,6 +283,11 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   child.uid_map = uidMap.c_str();
   child.gid_map = gidMap.c_str();
   child.deny_setgroups = o.Get("denySetgroups").ToBoolean();
+  child.pid_max = pidMax > 0 ? pidMaxText.c_str() : nullptr;
+  child.ns_pid = static_cast<pid_t>(nsPid);
+  child.new_namespaces = static_cast<int>(newNamespaces) | (child.mount_proc ? CLONE_NEWNS : 0);
+  child.hostname = hasHostname ? hostname.c_str() : nullptr;
+  child.time_offsets = hasOffsets ? timeOffsets.c_str() : nullptr;
 
   int errorPipe[2];
   if (pipe2(errorPipe, O_CLOEXEC | O_NONBLOCK) < 0) return Failure(env, errno, "pipe2");
@@ -208,7 +304,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   bool direct = child.join_fd < 0 && !newUserNamespace;
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
   if (direct && newPidNamespace) flags |= CLONE_NEWPID;
-  if (direct && child.mount_proc) flags |= CLONE_NEWNS;
+  if (direct) flags |= child.new_namespaces & PIDNS_CLONE_NAMESPACES;
   int pidfd = -1;
   if (usePidfd && direct) flags |= CLONE_PIDFD;
 
@@ -254,13 +350,13 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
     pid = child.exec_pid;
     if (failed) {
       Reap(pid);
-      return Failure(env, report.err, StepName(report.step));
+      return ChildFailure(env, report);
     }
     if (usePidfd) pidfd = pidns_pidfd_open(pid);
   } else if (failed) {
     Reap(pid);
     if (pidfd >= 0) close(pidfd);
-    return Failure(env, report.err, StepName(report.step));
+    return ChildFailure(env, report);
   }
 
   Napi::Object result = Napi::Object::New(env);

@@ -46,14 +46,52 @@ describe('the addon refuses what the library would never send', () => {
     file: '/bin/true', argv: ['true'], envp: [], cwd: null, uid: -1, gid: -1, fdMap: [0, 1, 2],
     newPidNamespace: false, joinFd: -1, joinUserFd: -1, pdeathsig: 0, parentPid: 0, usePidfd: false,
     mountProc: false, noNewPrivileges: false, foreground: false, terminal: false, newUserNamespace: false,
-    uidMap: '', gidMap: '', denySetgroups: false, cgroupFd: -1,
+    uidMap: '', gidMap: '', denySetgroups: false, cgroupFd: -1, pidMax: 0, nsPid: 0,
+    enterFds: native.constants.ENTER_KINDS.map(() => -1), rootFd: -1, cwdFd: -1,
+    newNamespaces: 0, hostname: null, timeOffsets: null,
   });
 
   test.each([
     ['uid', NaN], ['uid', 1.5], ['uid', 2 ** 32], ['gid', NaN], ['gid', -2], ['pdeathsig', NaN],
     ['pdeathsig', 65], ['parentPid', Infinity], ['joinFd', NaN], ['cgroupFd', -2], ['joinUserFd', 0.5],
+    ['pidMax', NaN], ['pidMax', -1], ['pidMax', 4194305], ['nsPid', 4194304], ['nsPid', 1.5],
   ])('%s = %p is a TypeError, and nothing is spawned', (field, value) => {
     expectTypeError(() => native.spawn({ ...request(), [field]: value }));
+  });
+
+  // pid_max is written only in a new namespace (never ours), a pid chosen only in one joined.
+  test('pidMax without a new PID namespace, and nsPid without joinFd, are TypeErrors', () => {
+    expectTypeError(() => native.spawn({ ...request(), pidMax: 1000 }));
+    expectTypeError(() => native.spawn({ ...request(), nsPid: 50 }));
+  });
+
+  // Other namespaces are made only with a new PID namespace; a host name only in a UTS namespace
+  // of its own, offsets only in a time namespace.
+  test('newNamespaces outside the kinds or without a new PID namespace, a hostname or timeOffsets without theirs or too long, are TypeErrors', () => {
+    const { NAMESPACE_TYPES } = native.constants;
+    const fresh = { newPidNamespace: true };
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.user }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.pid }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: 1.5 }));
+    expectTypeError(() => native.spawn({ ...request(), newNamespaces: NAMESPACE_TYPES.net }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.net, joinFd: 0 }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, hostname: 'x' }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.uts, hostname: 'x'.repeat(65) }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.uts, hostname: 5 as never }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, timeOffsets: 'monotonic 1 0\n' }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.time, timeOffsets: 'x'.repeat(129) }));
+  });
+
+  // A target's other namespaces and directories are entered only on the way into its PID namespace.
+  test('enterFds of the wrong length or with a bad entry, rootFd or cwdFd out of range, or any of them without joinFd, are TypeErrors', () => {
+    const none = native.constants.ENTER_KINDS.map(() => -1);
+    expectTypeError(() => native.spawn({ ...request(), enterFds: [-1] }));
+    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, enterFds: [...none.slice(1), NaN] }));
+    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, rootFd: 1.5 }));
+    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, cwdFd: -2 }));
+    expectTypeError(() => native.spawn({ ...request(), enterFds: [0, ...none.slice(1)] }));
+    expectTypeError(() => native.spawn({ ...request(), rootFd: 0 }));
+    expectTypeError(() => native.spawn({ ...request(), cwdFd: 0 }));
   });
 
   test.each([[[NaN]], [[0.5]], [[-2]], [[2 ** 31]], [['0']]])('fdMap %p is a TypeError', (fdMap) => {

@@ -5,9 +5,9 @@
 //   (b) a SystemError-shaped error (code, negative errno, syscall, message) with a hint, and no
 //       process left behind;
 //   (c) a run: the command's descriptors 0..N-1 are what the stdio array says and nothing else is
-//       open, its cwd, argv[0], environment, ids, namespaces and cgroup are what the options say
-//       (read from /proc while it waits), nsPid matches NSpid, and it exits with the code it was
-//       given.
+//       open, its cwd, argv[0], environment, ids, namespaces, cgroup and its namespace's pid_max
+//       are what the options say (read from /proc while it waits), nsPid matches NSpid (and is
+//       the one asked for), and it exits with the code it was given.
 // Which one is expected is worked out from the options and the file system before looking at the
 // outcome. hostile.test.ts fuzzes argument types; this file fuzzes the values.
 //
@@ -34,6 +34,7 @@ import * as path from 'path';
 import { PidNamespace, spawnInPidNamespace } from '../lib';
 import { cgroup2Mounts } from '../lib/cgroup';
 import { initPath, native } from '../lib/native';
+import { pidMaxPerNamespace } from '../lib/pid-control';
 import { childrenOfSelf, eventually, ownDescriptorCount } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
@@ -130,6 +131,18 @@ interface CaseSpec {
   /** A boolean, or a value of another type (refused). */
   waitForDescendants?: boolean | string | number | null;
   teardownGraceMs?: number;
+  /** options.pidMax: a number in or out of the kernel's range, or a value of another type. */
+  pidMax?: number | string | null;
+  /** options.nsPid, likewise. */
+  nsPid?: number | string | null;
+  /** options.joinNamespaces: 'all', a list of names (some unknown), or a value of another type. */
+  joinNamespaces?: string | number | null | (string | number)[];
+  /** options.namespaces: a list of the kinds a new PID namespace comes with (some not), or another type. */
+  namespaces?: string | number | null | (string | number)[];
+  /** options.hostname: a name at and past the kernel's 64 bytes, or another type. */
+  hostname?: string | number | null;
+  /** options.timeOffsets: offsets in and out of the kernel's range, unknown clocks, other types. */
+  timeOffsets?: Record<string, number | string> | number | null;
 }
 
 /** What fixtures/fuzz-spawn-executor.js reports. */
@@ -175,6 +188,8 @@ interface CaseReport {
   };
   referenced: Record<string, Described | null>;
   ownMountNamespaceInode: number;
+  /** Inodes of /proc/self/ns/KIND for the kinds of options.namespaces (time: time_for_children). */
+  ownNamespaceInodes: Record<string, number>;
   ownPidNamespaceInode: number;
   ownNsPidLine: number[];
   ownStatus: { uid: string; gid: string; groups: string };
@@ -202,6 +217,12 @@ interface CaseReport {
     initNsPidLine: number[] | null;
     initWaitAll: boolean | null;
     innerProcNsPid: string | null;
+    /** /proc/sys/kernel/pid_max as a process of the command's namespace reads it (with pidMax). */
+    pidMaxInside: string | null;
+    /** Inodes of the command's /proc/PID/ns/KIND for the kinds of options.namespaces. */
+    namespaceInodes: Record<string, number>;
+    /** The command's /proc/PID/timens_offsets, as "clock seconds" pairs. */
+    timensOffsets: string[] | null;
   };
   runError?: string;
   exited?: { code: number | null; signal: string | null };
@@ -233,6 +254,17 @@ const { createExecutor } = require('./fixtures/fuzz-spawn-executor.js') as { cre
 const V2 = cgroup2Mounts()[0] as string | undefined;
 const MAX_STDIO = 1024;
 const MAX_ID = 0xfffffffe;
+/** Whether pidMax can be set here (Linux >= 6.14); before, it is ERR_PID_MAX_UNSUPPORTED. */
+const PID_MAX_SETTABLE = pidMaxPerNamespace();
+/**
+ * The pods' pid_max: they are made with one where the kernel allows it, so that a nsPid at or
+ * above it is a refusal of the kernel's (EINVAL). A namespace made without one starts at the
+ * kernel's limit, 4194304, whatever its parent's is (kernel/pid_namespace.c).
+ */
+const POD_PID_MAX = PID_MAX_SETTABLE ? 30000 : 4194304;
+const POD_OPTIONS = PID_MAX_SETTABLE ? { pidMax: POD_PID_MAX } : {};
+const pidMaxInRange = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 301 && (v as number) <= 4194304;
+const nsPidInRange = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 2 && (v as number) <= 4194303;
 const MAX_ARG_STRLEN = 131072; // 32 pages: the longest single argument or environment string
 /** Bytes around the computed limit where either outcome is right (flags the init may get). */
 const ARG_SLACK = 1024;
@@ -298,6 +330,56 @@ const newNamespaceArb: fc.Arbitrary<boolean | string | number | null> = fc.oneof
 const waitForDescendantsArb: fc.Arbitrary<boolean | string | number | null> = fc.oneof(
   { weight: 4, arbitrary: fc.boolean() },
   { weight: 1, arbitrary: fc.constantFrom('true', 1, 0, null) },
+);
+
+/** pidMax: the kernel's edges and values between, then what is out of range or not a number. */
+const pidMaxArb: fc.Arbitrary<number | string | null> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(301, 1000, 65536, 4194304) },
+  { weight: 1, arbitrary: fc.constantFrom(300, 4194305, 0, -1, 1000.5, '1000', null) },
+);
+
+/** The names joinNamespaces takes: those of /proc/PID/ns. */
+const NAMESPACE_KINDS = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time'];
+const joinNamespacesValid = (v: unknown): boolean => v === 'all' || (Array.isArray(v) && v.length > 0 && v.every((k) => NAMESPACE_KINDS.includes(k as string)));
+/** Whether a case enters the pod's mount namespace, and so takes its root and working directory ('/'). */
+const entersMount = (spec: CaseSpec): boolean => joinNamespacesValid(spec.joinNamespaces) && (spec.joinNamespaces === 'all' || (spec.joinNamespaces as string[]).includes('mnt'));
+
+/** joinNamespaces: of the pods' namespaces only their PID namespace, a user pod's user namespace
+ * and their root and working directory differ from ours; the others are ours, left alone. Then
+ * names that are not namespaces, an empty list, and values of other types. */
+const joinNamespacesArb: fc.Arbitrary<string | number | null | (string | number)[]> = fc.oneof(
+  { weight: 4, arbitrary: fc.oneof(fc.constant('all'), fc.subarray(NAMESPACE_KINDS, { minLength: 1 })) },
+  { weight: 1, arbitrary: fc.constantFrom<string | number | null | (string | number)[]>('none', 'ALL', [], ['mount'], ['net', 'bogus'], [1], 7, null) },
+);
+
+/** The kinds options.namespaces takes, and those it refuses or does not know. */
+const NEW_NAMESPACE_KINDS = ['cgroup', 'ipc', 'mnt', 'net', 'time', 'uts'];
+const namespacesValid = (v: unknown): v is string[] => Array.isArray(v) && v.every((k) => NEW_NAMESPACE_KINDS.includes(k as string)) && new Set(v).size === v.length;
+const namesNamespace = (spec: CaseSpec, kind: string) => namespacesValid(spec.namespaces) && spec.namespaces.includes(kind);
+const namespacesArb: fc.Arbitrary<string | number | null | (string | number)[]> = fc.oneof(
+  { weight: 4, arbitrary: fc.subarray(NEW_NAMESPACE_KINDS) },
+  { weight: 1, arbitrary: fc.constantFrom<string | number | null | (string | number)[]>(['pid'], ['user'], ['net', 'net'], ['network'], [5], 'net', 7, null) },
+);
+const hostnameValid = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && !v.includes('\0') && Buffer.byteLength(v) <= 64;
+const hostnameArb: fc.Arbitrary<string | number | null> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('fuzz-host', 'x'.repeat(64), 'é'.repeat(32), 'a b\tc', '🦀') },
+  { weight: 1, arbitrary: fc.constantFrom<string | number | null>('x'.repeat(65), 'é'.repeat(33), '', 'a\0b', 5, null) },
+);
+/** Offsets the kernel takes whatever the clocks read on a machine up for less than a year, then refused ones. */
+const TIME_OFFSET_MAX = 4611686018;
+const timeOffsetsArb: fc.Arbitrary<Record<string, number | string> | number | null> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ monotonic: fc.constantFrom(0, 1, 86400, 365 * 86400), boottime: fc.constantFrom(0, 7, 10 * 365 * 86400) }, { requiredKeys: [] }) },
+  { weight: 1, arbitrary: fc.constantFrom<Record<string, number | string> | number | null>({ monotonic: 1.5 }, { boottime: TIME_OFFSET_MAX + 1 }, { monotonic: -TIME_OFFSET_MAX }, { realtime: 1 }, { boottime: '1' }, 5, null) },
+);
+const timeOffsetsValid = (v: unknown): v is Record<string, number> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, n]) => (k === 'monotonic' || k === 'boottime') && Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 10 * 365 * 86400);
+
+/** nsPid: free pids of the pods (far above what their members take), pids at and above their
+ * pid_max (EINVAL from clone3), then what is out of range or not a number. */
+const nsPidArb: fc.Arbitrary<number | string | null> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: Math.min(10000, POD_PID_MAX >> 2), max: Math.min(20000, POD_PID_MAX - 1) }) },
+  { weight: 1, arbitrary: fc.constantFrom(POD_PID_MAX, 4194303) },
+  { weight: 1, arbitrary: fc.constantFrom(0, 1, 4194304, 2.5, '7', null) },
 );
 
 const cwdArb: fc.Arbitrary<CwdSpec> = fc.oneof(
@@ -405,6 +487,12 @@ function caseArb(focus: Focus): fc.Arbitrary<CaseSpec> {
       newNamespace: sometimes(newNamespaceArb, false),
       waitForDescendants: sometimes(waitForDescendantsArb, is('identity')),
       teardownGraceMs: sometimes(fc.constantFrom(0, 20), false),
+      pidMax: sometimes(pidMaxArb, is('identity')),
+      nsPid: sometimes(nsPidArb, is('identity')),
+      joinNamespaces: sometimes(joinNamespacesArb, is('identity')),
+      namespaces: sometimes(namespacesArb, is('identity')),
+      hostname: sometimes(hostnameArb, false),
+      timeOffsets: sometimes(timeOffsetsArb, false),
       // A quarter of the cases keep the invalid values and the options that exclude each other.
       conflicts: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     })
@@ -450,6 +538,13 @@ function withoutConflicts(drawn: CaseSpec): CaseSpec {
   }
   if (spec.waitForDescendants !== undefined && (typeof spec.waitForDescendants !== 'boolean' || (spec.waitForDescendants && !initOf(spec)))) delete spec.waitForDescendants;
   if (spec.waitForDescendants === true && spec.teardownGraceMs !== undefined && spec.teardownGraceMs !== 0) delete spec.teardownGraceMs;
+  if (spec.pidMax !== undefined && (!pidMaxInRange(spec.pidMax) || !isNewNamespace(spec.mode) || newNamespaceOf(spec) !== true)) delete spec.pidMax;
+  if (spec.nsPid !== undefined && (!nsPidInRange(spec.nsPid) || !joins(spec.mode))) delete spec.nsPid;
+  if (spec.joinNamespaces !== undefined && (!joinNamespacesValid(spec.joinNamespaces) || !joins(spec.mode) || spec.mode === 'joinPath')) delete spec.joinNamespaces;
+  const newNamespaces = isNewNamespace(spec.mode) && newNamespaceOf(spec) === true;
+  if (spec.namespaces !== undefined && (!namespacesValid(spec.namespaces) || !newNamespaces)) delete spec.namespaces;
+  if (spec.hostname !== undefined && (!hostnameValid(spec.hostname) || !namesNamespace(spec, 'uts'))) delete spec.hostname;
+  if (spec.timeOffsets !== undefined && (!timeOffsetsValid(spec.timeOffsets) || !namesNamespace(spec, 'time'))) delete spec.timeOffsets;
   if (spec.env) spec.env = spec.env.filter(([k, v]) => k !== '' && !k.includes('=') && !k.includes('\0') && !(v ?? '').includes('\0'));
   if (spec.cwd?.k === 'literal' && (spec.cwd.value === '' || spec.cwd.value.includes('\0'))) delete spec.cwd;
   if (typeof spec.argv0 === 'string' && spec.argv0.includes('\0')) delete spec.argv0;
@@ -646,6 +741,9 @@ type Expected =
 /** The modes that make a new namespace with options.newNamespace at its default (true). */
 const isNewNamespace = (mode: Mode) => mode === 'init' || mode === 'raw';
 const isPodMember = (mode: Mode) => mode === 'pod' || mode === 'userPod';
+/** The directory a cwd option names for the command: entering the pod's mount namespace starts
+ * it in the working directory of the pod's init, '/', so a relative one is relative to that. */
+const cwdSeenBy = (spec: CaseSpec, cwd: string) => (entersMount(spec) ? path.resolve('/', cwd) : cwd);
 /** Join a namespace: options.join, or a pod member (the pod passes join). */
 const joins = (mode: Mode) => !['init', 'raw', 'noNs', 'autoNs'].includes(mode);
 /** What options.newNamespace is for the library: the spec's own value, else the mode's. */
@@ -781,6 +879,50 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
     if (!initOf(spec)) bad('ERR_INVALID_ARG_VALUE', `waitForDescendants without the init (${spec.mode})`);
     if (spec.teardownGraceMs !== undefined && spec.teardownGraceMs !== 0) bad('ERR_INVALID_ARG_VALUE', `waitForDescendants with teardownGraceMs ${spec.teardownGraceMs}`);
   }
+  if (spec.pidMax !== undefined) {
+    if (typeof spec.pidMax !== 'number') bad('ERR_INVALID_ARG_TYPE', `pidMax is ${JSON.stringify(spec.pidMax)}`);
+    else if (!pidMaxInRange(spec.pidMax)) bad('ERR_OUT_OF_RANGE', `pidMax is ${spec.pidMax}`);
+    if (joins(spec.mode)) bad('ERR_INVALID_ARG_VALUE', 'pidMax with join');
+    if (newNamespace !== true) bad('ERR_INVALID_ARG_VALUE', `pidMax with newNamespace ${JSON.stringify(newNamespace)}`);
+  }
+  if (spec.nsPid !== undefined) {
+    if (typeof spec.nsPid !== 'number') bad('ERR_INVALID_ARG_TYPE', `nsPid is ${JSON.stringify(spec.nsPid)}`);
+    else if (!nsPidInRange(spec.nsPid)) bad('ERR_OUT_OF_RANGE', `nsPid is ${spec.nsPid}`);
+    if (!joins(spec.mode)) bad('ERR_INVALID_ARG_VALUE', `nsPid without join (${spec.mode})`);
+  }
+  if (spec.joinNamespaces !== undefined) {
+    const v = spec.joinNamespaces;
+    if (v !== 'all' && !Array.isArray(v)) bad('ERR_INVALID_ARG_TYPE', `joinNamespaces is ${JSON.stringify(v)}`);
+    else if (!joinNamespacesValid(v)) bad('ERR_INVALID_ARG_VALUE', `joinNamespaces is ${JSON.stringify(v)}`);
+    if (!joins(spec.mode)) bad('ERR_INVALID_ARG_VALUE', `joinNamespaces without join (${spec.mode})`);
+    if (spec.mode === 'joinPath') bad('ERR_INVALID_ARG_VALUE', 'joinNamespaces with join given as a namespace file path');
+  }
+  const makesNamespaces = !joins(spec.mode) && newNamespace === true;
+  if (spec.namespaces !== undefined) {
+    const v = spec.namespaces;
+    if (!Array.isArray(v)) bad('ERR_INVALID_ARG_TYPE', `namespaces is ${JSON.stringify(v)}`);
+    else if (makesNamespaces && !namespacesValid(v)) bad('ERR_INVALID_ARG_VALUE', `namespaces is ${JSON.stringify(v)}`);
+    if (!makesNamespaces) bad('ERR_INVALID_ARG_VALUE', `namespaces without a new PID namespace (${spec.mode}, newNamespace ${JSON.stringify(newNamespace)})`);
+  }
+  if (spec.hostname !== undefined) {
+    const v = spec.hostname;
+    if (typeof v !== 'string') bad('ERR_INVALID_ARG_TYPE', `hostname is ${JSON.stringify(v)}`);
+    else if (v === '' || v.includes('\0')) bad('ERR_INVALID_ARG_VALUE', `hostname is ${JSON.stringify(v)}`);
+    else if (Buffer.byteLength(v) > 64) bad('ERR_OUT_OF_RANGE', `hostname of ${Buffer.byteLength(v)} bytes`);
+    if (!namesNamespace(spec, 'uts')) bad('ERR_INVALID_ARG_VALUE', "hostname without 'uts'");
+  }
+  if (spec.timeOffsets !== undefined) {
+    const v = spec.timeOffsets;
+    if (typeof v !== 'object' || v === null) bad('ERR_INVALID_ARG_TYPE', `timeOffsets is ${JSON.stringify(v)}`);
+    else {
+      for (const [clock, n] of Object.entries(v)) {
+        if (clock !== 'monotonic' && clock !== 'boottime') bad('ERR_INVALID_ARG_VALUE', `timeOffsets has the clock ${clock}`);
+        else if (typeof n !== 'number') bad('ERR_INVALID_ARG_TYPE', `timeOffsets.${clock} is ${JSON.stringify(n)}`);
+        else if (!timeOffsetsValid({ [clock]: n })) bad('ERR_OUT_OF_RANGE', `timeOffsets.${clock} is ${n}`);
+      }
+    }
+    if (!namesNamespace(spec, 'time')) bad('ERR_INVALID_ARG_VALUE', "timeOffsets without 'time'");
+  }
   if (codes.size > 0) return { kind: 'argument', codes, why, orBadDescriptor: false };
 
   // The cgroup is looked at before anything is spawned.
@@ -806,7 +948,7 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
   const errors: { code: string; syscall: string; why: string }[] = [];
   if (report.call.cwd !== undefined) {
     try {
-      if (!fs.statSync(report.call.cwd).isDirectory()) errors.push({ code: 'ENOTDIR', syscall: 'chdir', why: `cwd ${JSON.stringify(report.call.cwd)} is not a directory` });
+      if (!fs.statSync(cwdSeenBy(spec, report.call.cwd)).isDirectory()) errors.push({ code: 'ENOTDIR', syscall: 'chdir', why: `cwd ${JSON.stringify(report.call.cwd)} is not a directory` });
     } catch (err) {
       errors.push({ code: (err as NodeJS.ErrnoException).code!, syscall: 'chdir', why: `cwd ${JSON.stringify(report.call.cwd.slice(0, 80))}: ${(err as Error).message.slice(0, 120)}` });
     }
@@ -824,6 +966,9 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
       errors.push({ code: 'EACCES', syscall: 'execve', why: `the init runs as uid ${initAs}, which cannot reach ${initPath}` });
     }
   }
+  // clone3 takes a pid below the namespace's pid_max only.
+  if (pidMaxInRange(spec.pidMax) && !PID_MAX_SETTABLE) errors.push({ code: 'ERR_PID_MAX_UNSUPPORTED', syscall: 'pid_max', why: `pidMax on Linux ${os.release()}` });
+  if (nsPidInRange(spec.nsPid) && spec.nsPid >= POD_PID_MAX) errors.push({ code: 'EINVAL', syscall: 'clone3', why: `nsPid ${spec.nsPid} is at or above the pod's pid_max ${POD_PID_MAX}` });
   const footprint = underInit(spec.mode) ? report.call.footprint.init : report.call.footprint.raw;
   const space = `${footprint} bytes of arguments and environment, limit ${ARG_SPACE}`;
   const maybeTooBig = footprint > ARG_SPACE - ARG_SLACK;
@@ -934,7 +1079,9 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
     f.equal(child.namespaceId, pod.id, 'namespaceId of a joiner is the namespace joined');
     f.equal(child.init, null, 'child.init of a joiner');
     f.check(child.nsPid > 1, `nsPid ${child.nsPid} of a joiner`);
+    if (spec.nsPid !== undefined) f.equal(child.nsPid, spec.nsPid, 'nsPid of a joiner is the one asked for');
   }
+  if (spec.pidMax !== undefined) f.equal(run.pidMaxInside, String(spec.pidMax), "pidMax: the namespace's pid_max, read inside");
   if (underInit(spec.mode)) {
     f.equal(run.ppid, child.init?.pid, "the command is the init's child");
     f.equal(run.initWaitAll, spec.waitForDescendants === true, 'waitForDescendants: the init waits for the others (--wait-all)');
@@ -987,7 +1134,7 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
   f.equal({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, terminal: child.terminal }, { stdin: pipes[0], stdout: pipes[1], stderr: pipes[2], terminal }, 'child.stdin/stdout/stderr/terminal');
 
   // cwd, argv, environment.
-  const cwd = report.call.cwd ?? process.cwd();
+  const cwd = report.call.cwd === undefined ? (entersMount(spec) ? '/' : process.cwd()) : cwdSeenBy(spec, report.call.cwd);
   f.equal(run.cwd, fs.realpathSync(cwd, { encoding: 'buffer' }).toString('base64'), `cwd (${JSON.stringify(cwd.slice(0, 80))})`);
   f.equal(run.cmdline, report.call.argv, 'cmdline: argv0 and the arguments as given');
   f.equal(run.environ, report.call.envp, `environ (names: ${JSON.stringify(report.call.envNames.slice(0, 20))})`);
@@ -1018,13 +1165,21 @@ function checkRun(spec: CaseSpec, expected: Expected, report: CaseReport, f: Fin
   f.equal(run.noNewPrivs, spec.noNewPrivileges ? '1' : '0', 'NoNewPrivs');
   if (terminal || (spec.signalGroup && underInit(spec.mode))) f.equal(run.pgrp, child.pid, 'the command leads its process group');
 
-  // Mounts.
-  if (spec.mountProc) {
-    f.check(run.mountNamespaceInode !== report.ownMountNamespaceInode, 'mountProc: a mount namespace of its own');
-    f.equal(run.innerProcNsPid, String(child.nsPid), "mountProc: the command's /proc is its PID namespace's");
+  // Mounts: mountProc is a mount namespace of its own, as 'mnt' is.
+  if (spec.mountProc) f.equal(run.innerProcNsPid, String(child.nsPid), "mountProc: the command's /proc is its PID namespace's");
+  if (spec.mountProc || namesNamespace(spec, 'mnt')) {
+    f.check(run.mountNamespaceInode !== report.ownMountNamespaceInode, "mountProc or 'mnt': a mount namespace of its own");
   } else {
-    f.equal(run.mountNamespaceInode, report.ownMountNamespaceInode, 'without mountProc: our mount namespace');
+    f.equal(run.mountNamespaceInode, report.ownMountNamespaceInode, "without mountProc or 'mnt': our mount namespace");
   }
+
+  // The other namespaces: its own for each kind named, ours for the rest.
+  for (const kind of ['cgroup', 'ipc', 'net', 'time', 'uts']) {
+    const own = run.namespaceInodes[kind] !== report.ownNamespaceInodes[kind];
+    f.equal(own, namesNamespace(spec, kind), `a ${kind} namespace of its own exactly when namespaces names it`);
+  }
+  const offsets = spec.timeOffsets as Record<string, number> | undefined;
+  f.equal(run.timensOffsets, [`monotonic ${offsets?.monotonic ?? 0}`, `boottime ${offsets?.boottime ?? 0}`], 'timens_offsets of the command');
 
   // cgroup.
   if (spec.cgroup && V2) {
@@ -1114,8 +1269,8 @@ describeAsRoot('fuzzing the option space of a spawn against the kernel', () => {
       cgroupDir = fs.realpathSync(V2) + `/pidns-fuzz-${process.pid}`;
       fs.mkdirSync(cgroupDir);
     }
-    pods = { root: await PidNamespace.create(), user: await PidNamespace.create({ userNamespace: true }) };
-    const shared = { tmp, cgroupDir, cgroupParent: V2 ?? null, attacker };
+    pods = { root: await PidNamespace.create(POD_OPTIONS), user: await PidNamespace.create({ userNamespace: true, ...POD_OPTIONS }) };
+    const shared = { tmp, cgroupDir, cgroupParent: V2 ?? null, attacker, podOptions: POD_OPTIONS };
     executor = createExecutor({ lib: { spawnInPidNamespace, initPath }, fifo, openFds, pods, ...shared });
     server = new CaseServer({ ...shared, fifo: path.join(tmp, 'fifo-server') });
     await server.request({ op: 'hygiene' }, 30_000);

@@ -4,7 +4,9 @@
 // is inherited, so the init and the commands see the same kernel as Node.
 //
 // Each scenario runs fixtures/missing-syscalls-report.js under the filter. It goes through raw and
-// init spawns, the init without a new namespace (newNamespace false), kill, timeout, join, a pod,
+// init spawns, the init without a new namespace (newNamespace false), kill, timeout, join, a join
+// at a chosen pid (nsPid, which needs clone3), a pid_max of its own (pidMax), the other
+// namespaces (namespaces, hostname, timeOffsets), a pod,
 // a user namespace, a private /proc, a cgroup and a terminal, gives every step a deadline of its own, and reports what the API said beside what
 // /proc showed. Each feature must either work, with the same results as on a full kernel, or
 // reject with a coded error whose message names the call that is missing; nothing may hang,
@@ -13,6 +15,7 @@
 // Last, pidfd_open failing for the children only (fixtures/pidfd-open-fails-report.js): the
 // library has pidfds, but not for the processes it opens them for after the clone.
 import { spawnSync, type SpawnSyncReturns } from 'child_process';
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { describeAsRoot } from './root';
@@ -348,6 +351,33 @@ describeAsRoot('missing system calls: old kernels and container profiles (a secc
         expect(step.joiner.kernel.pidNamespace).toBe(step.host.api.namespaceId);
         expect(step).toMatchObject({ joinerKillReturned: true, joinerExited: SIGTERMED, hostKillReturned: true, hostExited: SIGTERMED });
       });
+    });
+
+    test('nsPid: the joiner takes the pid asked for; without clone3, ENOSYS naming it and nothing started', () => {
+      const step = settledStep(report, 'nsPid', ['ok', 'rejected']);
+      // The init and the command: a refused joiner left nothing in the namespace.
+      expect(step.membersAfter).toBe(2);
+      if (refusals.clone3) {
+        expect(step.outcome).toBe('rejected');
+        expect(step.error).toMatchObject({ code: 'ENOSYS', syscall: 'clone3', message: expect.stringMatching(/nsPid\) needs clone3/) });
+        expect(step.joiner).toBeUndefined();
+        return;
+      }
+      expect(step.outcome).toBe('ok');
+      expectPidsAgree(step.joiner, 50);
+      expect(step.joiner.kernel.pidNamespace).toBe(step.host.api.namespaceId);
+      expect(step.joinerExited).toMatchObject(SIGKILLED);
+    });
+
+    test('pidMax: the command reads the value inside, whatever is refused', () => {
+      const step = settledStep(report, 'pidMax', ['ok']);
+      expect(step).toMatchObject({ read: '555', exited: { code: 0, signal: null } });
+    });
+
+    test('namespaces: every kind, a host name, time offsets and lo up, whatever is refused', () => {
+      const step = settledStep(report, 'namespaces', ['ok']);
+      expect(step).toMatchObject({ hostname: 'filtered', offsets: ['monotonic 0 0', 'boottime 7 0'], interfaces: ['lo'], exited: { code: 0, signal: null } });
+      if (fs.existsSync('/proc/net/if_inet6')) expect(step.loopbackAddress).toBe(true);
     });
 
     test('pod: create, a member as nsPid 2, close ends it by SIGTERM and leaves nothing', () => {
