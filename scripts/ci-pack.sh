@@ -26,15 +26,9 @@ esac
 # dependency that every install downloads must stay small.
 max_bytes=1048576
 
-if [ $# -gt 0 ]; then
-  tarball=$(realpath "$1")
-  echo "== the tarball $tarball"
-else
-  echo "== npm pack"
-  (cd "$here" && npm pack --silent --pack-destination "$scratch" >/dev/null)
-  tarball=$(echo "$scratch"/pidns-*.tgz)
-fi
-[ -f "$tarball" ] || fail "no tarball at $tarball"
+# shellcheck source=scripts/ci-tarball.sh
+. "$here/scripts/ci-tarball.sh"
+use_tarball "$scratch" "${1:-}"
 size=$(stat -c %s "$tarball")
 echo "tarball: $(basename "$tarball"), $size bytes packed, $(tar -tzf "$tarball" | wc -l) files"
 [ "$size" -lt "$max_bytes" ] || fail "the tarball is $size bytes, not under $max_bytes (1 MiB)"

@@ -128,14 +128,9 @@ for tool in qemu-aarch64-static file unshare npm; do command -v "$tool" >/dev/nu
 started=$(date +%s)
 scratch=$(mktemp -d /tmp/pidns-arm64.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
-if [ $# -gt 0 ]; then
-  tarball=$(realpath "$1")
-else
-  echo "== npm pack"
-  (cd "$here" && npm pack --silent --pack-destination "$scratch" >/dev/null)
-  tarball=$(echo "$scratch"/pidns-*.tgz)
-fi
-[ -f "$tarball" ] || fail "no tarball at $tarball"
+# shellcheck source=scripts/ci-tarball.sh
+. "$here/scripts/ci-tarball.sh"
+use_tarball "$scratch" "${1:-}"
 
 echo "== the prebuilt files for linux-arm64"
 mkdir "$scratch/unpacked"

@@ -42,14 +42,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ $# -gt 0 ]; then
-  tarball=$(realpath "$1")
-else
-  echo "== npm pack"
-  (cd "$here" && npm pack --silent --pack-destination "$scratch" >/dev/null)
-  tarball=$(echo "$scratch"/pidns-*.tgz)
-fi
-[ -f "$tarball" ] || fail "no tarball at $tarball"
+# shellcheck source=scripts/ci-tarball.sh
+. "$here/scripts/ci-tarball.sh"
+use_tarball "$scratch" "${1:-}"
 npm_folder=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
 [ -f "$npm_folder/bin/npm-cli.js" ] || fail "no npm-cli.js in $npm_folder"
 image=$(bash "$here/scripts/container-image.sh" | tail -n 1)

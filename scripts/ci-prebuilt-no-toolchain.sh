@@ -105,13 +105,8 @@ started=$(date +%s)
 scratch=$(mktemp -d /tmp/pidns-no-toolchain.XXXXXX)
 # The mounts are gone with the namespace, before this runs.
 trap 'rm -rf "$scratch"' EXIT
-if [ $# -gt 0 ]; then
-  tarball=$(realpath "$1")
-else
-  echo "== npm pack"
-  (cd "$here" && npm pack --silent --pack-destination "$scratch" >/dev/null)
-  tarball=$(echo "$scratch"/pidns-*.tgz)
-fi
-[ -f "$tarball" ] || fail "no tarball at $tarball"
+# shellcheck source=scripts/ci-tarball.sh
+. "$here/scripts/ci-tarball.sh"
+use_tarball "$scratch" "${1:-}"
 unshare --mount --propagation private "$BASH" "$0" --inside "$scratch" "$tarball"
 echo "ci-prebuilt-no-toolchain: all checks passed in $(( $(date +%s) - started )) s"

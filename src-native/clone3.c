@@ -8,21 +8,6 @@
 #define SYS_clone3 435
 #endif
 
-/* struct clone_args of the kernel (include/uapi/linux/sched.h), version 2 (with cgroup). */
-struct pidns_clone_args {
-  uint64_t flags;
-  uint64_t pidfd;
-  uint64_t child_tid;
-  uint64_t parent_tid;
-  uint64_t exit_signal;
-  uint64_t stack;
-  uint64_t stack_size;
-  uint64_t tls;
-  uint64_t set_tid;
-  uint64_t set_tid_size;
-  uint64_t cgroup;
-};
-
 /* The system call and the child's first steps are in assembly: the child returns from the
  * system call on a fresh stack with no frame, so no compiled code may run in between. It calls
  * fn(arg) and passes the result to exit. Returns the raw result (pid, or -errno) to the parent. */

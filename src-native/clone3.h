@@ -21,6 +21,21 @@ extern "C" {
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
+/* struct clone_args of the kernel (include/uapi/linux/sched.h), version 2 (with cgroup). */
+struct pidns_clone_args {
+  uint64_t flags;
+  uint64_t pidfd;
+  uint64_t child_tid;
+  uint64_t parent_tid;
+  uint64_t exit_signal;
+  uint64_t stack;
+  uint64_t stack_size;
+  uint64_t tls;
+  uint64_t set_tid;
+  uint64_t set_tid_size;
+  uint64_t cgroup;
+};
+
 /* What clone3 needs of a clone() call, plus the cgroup to start in. */
 struct pidns_clone_request {
   uint64_t flags;       /* CLONE_* without the exit signal */

@@ -17,9 +17,6 @@
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 PIDNS_RAW int pidns_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
@@ -37,9 +34,11 @@ PIDNS_RAW int pidns_setgroups_empty(void) { return (int)syscall(SYS_setgroups, 0
 
 PIDNS_RAW int pidns_group_count(void) { return (int)syscall(SYS_getgroups, 0, NULL); }
 
-PIDNS_RAW int pidns_close_range_cloexec(unsigned int first) {
-  return (int)syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC);
+PIDNS_RAW int pidns_close_range(unsigned int first, unsigned int last, unsigned int flags) {
+  return (int)syscall(SYS_close_range, first, last, flags);
 }
+
+PIDNS_RAW int pidns_close_range_cloexec(unsigned int first) { return pidns_close_range(first, ~0U, CLOSE_RANGE_CLOEXEC); }
 
 PIDNS_RAW int pidns_sigmask_set(const sigset_t *set, sigset_t *old) {
   return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, sizeof(unsigned long));

@@ -32,7 +32,11 @@ int pidns_setresgid(gid_t gid);
 int pidns_setgroups_empty(void);
 /* How many supplementary groups the process has. */
 int pidns_group_count(void);
+int pidns_close_range(unsigned int first, unsigned int last, unsigned int flags);
 int pidns_close_range_cloexec(unsigned int first);
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
 /* pidns_sigaction_default(sig): raw_signal.h. */
 int pidns_sigmask_set(const sigset_t *set, sigset_t *old);
 int pidns_namespace_type(int fd);

@@ -8,37 +8,15 @@
 #include <unistd.h>
 
 #include "addon.h"
+#include "clone3.h"
+#include "kernel.h"
 
 #ifndef SYS_clone3
 #define SYS_clone3 435
 #endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifndef CLONE_INTO_CGROUP
-#define CLONE_INTO_CGROUP 0x200000000ULL
-#endif
 
 namespace pidns {
 namespace {
-
-// struct clone_args of Linux 5.7 (CLONE_ARGS_SIZE_VER2, 88 bytes), the first with the cgroup.
-struct ProbeCloneArgs {
-  uint64_t flags;
-  uint64_t pidfd;
-  uint64_t child_tid;
-  uint64_t parent_tid;
-  uint64_t exit_signal;
-  uint64_t stack;
-  uint64_t stack_size;
-  uint64_t tls;
-  uint64_t set_tid;
-  uint64_t set_tid_size;
-  uint64_t cgroup;
-};
 
 // 0 when clone3 takes CLONE_INTO_CGROUP (Linux 5.7 and later), else the errno that tells why not:
 // ENOSYS (before 5.3, or a seccomp filter that says so), EPERM (a seccomp filter), E2BIG (5.3 to
@@ -49,7 +27,7 @@ struct ProbeCloneArgs {
 // field is non-zero, so only a kernel that knows it reads on. That kernel then refuses an exit
 // signal outside CSIGNAL (0x100 here) with EINVAL, before it looks at anything else.
 int Clone3IntoCgroup() {
-  ProbeCloneArgs args = {};
+  struct pidns_clone_args args = {};  // version 2 (Linux 5.7, 88 bytes): the first with the cgroup
   args.flags = CLONE_INTO_CGROUP;
   args.exit_signal = 0x100;
   args.cgroup = INT_MAX;
@@ -64,8 +42,7 @@ int Clone3IntoCgroup() {
 // CLOSE_RANGE_CLOEXEC, which the spawn uses, came in 5.11). The range ~0U to ~0U lies above any
 // descriptor a process can have, so nothing is closed or marked.
 int CloseRange(unsigned int flags) {
-  long r = syscall(SYS_close_range, ~0U, ~0U, flags);
-  return r == 0 ? 0 : errno;
+  return pidns_close_range(~0U, ~0U, flags) == 0 ? 0 : errno;
 }
 
 // probeKernel() -> { clone3IntoCgroup, closeRange, closeRangeCloexec }: 0 where the call works,
