@@ -238,7 +238,7 @@ describeAsRoot('namespaces: pods share theirs with every member', () => {
   test("'mnt' with mountProc: the pod's pid 1 mounts its /proc once, and members see the pod in it", async () => {
     const pod = await PidNamespace.create({ namespaces: ['mnt'], mountProc: true });
     try {
-      const r = await pod.run('sh', ['-c', `readlink /proc/self/ns/mnt; ps -e -o pid=`]);
+      const r = await pod.run('sh', ['-c', `readlink /proc/self/ns/mnt; ls /proc | grep -E "^[0-9]+$" | sort -n`]);
       const [mnt, ...pids] = r.stdout.trim().split('\n');
       expect(mnt).toBe(fs.readlinkSync(`/proc/${pod.init!.pid}/ns/mnt`));
       expect(pids.map(Number).slice(0, 2)).toEqual([1, 2]);
@@ -253,7 +253,7 @@ describeAsRoot('namespaces: pods share theirs with every member', () => {
       const podMnt = fs.readlinkSync(`/proc/${pod.init!.pid}/ns/mnt`);
       const plain = await pod.run('readlink', ['/proc/self/ns/mnt']);
       expect(plain.stdout.trim()).toBe(podMnt);
-      const own = await pod.run('sh', ['-c', 'readlink /proc/self/ns/mnt; ps -e -o pid='], { mountProc: true });
+      const own = await pod.run('sh', ['-c', 'readlink /proc/self/ns/mnt; ls /proc | grep -E "^[0-9]+$" | sort -n'], { mountProc: true });
       const [mnt, ...pids] = own.stdout.trim().split('\n');
       expect(mnt).not.toBe(podMnt);
       expect(mnt).not.toBe(fs.readlinkSync('/proc/self/ns/mnt'));
