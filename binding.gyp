@@ -21,6 +21,8 @@
       "sources": [
         "src-native/addon.cc",
         "src-native/spawn.cc",
+        "src-native/spawn_request.cc",
+        "src-native/spawner.cc",
         "src-native/child.c",
         "src-native/process_handle.cc",
         "src-native/control.cc",

@@ -4,10 +4,10 @@
 // of the channel (protocol.ts); a spawn under the init and a pod both go through it.
 import * as os from 'os';
 import type { PidnsSystemError } from './errors';
-import { initPath, isFailure, native, type NativeControlChannel, type NativeProcessHandle } from './native';
+import { initPath, isFailure, native, type NativeControlChannel, type NativeFailure, type NativeProcessHandle, type NativeSpawnResult } from './native';
 import { pidNamespaceId } from './proc';
 import { MSG_CHILD, MSG_EMPTY, MSG_EXEC_FAILED, MSG_EXITED, MSG_STARTED, MSG_STOPPED, MSG_USAGE_MAXRSS, MSG_USAGE_SYSTEM, MSG_USAGE_USER, REQ_KILL, REQ_TERMINATE, START_STEP_SYSCALLS } from './protocol';
-import { initSettings, nativeRequest, type InitLaunch, type PodLaunch } from './request';
+import { initSettings, nativeRequest, runRequest, type InitLaunch, type PodLaunch } from './request';
 import { signalNumber, type ResourceUsage } from './signals';
 
 const { ENOENT, EACCES, ENOEXEC } = os.constants.errno;
@@ -119,20 +119,20 @@ class Dispatcher {
 }
 
 /**
- * Clones and execs the init for a launch (request.ts), with a new control channel. Throws what
- * `refusal` makes of a failed system call.
+ * Clones and execs the init for a launch (request.ts), with a new control channel. Rejects with
+ * what `refusal` makes of a failed system call. No event comes before it has resolved.
  */
-export function startInit(
+export async function startInit(
   launch: InitLaunch | PodLaunch,
   events: InitEvents,
   refusal: (errno: number, syscall: string) => PidnsSystemError,
-): InitSession {
+): Promise<InitSession> {
   const pair = native.controlPair();
   if (isFailure(pair)) throw refusal(pair.errno, pair.syscall);
   const [nodeFd, initFd] = pair;
-  let result: ReturnType<typeof native.spawn>;
+  let result: NativeSpawnResult | NativeFailure;
   try {
-    result = native.spawn(nativeRequest(launch, initFd));
+    result = await runRequest(nativeRequest(launch, initFd));
   } catch (err) {
     native.closeFd(nodeFd);
     throw err;

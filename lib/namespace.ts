@@ -132,35 +132,36 @@ export class PidNamespace implements AsyncDisposable {
         return;
       }
       let ns: PidNamespace | null = null;
-      let init: InitSession;
-      try {
-        init = startInit({ kind: 'pod', pod, fdMap: stdio.fdMap, cgroupFd: cgroup?.fd ?? -1 }, {
-          started() {
-            ns = new PidNamespace(init.namespaceId, { pid: init.pid, nsPid: 1 }, init, init.pid, features, cgroup);
-            resolve(ns);
-          },
-          empty() {
-            if (ns) ns.#empty.resolve();
-          },
-          end(status) {
-            if (ns) {
-              ns.#ended = true;
-              ns.#initExited.resolve();
-              // close() reports a removal that failed; a pod whose pid 1 ended by itself has no
-              // caller to report it to, and an unhandled rejection would end the Node process.
-              ns.#removeCgroup().catch(() => {});
-              return;
-            }
-            const { code, signal } = decodeWaitStatus(status);
-            reject(systemError(os.constants.errno.ESRCH, 'spawn', { action: `${action}: the init ended before it was ready (${signal ?? `exit ${code}`})` }));
-          },
-        }, (errno, syscall) => systemError(errno, syscall, { action, userNamespace: pod.userNamespace !== null, newNamespaces: pod.namespaces.kinds }));
-      } catch (err) {
+      let init!: InitSession;
+      const starting = startInit({ kind: 'pod', pod, fdMap: stdio.fdMap, cgroupFd: cgroup?.fd ?? -1 }, {
+        started() {
+          ns = new PidNamespace(init.namespaceId, { pid: init.pid, nsPid: 1 }, init, init.pid, features, cgroup);
+          resolve(ns);
+        },
+        empty() {
+          if (ns) ns.#empty.resolve();
+        },
+        end(status) {
+          if (ns) {
+            ns.#ended = true;
+            ns.#initExited.resolve();
+            // close() reports a removal that failed; a pod whose pid 1 ended by itself has no
+            // caller to report it to, and an unhandled rejection would end the Node process.
+            ns.#removeCgroup().catch(() => {});
+            return;
+          }
+          const { code, signal } = decodeWaitStatus(status);
+          reject(systemError(os.constants.errno.ESRCH, 'spawn', { action: `${action}: the init ended before it was ready (${signal ?? `exit ${code}`})` }));
+        },
+      }, (errno, syscall) => systemError(errno, syscall, { action, userNamespace: pod.userNamespace !== null, newNamespaces: pod.namespaces.kinds }));
+      // The init's events come from the loop, after this (startInit resolves before any).
+      starting.then((session) => {
+        init = session;
+        releaseStdio(stdio, false);
+      }, (err) => {
         releaseStdio(stdio, true);
         reject(err);
-        return;
-      }
-      releaseStdio(stdio, false);
+      });
     });
     try {
       return await created;

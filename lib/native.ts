@@ -87,7 +87,11 @@ export interface NativeTerminalController {
 }
 
 export interface NativeBinding {
-  spawn(options: NativeSpawnOptions): NativeSpawnResult | NativeFailure;
+  /**
+   * Queues a spawn on the addon's spawner thread; onDone gets its outcome from the event loop.
+   * A failure returned here means nothing was queued (and onDone is never called).
+   */
+  spawn(options: NativeSpawnOptions, onDone: (result: NativeSpawnResult | NativeFailure) => void): NativeFailure | undefined;
   ProcessHandle: new (pid: number, pidfd: number, onExit?: (waitStatus: number, usage: ResourceUsage | null) => void, notChild?: boolean) => NativeProcessHandle;
   startFallbackWatch(): void;
   controlPair(): [number, number] | NativeFailure;

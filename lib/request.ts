@@ -1,9 +1,8 @@
 // The native spawn request: everything the addon's clone needs, built in one function from the
 // checked options and what the spawn has prepared (stdio descriptors, a cgroup, a namespace to
 // join, the init's control socket). Nothing changes a request once it is built.
-import { isMainThread } from 'worker_threads';
 import type { EnteredTarget } from './enter';
-import { initPath, native, usePidfd, type NativeSpawnOptions } from './native';
+import { initPath, native, usePidfd, type NativeFailure, type NativeSpawnOptions, type NativeSpawnResult } from './native';
 import { namespaceRequest, NO_NEW_NAMESPACES, type NormalizedNamespaces } from './namespaces';
 import { mapsRoot, type NormalizedOptions, type NormalizedPodOptions, type NormalizedUserNamespace } from './options';
 import { ownPidInProc } from './proc';
@@ -78,8 +77,6 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
     const { opts, join, entered } = launch;
     // In a user namespace entered, the command is its root unless told otherwise, as with nsenter.
     const enteredId = (id: number) => (id < 0 && entered?.enteredUser ? 0 : id);
-    // PR_SET_PDEATHSIG follows the thread that forked, so it is only the process's lifetime on
-    // the main thread. Under the init the control channel does this for every thread.
     return {
       ...common(launch, opts.userNamespace, opts.mountProc, opts.noNewPrivileges, opts.dieWithParent),
       file: launch.file,
@@ -137,13 +134,25 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
   };
 }
 
+/**
+ * Runs a request on the addon's spawner thread: resolves with the process that exec'd, or the
+ * refusal. The descriptors the request names must stay open until it settles.
+ */
+export function runRequest(request: NativeSpawnOptions): Promise<NativeSpawnResult | NativeFailure> {
+  return new Promise((resolve) => {
+    const refused = native.spawn(request, resolve);
+    if (refused) resolve(refused);
+  });
+}
+
 /** What every request shares: a new user namespace's maps, and the parent-death signal. */
 function common(prepared: Prepared, userNamespace: NormalizedUserNamespace | null, mountProc: boolean, noNewPrivileges: boolean, dieWithParent: boolean, deathSignal = SIGKILL) {
-  // The parent-death signal follows the thread that forks, so only spawns from the main thread
-  // get it. For an init it matters even with the control socket, whose end of file ends the
-  // namespace with Node only while the init can run: a frozen init (cgroup freeze) or one stopped
-  // by a tracer inside never reads it, and SIGKILL reaches both.
-  const pdeathsig = dieWithParent && isMainThread ? deathSignal : 0;
+  // The parent-death signal follows the thread that forks: the addon's spawner thread, which
+  // lives as long as the process, whichever thread asked. For an init it matters even with the
+  // control socket, whose end of file ends the namespace with Node only while the init can run: a
+  // frozen init (cgroup freeze) or one stopped by a tracer inside never reads it, and SIGKILL
+  // reaches both.
+  const pdeathsig = dieWithParent ? deathSignal : 0;
   return {
     fdMap: prepared.fdMap,
     cgroupFd: prepared.cgroupFd,

@@ -4,9 +4,9 @@ import type { EnteredTarget } from './enter';
 import { ForegroundJob } from './foreground';
 import { systemError } from './errors';
 import { closeJoinTarget, openJoinTarget } from './namespace-files';
-import { isFailure, native } from './native';
+import { isFailure, native, type NativeFailure, type NativeSpawnResult } from './native';
 import { pidNamespaceId } from './proc';
-import { nativeRequest, type JoinFds } from './request';
+import { nativeRequest, runRequest, type JoinFds } from './request';
 import { decodeWaitStatus, signalNumber } from './signals';
 import { finish, failureContext, newChild, type Context } from './spawn-context';
 import { prepareStdio, releaseStdio } from './stdio';
@@ -15,11 +15,11 @@ import type { PidNamespaceChild } from './child';
 const SIGKILL = signalNumber('SIGKILL');
 
 /** join: the namespace to join, and with joinNamespaces (entered) the target's others. */
-export function spawnDirect(ctx: Context, join: JoinFds | null = null, entered: EnteredTarget | null = null): PidNamespaceChild {
+export async function spawnDirect(ctx: Context, join: JoinFds | null = null, entered: EnteredTarget | null = null): Promise<PidNamespaceChild> {
   const stdio = prepareStdio(ctx.opts.stdio, ctx.action, ctx.opts.terminal);
-  let result: ReturnType<typeof native.spawn>;
+  let result: NativeSpawnResult | NativeFailure;
   try {
-    result = native.spawn(nativeRequest({ kind: 'command', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, join, entered, withTerminal: ctx.withTerminal }));
+    result = await runRequest(nativeRequest({ kind: 'command', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, join, entered, withTerminal: ctx.withTerminal }));
   } catch (err) {
     releaseStdio(stdio, true);
     throw err;
@@ -60,10 +60,10 @@ export function spawnDirect(ctx: Context, join: JoinFds | null = null, entered: 
   return child;
 }
 
-export function spawnJoined(ctx: Context): PidNamespaceChild {
+export async function spawnJoined(ctx: Context): Promise<PidNamespaceChild> {
   const target = openJoinTarget(ctx.opts.join!, ctx.action, ctx.spawnargs);
   try {
-    return spawnDirect(ctx, target);
+    return await spawnDirect(ctx, target);
   } finally {
     closeJoinTarget(target);
   }

@@ -75,96 +75,98 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
     let child: PidNamespaceChild | null = null;
     let job: ForegroundJob | null = null;
 
-    let init: InitSession;
-    try {
-      init = startInit({ kind: 'init', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, withTerminal: ctx.withTerminal, newNamespace }, {
-        child(pid, pidfd) {
-          commandPid = pid;
-          if (!newNamespace) commandStart = startTimeOf(pid);
-          if (pidfd < 0) return;
-          // Not our child: its pidfd only tells when it has ended (see watchStuckInit).
-          if (usePidfd) {
-            commandHandle = new native.ProcessHandle(pid, pidfd, () => watchStuckInit(), true);
-            commandHandle.unref();
-          } else {
-            native.closeFd(pidfd);
-          }
-        },
-        started(nsPid) {
-          // The command's own report carries its pid as credentials; if it was lost (Node's
-          // descriptor table was full, or the socket's buffer), the kernel's list of the init's
-          // children has it. The command is a zombie of the init at worst, so it is still listed.
-          if (commandPid === -1) commandPid = childByNsPid(init.pid, nsPid);
-          try {
-            const initInfo = { pid: init.pid, nsPid: newNamespace ? 1 : init.pid };
-            child = newChild(ctx, stdio, { pid: commandPid, nsPid, init: initInfo, namespaceId: init.namespaceId, pidNamespace: newNamespace ? 'new' : 'caller', control });
-          } catch (err) {
-            // Its streams could not be set up (the event loop refused a descriptor): the
-            // namespace is ended, and the spawn rejects with the reason once the init is reaped.
-            streamFailure = err;
-            init.handle.signal(SIGKILL);
-            return;
-          }
-          if (ctx.opts.foreground) {
-            const ownGroup = ctx.opts.signalGroup || ctx.withTerminal;
-            job = new ForegroundJob(commandPid, ownGroup, ctx.withTerminal, (signo) => control.signal(signo));
-          }
-          resolve(child);
-        },
-        execFailed(errno, syscall) {
-          execFailure = { errno, syscall };
-        },
-        exited(waitStatus) {
-          commandStatus = waitStatus;
-        },
-        stopped(signo) {
-          job?.commandStopped(signo);
-        },
-        end(initStatus, treeUsage, usage) {
-          // An init that is not pid 1 and ended without reporting the command's end (something
-          // killed it) leaves the command running: it is ended here, through its pidfd, so that
-          // the status reported (the init's) is true of it.
-          if (!newNamespace && commandStatus === undefined) killOrphanedCommand();
-          commandHandle?.close();
-          if (stuckInitTimer) clearTimeout(stuckInitTimer);
-          job?.end();
-          if (child) {
-            // The init kills and reaps every process of the namespace before it exits and reports
-            // what they used; the init's own rusage would also count the memory it shared with
-            // Node before its execve. Without a report (the init was killed), what its reaping says.
-            // Without a namespace, a command we killed through its pidfd died of that SIGKILL
-            // (a wait status of 9), whatever the init, which may end before it reports, exits with.
-            const lost = !newNamespace && killedCommand ? SIGKILL : initStatus;
-            finish(child, ctx.cgroup, decodeWaitStatus(commandStatus ?? lost, treeUsage ?? usage));
-            return;
-          }
-          if (streamFailure) {
-            reject(streamFailure);
-            return;
-          }
-          releaseStdio(stdio, true);
-          if (execFailure) {
-            reject(systemError(execFailure.errno, execFailure.syscall, failureContext(ctx, execFailure.syscall)));
-            return;
-          }
-          const status = decodeWaitStatus(initStatus);
-          reject(new PidnsSystemError({
-            code: 'ERR_INIT_FAILED',
-            errno: -ESRCH,
-            syscall: 'spawn',
-            path: initPath,
-            spawnargs: ctx.spawnargs,
-            message: `${ctx.action}: the init ended before the command started (${status.signal ?? `exit ${status.code}`})`,
-          }));
-        },
-      }, (errno, syscall) => systemError(errno, syscall, failureContext(ctx, syscall)));
-    } catch (err) {
+    let init!: InitSession;
+    let control!: ChildControl;
+    const starting = startInit({ kind: 'init', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, withTerminal: ctx.withTerminal, newNamespace }, {
+      child(pid, pidfd) {
+        commandPid = pid;
+        if (!newNamespace) commandStart = startTimeOf(pid);
+        if (pidfd < 0) return;
+        // Not our child: its pidfd only tells when it has ended (see watchStuckInit).
+        if (usePidfd) {
+          commandHandle = new native.ProcessHandle(pid, pidfd, () => watchStuckInit(), true);
+          commandHandle.unref();
+        } else {
+          native.closeFd(pidfd);
+        }
+      },
+      started(nsPid) {
+        // The command's own report carries its pid as credentials; if it was lost (Node's
+        // descriptor table was full, or the socket's buffer), the kernel's list of the init's
+        // children has it. The command is a zombie of the init at worst, so it is still listed.
+        if (commandPid === -1) commandPid = childByNsPid(init.pid, nsPid);
+        try {
+          const initInfo = { pid: init.pid, nsPid: newNamespace ? 1 : init.pid };
+          child = newChild(ctx, stdio, { pid: commandPid, nsPid, init: initInfo, namespaceId: init.namespaceId, pidNamespace: newNamespace ? 'new' : 'caller', control });
+        } catch (err) {
+          // Its streams could not be set up (the event loop refused a descriptor): the
+          // namespace is ended, and the spawn rejects with the reason once the init is reaped.
+          streamFailure = err;
+          init.handle.signal(SIGKILL);
+          return;
+        }
+        if (ctx.opts.foreground) {
+          const ownGroup = ctx.opts.signalGroup || ctx.withTerminal;
+          job = new ForegroundJob(commandPid, ownGroup, ctx.withTerminal, (signo) => control.signal(signo));
+        }
+        resolve(child);
+      },
+      execFailed(errno, syscall) {
+        execFailure = { errno, syscall };
+      },
+      exited(waitStatus) {
+        commandStatus = waitStatus;
+      },
+      stopped(signo) {
+        job?.commandStopped(signo);
+      },
+      end(initStatus, treeUsage, usage) {
+        // An init that is not pid 1 and ended without reporting the command's end (something
+        // killed it) leaves the command running: it is ended here, through its pidfd, so that
+        // the status reported (the init's) is true of it.
+        if (!newNamespace && commandStatus === undefined) killOrphanedCommand();
+        commandHandle?.close();
+        if (stuckInitTimer) clearTimeout(stuckInitTimer);
+        job?.end();
+        if (child) {
+          // The init kills and reaps every process of the namespace before it exits and reports
+          // what they used; the init's own rusage would also count the memory it shared with
+          // Node before its execve. Without a report (the init was killed), what its reaping says.
+          // Without a namespace, a command we killed through its pidfd died of that SIGKILL
+          // (a wait status of 9), whatever the init, which may end before it reports, exits with.
+          const lost = !newNamespace && killedCommand ? SIGKILL : initStatus;
+          finish(child, ctx.cgroup, decodeWaitStatus(commandStatus ?? lost, treeUsage ?? usage));
+          return;
+        }
+        if (streamFailure) {
+          reject(streamFailure);
+          return;
+        }
+        releaseStdio(stdio, true);
+        if (execFailure) {
+          reject(systemError(execFailure.errno, execFailure.syscall, failureContext(ctx, execFailure.syscall)));
+          return;
+        }
+        const status = decodeWaitStatus(initStatus);
+        reject(new PidnsSystemError({
+          code: 'ERR_INIT_FAILED',
+          errno: -ESRCH,
+          syscall: 'spawn',
+          path: initPath,
+          spawnargs: ctx.spawnargs,
+          message: `${ctx.action}: the init ended before the command started (${status.signal ?? `exit ${status.code}`})`,
+        }));
+      },
+    }, (errno, syscall) => systemError(errno, syscall, failureContext(ctx, syscall)));
+    // The init's events come from the loop, after this (startInit resolves before any).
+    starting.then((session) => {
+      init = session;
+      releaseStdio(stdio, false);
+      control = initControl(init, () => commandHandle, ctx.opts.signalGroup, newNamespace, ctx.opts.waitForDescendants, () => (killedCommand = true));
+    }, (err) => {
       releaseStdio(stdio, true);
       reject(err);
-      return;
-    }
-    releaseStdio(stdio, false);
-    const control = initControl(init, () => commandHandle, ctx.opts.signalGroup, newNamespace, ctx.opts.waitForDescendants, () => (killedCommand = true));
+    });
   });
 }
 

@@ -28,6 +28,13 @@ import { checkStdioOpen } from './stdio';
 export async function spawnInPidNamespace(command: string, args?: readonly string[], options?: SpawnOptions): Promise<PidNamespaceChild> {
   const opts = normalizeSpawnArguments(command, args, options);
   const child = await startChild(opts);
+  // Aborted while the spawn was in flight: the caller never gets the process, so nothing may be
+  // left of it.
+  if (opts.signal?.aborted) {
+    child.kill('SIGKILL');
+    await child.exited;
+    throw abortError(opts.signal);
+  }
   armKillers(child, opts);
   return child;
 }
@@ -54,10 +61,10 @@ export async function startChild(opts: NormalizedOptions): Promise<PidNamespaceC
 
     let child: PidNamespaceChild;
     try {
-      if (target) child = spawnDirect(ctx, target.join, target.entered);
-      else if (opts.join) child = spawnJoined(ctx);
+      if (target) child = await spawnDirect(ctx, target.join, target.entered);
+      else if (opts.join) child = await spawnJoined(ctx);
       else if (opts.init) child = await underInit(ctx);
-      else child = spawnDirect(ctx);
+      else child = await spawnDirect(ctx);
     } catch (err) {
       cgroup?.release();
       await cgroup?.remove();

@@ -39,17 +39,21 @@ Napi::Value DescriptorPair(Napi::Env env, const int fds[2]) {
 
 void CallFromLoop(Napi::Env env, const Napi::FunctionReference &fn, std::initializer_list<napi_value> args) {
   if (fn.IsEmpty()) return;
+  CallFromLoop(env, fn.Value(), args);
+}
+
+void CallFromLoop(Napi::Env env, napi_value fn, std::initializer_list<napi_value> args) {
   napi_value global, result;
   if (napi_get_global(env, &global) != napi_ok) return;
   std::vector<napi_value> argv(args);
-  napi_status status = napi_make_callback(env, nullptr, global, fn.Value(), argv.size(), argv.data(), &result);
+  napi_status status = napi_make_callback(env, nullptr, global, fn, argv.size(), argv.data(), &result);
   if (status != napi_pending_exception) return;
   napi_value exception;
   if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("spawn", Napi::Function::New(env, Spawn));
+  InitSpawner(env, exports);
   InitProcessHandle(env, exports);
   InitControl(env, exports);
   InitDescriptors(env, exports);

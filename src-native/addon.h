@@ -21,10 +21,11 @@ Napi::Value DescriptorPair(Napi::Env env, const int fds[2]);
 // 'uncaughtException' as for any event callback; while a worker is being terminated it is
 // dropped. Never aborts.
 void CallFromLoop(Napi::Env env, const Napi::FunctionReference &fn, std::initializer_list<napi_value> args);
+void CallFromLoop(Napi::Env env, napi_value fn, std::initializer_list<napi_value> args);
 
-Napi::Value Spawn(const Napi::CallbackInfo &info);
 // The name in /proc/PID/ns of a pidns_enter_kind (child.h), or nullptr.
 const char *EnterKindName(int kind);
+Napi::Object InitSpawner(Napi::Env env, Napi::Object exports);
 Napi::Object InitProcessHandle(Napi::Env env, Napi::Object exports);
 Napi::Object InitControl(Napi::Env env, Napi::Object exports);
 Napi::Object InitDescriptors(Napi::Env env, Napi::Object exports);

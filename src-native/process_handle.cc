@@ -38,6 +38,9 @@ Napi::Value UsageObject(Napi::Env env, const struct rusage &usage) {
 // Per Node environment (the main thread and each worker have their own loop).
 struct FallbackWatch {
   uv_signal_t *sigchld = nullptr;
+  // A check of every child on the next loop turn after one is registered: the clone ran on the
+  // spawner thread, and the child's SIGCHLD may have been dispatched before its handle existed.
+  uv_timer_t *recheck = nullptr;
   std::set<ProcessHandle *> children;
   int refs = 0;
 };
@@ -45,6 +48,8 @@ struct FallbackWatch {
 void FinalizeFallback(Napi::Env, FallbackWatch *watch) {
   uv_close(reinterpret_cast<uv_handle_t *>(watch->sigchld),
            [](uv_handle_t *h) { delete reinterpret_cast<uv_signal_t *>(h); });
+  uv_close(reinterpret_cast<uv_handle_t *>(watch->recheck),
+           [](uv_handle_t *h) { delete reinterpret_cast<uv_timer_t *>(h); });
   delete watch;
 }
 
@@ -98,9 +103,10 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
       fallback_->children.insert(this);
       fallback_->refs++;
       uv_ref(reinterpret_cast<uv_handle_t *>(fallback_->sigchld));
-      // No check here: startFallbackWatch() ran before the clone (lib/native.ts starts it at
-      // load, in every mode), so a SIGCHLD of this child is dispatched on a later loop turn,
-      // after this registration (JS has not yielded since).
+      // startFallbackWatch() ran before the clone (lib/native.ts starts it at load, in every
+      // mode), but the clone ran on the spawner thread: its SIGCHLD may already have been
+      // dispatched. The check comes from the loop, never before this constructor returns.
+      uv_timer_start(fallback_->recheck, CheckAll, 0, 0);
     }
   }
 
@@ -114,17 +120,24 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     watch->sigchld = new uv_signal_t;
     watch->sigchld->data = watch;
     uv_signal_init(loop, watch->sigchld);
-    uv_signal_start(watch->sigchld, [](uv_signal_t *h, int) {
-      auto *w = static_cast<FallbackWatch *>(h->data);
-      std::vector<ProcessHandle *> pending(w->children.begin(), w->children.end());
-      for (ProcessHandle *child : pending) {
-        if (w->children.count(child)) child->TryReap();
-      }
-    }, SIGCHLD);
+    uv_signal_start(watch->sigchld, [](uv_signal_t *h, int) { CheckChildren(static_cast<FallbackWatch *>(h->data)); }, SIGCHLD);
     uv_unref(reinterpret_cast<uv_handle_t *>(watch->sigchld));
+    watch->recheck = new uv_timer_t;
+    watch->recheck->data = watch;
+    uv_timer_init(loop, watch->recheck);
+    uv_unref(reinterpret_cast<uv_handle_t *>(watch->recheck));
     env.SetInstanceData<FallbackWatch, FinalizeFallback>(watch);
     return watch;
   }
+
+  static void CheckChildren(FallbackWatch *w) {
+    std::vector<ProcessHandle *> pending(w->children.begin(), w->children.end());
+    for (ProcessHandle *child : pending) {
+      if (w->children.count(child)) child->TryReap();
+    }
+  }
+
+  static void CheckAll(uv_timer_t *timer) { CheckChildren(static_cast<FallbackWatch *>(timer->data)); }
 
  private:
   void TryReap() {

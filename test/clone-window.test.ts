@@ -12,6 +12,11 @@ import { readAll } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
 
+/** onDone of a request that must be refused before it is queued: called, it fails the run. */
+const notCalled = () => {
+  throw new Error('a malformed request was spawned');
+};
+
 describeAsRoot('descriptor maps longer than the lowest free numbers', () => {
   test('a spawn with 10 to 1024 stdio entries reports its own failure, and its command sees exactly those descriptors', () => {
     const run = spawnSync(process.execPath, [fixture('stdio-collision.js')], { encoding: 'utf8', timeout: 60000 });
@@ -56,13 +61,13 @@ describe('the addon refuses what the library would never send', () => {
     ['pdeathsig', 65], ['parentPid', Infinity], ['joinFd', NaN], ['cgroupFd', -2], ['joinUserFd', 0.5],
     ['pidMax', NaN], ['pidMax', -1], ['pidMax', 4194305], ['nsPid', 4194304], ['nsPid', 1.5],
   ])('%s = %p is a TypeError, and nothing is spawned', (field, value) => {
-    expectTypeError(() => native.spawn({ ...request(), [field]: value }));
+    expectTypeError(() => native.spawn({ ...request(), [field]: value }, notCalled));
   });
 
   // pid_max is written only in a new namespace (never ours), a pid chosen only in one joined.
   test('pidMax without a new PID namespace, and nsPid without joinFd, are TypeErrors', () => {
-    expectTypeError(() => native.spawn({ ...request(), pidMax: 1000 }));
-    expectTypeError(() => native.spawn({ ...request(), nsPid: 50 }));
+    expectTypeError(() => native.spawn({ ...request(), pidMax: 1000 }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), nsPid: 50 }, notCalled));
   });
 
   // Other namespaces are made only with a new PID namespace; a host name only in a UTS namespace
@@ -70,32 +75,32 @@ describe('the addon refuses what the library would never send', () => {
   test('newNamespaces outside the kinds or without a new PID namespace, a hostname or timeOffsets without theirs or too long, are TypeErrors', () => {
     const { NAMESPACE_TYPES } = native.constants;
     const fresh = { newPidNamespace: true };
-    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.user }));
-    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.pid }));
-    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: 1.5 }));
-    expectTypeError(() => native.spawn({ ...request(), newNamespaces: NAMESPACE_TYPES.net }));
-    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.net, joinFd: 0 }));
-    expectTypeError(() => native.spawn({ ...request(), ...fresh, hostname: 'x' }));
-    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.uts, hostname: 'x'.repeat(65) }));
-    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.uts, hostname: 5 as never }));
-    expectTypeError(() => native.spawn({ ...request(), ...fresh, timeOffsets: 'monotonic 1 0\n' }));
-    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.time, timeOffsets: 'x'.repeat(129) }));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.user }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.pid }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: 1.5 }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), newNamespaces: NAMESPACE_TYPES.net }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.net, joinFd: 0 }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, hostname: 'x' }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.uts, hostname: 'x'.repeat(65) }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.uts, hostname: 5 as never }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, timeOffsets: 'monotonic 1 0\n' }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), ...fresh, newNamespaces: NAMESPACE_TYPES.time, timeOffsets: 'x'.repeat(129) }, notCalled));
   });
 
   // A target's other namespaces and directories are entered only on the way into its PID namespace.
   test('enterFds of the wrong length or with a bad entry, rootFd or cwdFd out of range, or any of them without joinFd, are TypeErrors', () => {
     const none = native.constants.ENTER_KINDS.map(() => -1);
-    expectTypeError(() => native.spawn({ ...request(), enterFds: [-1] }));
-    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, enterFds: [...none.slice(1), NaN] }));
-    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, rootFd: 1.5 }));
-    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, cwdFd: -2 }));
-    expectTypeError(() => native.spawn({ ...request(), enterFds: [0, ...none.slice(1)] }));
-    expectTypeError(() => native.spawn({ ...request(), rootFd: 0 }));
-    expectTypeError(() => native.spawn({ ...request(), cwdFd: 0 }));
+    expectTypeError(() => native.spawn({ ...request(), enterFds: [-1] }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, enterFds: [...none.slice(1), NaN] }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, rootFd: 1.5 }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), joinFd: 0, cwdFd: -2 }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), enterFds: [0, ...none.slice(1)] }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), rootFd: 0 }, notCalled));
+    expectTypeError(() => native.spawn({ ...request(), cwdFd: 0 }, notCalled));
   });
 
   test.each([[[NaN]], [[0.5]], [[-2]], [[2 ** 31]], [['0']]])('fdMap %p is a TypeError', (fdMap) => {
-    expectTypeError(() => native.spawn({ ...request(), fdMap: fdMap as number[] }));
+    expectTypeError(() => native.spawn({ ...request(), fdMap: fdMap as number[] }, notCalled));
   });
 
   test('the library refuses a stdio array longer than the addon takes, before anything is spawned', async () => {
@@ -106,7 +111,7 @@ describe('the addon refuses what the library would never send', () => {
   });
 
   test('a descriptor map longer than the child can hold is a TypeError', () => {
-    expectTypeError(() => native.spawn({ ...request(), fdMap: Array(native.constants.MAX_FD_MAP + 1).fill(-1) }));
+    expectTypeError(() => native.spawn({ ...request(), fdMap: Array(native.constants.MAX_FD_MAP + 1).fill(-1) }, notCalled));
   });
 
   test('closeFd(NaN) closes nothing (NaN would be stdin)', () => {

@@ -53,7 +53,9 @@ describe('the addon reads its options once', () => {
     };
     let thrown: unknown;
     try {
-      native.spawn(options as never);
+      native.spawn(options as never, () => {
+        throw new Error('a request whose getter throws was spawned');
+      });
     } catch (err) {
       thrown = err;
     }

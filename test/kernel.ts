@@ -42,7 +42,12 @@ export function ownDescriptorCount(): number {
 export function childrenOfSelf(): { pid: number; state: string }[] {
   const pids: number[] = [];
   for (const task of fs.readdirSync('/proc/self/task')) {
-    const text = fs.readFileSync(`/proc/self/task/${task}/children`, 'latin1').trim();
+    let text = '';
+    try {
+      text = fs.readFileSync(`/proc/self/task/${task}/children`, 'latin1').trim();
+    } catch {
+      // a thread (a worker's) that ended while we looked
+    }
     if (text) pids.push(...text.split(/\s+/).map(Number));
   }
   return pids.map((pid) => ({ pid, state: exists(pid) ? status(pid).get('State')!.charAt(0) : 'gone' }));
