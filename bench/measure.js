@@ -1,6 +1,8 @@
 'use strict';
 // Timing: sequential latency in interleaved rounds, throughput at a fixed number in flight with
 // the event-loop lag seen meanwhile, and the memory the process is made to hold.
+const { spawn } = require('child_process');
+const path = require('path');
 const { monitorEventLoopDelay } = require('perf_hooks');
 const { floorRun } = require('./cases');
 
@@ -84,6 +86,8 @@ const afterLoopTurn = () => new Promise((resolve) => setTimeout(resolve, 2 * RES
  * spawning yields few ticks, each as long as the stall.
  */
 async function throughputWithLag(run, inFlight, durationMs) {
+  const neighbor = startNeighbor(durationMs);
+  await neighbor.ready;
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
   await afterLoopTurn();
@@ -101,7 +105,28 @@ async function throughputWithLag(run, inFlight, durationMs) {
   const seconds = (nowUs() - start) / 1e6;
   await afterLoopTurn();
   histogram.disable();
-  return { perSecond: done / seconds, ...lagOf(histogram) };
+  return { perSecond: done / seconds, ...lagOf(histogram), neighbor: await neighbor.lag };
+}
+
+/** bench/neighbor-lag.js, started: resolves `ready` once it measures, `lag` with what it measured. */
+function startNeighbor(durationMs) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'neighbor-lag.js'), String(durationMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  let readyResolve;
+  const ready = new Promise((resolve) => (readyResolve = resolve));
+  child.stdout.on('data', (d) => {
+    out += d;
+    if (out.startsWith('ready\n')) readyResolve();
+  });
+  const lag = new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      readyResolve();
+      const line = out.split('\n')[1];
+      if (code === 0 && line) resolve(JSON.parse(line));
+      else reject(new Error(`bench/neighbor-lag.js exited ${code}`));
+    });
+  });
+  return { ready, lag };
 }
 
 /** The lag of an idle loop, as the reference for the numbers above. */

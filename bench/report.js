@@ -201,13 +201,15 @@ function render(r, analysis) {
       'and the event-loop lag over the same period: perf_hooks.monitorEventLoopDelay with a 1 ms timer, minus ' +
       'those 1 ms. "ticks" is how often that timer got to run: a loop that is starved shows few ticks, each as ' +
       `long as the stall. Idle loop for reference: p50 ${ms(r.idleLag.lagP50)} ms, p99 ${ms(r.idleLag.lagP99)} ms, ` +
-      `max ${ms(r.idleLag.lagMax)} ms.`,
+      `max ${ms(r.idleLag.lagMax)} ms. "neighbor p99" is the same lag of a second Node process that does nothing ` +
+      '(bench/neighbor-lag.js), measured over the same seconds: the floor that the load of the spawning itself (the ' +
+      "processes started, the kernel's work for them) puts on any loop of this machine.",
   );
   out.push('');
   out.push(
     table(
-      ['case', 'in flight', 'spawns/s', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'ticks'],
-      r.throughput.map((t) => [t.case, String(t.inFlight), t.perSecond.toFixed(0), ms(t.lagP50), ms(t.lagP99), ms(t.lagMax), String(t.ticks)]),
+      ['case', 'in flight', 'spawns/s', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'ticks', 'neighbor p99 ms'],
+      r.throughput.map((t) => [t.case, String(t.inFlight), t.perSecond.toFixed(0), ms(t.lagP50), ms(t.lagP99), ms(t.lagMax), String(t.ticks), t.neighbor ? ms(t.neighbor.lagP99) : '—']),
     ),
   );
   out.push('');
@@ -270,6 +272,7 @@ function render(r, analysis) {
  *   xfloor:CASE             a latency row's median over the C floor's
  *   p10:CASE, p90:CASE      its spread
  *   ticks:CASE@N, p50:CASE@N, p99:CASE@N, persec:CASE@N   throughput and lag with N in flight
+ *   neighbor:CASE@N        the idle neighbor's p99 lag meanwhile
  *   idle:p99                the idle loop's lag
  *   vmrss:INIT, dirty:INIT, binary:INIT                    init memory rows
  *   scale:first, scale:last, scale:fd:before|half|all|after
@@ -290,6 +293,7 @@ function figures(r) {
     f.set(`p50:${key}`, ms(t.lagP50));
     f.set(`p99:${key}`, ms(t.lagP99));
     f.set(`persec:${key}`, t.perSecond.toFixed(0));
+    if (t.neighbor) f.set(`neighbor:${key}`, ms(t.neighbor.lagP99));
   }
   f.set('idle:p99', ms(r.idleLag.lagP99));
   for (const [name, m] of Object.entries(r.initMemory)) {
@@ -355,6 +359,19 @@ function renderReadmeSummary(r) {
         `${us(big[name].median)} µs`,
         ratio(big[name].median / big['child_process.spawn'].median),
       ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    'Spawns of `/bin/true` per second with a fixed number in flight for ' +
+      `${r.params.throughputMs / 1000} s, and the p99 lag of the event loop meanwhile (monitorEventLoopDelay); "idle neighbor" ` +
+      'is the p99 lag of a second Node process that does nothing, over the same seconds: what the load alone costs any loop here.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['case', 'in flight', 'spawns/s', 'p99 lag', 'idle neighbor p99'],
+      r.throughput.map((t) => [t.case, String(t.inFlight), t.perSecond.toFixed(0), `${ms(t.lagP99)} ms`, t.neighbor ? `${ms(t.neighbor.lagP99)} ms` : '—']),
     ),
   );
   out.push('');
