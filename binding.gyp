@@ -38,7 +38,12 @@
         "src-native/probe.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
+      # A worker being torn down refuses every call into JavaScript, a throw included: such a throw
+      # is dropped instead of ending the process (node-addon-api's NAPI_FATAL_IF_FAILED).
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
+      # Never unloaded: Node unloads an addon with the last environment that loaded it (a worker's),
+      # but the spawner thread and libuv's close callbacks run its code after that.
+      "ldflags": ["-Wl,-z,nodelete"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"]
     },

@@ -132,7 +132,7 @@ export async function startInit(
   const [nodeFd, initFd] = pair;
   let result: NativeSpawnResult | NativeFailure;
   try {
-    result = await runRequest(nativeRequest(launch, initFd));
+    result = await runRequest(nativeRequest({ ...launch, ownedFds: [...launch.ownedFds, nodeFd, initFd] }, initFd));
   } catch (err) {
     native.closeFd(nodeFd);
     throw err;

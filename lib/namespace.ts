@@ -12,7 +12,7 @@ import { checkProcIsOurs, namespaceMembers, pidNamespaceId, type NamespaceMember
 import { decodeWaitStatus, signalNumber } from './signals';
 import { runCommand, type RunOptions, type RunResult } from './run';
 import { spawnInPidNamespace } from './spawn';
-import { prepareStdio, releaseStdio } from './stdio';
+import { ownedDescriptors, prepareStdio, releaseStdio } from './stdio';
 
 /** Options of PidNamespace.create(). */
 export interface PidNamespaceOptions {
@@ -133,7 +133,7 @@ export class PidNamespace implements AsyncDisposable {
       }
       let ns: PidNamespace | null = null;
       let init!: InitSession;
-      const starting = startInit({ kind: 'pod', pod, fdMap: stdio.fdMap, cgroupFd: cgroup?.fd ?? -1 }, {
+      const starting = startInit({ kind: 'pod', pod, fdMap: stdio.fdMap, ownedFds: ownedDescriptors(stdio), cgroupFd: cgroup?.fd ?? -1 }, {
         started() {
           ns = new PidNamespace(init.namespaceId, { pid: init.pid, nsPid: 1 }, init, init.pid, features, cgroup);
           resolve(ns);

@@ -15,6 +15,9 @@ export interface NativeSpawnOptions {
   uid: number;
   gid: number;
   fdMap: number[];
+  /** Descriptors opened for this spawn that the addon closes if the outcome finds nobody to
+   * receive it (the thread that asked has ended); otherwise the caller keeps them. */
+  ownedFds?: number[];
   newPidNamespace: boolean;
   joinFd: number;
   /** A user namespace to enter before joinFd's PID namespace, or -1. */
@@ -97,6 +100,7 @@ export interface NativeBinding {
   controlPair(): [number, number] | NativeFailure;
   ControlChannel: new (fd: number, onMessage: (type: number, value: number, pid: number, pidfd: number, amount: number) => void) => NativeControlChannel;
   pipe(): [number, number] | NativeFailure;
+  dupFd(fd: number): number | NativeFailure;
   ipcPair(): [number, number] | NativeFailure;
   namespaceType(fd: number): number;
   pidfdSupported(): boolean;

@@ -24,6 +24,8 @@ export interface JoinFds {
 /** What every launch has prepared: the stdio map (descriptor i of the child is fdMap[i]) and a cgroup. */
 interface Prepared {
   fdMap: number[];
+  /** What the spawn opened that the addon closes if nobody is left to receive the outcome. */
+  ownedFds: number[];
   /** A cgroup v2 directory to create the process in, or -1. */
   cgroupFd: number;
 }
@@ -102,7 +104,7 @@ export function nativeRequest(launch: Launch, controlFd = -1): NativeSpawnOption
   const { userNamespace, mountProc, noNewPrivileges, dieWithParent, namespaces } = initSettings(launch);
   const newNamespace = launch.kind === 'pod' || launch.newNamespace;
   // The control channel is the init's next descriptor after stdio, and --control-fd names it.
-  const withControl = { fdMap: [...launch.fdMap, controlFd], cgroupFd: launch.cgroupFd };
+  const withControl = { fdMap: [...launch.fdMap, controlFd], cgroupFd: launch.cgroupFd, ownedFds: launch.ownedFds };
   // Without a namespace, SIGKILL of the init would leave its descendants running: the channel's
   // end of file makes the init end them, and the death signal is SIGCONT, which only wakes an
   // init that something stopped, so that it can.
@@ -155,6 +157,7 @@ function common(prepared: Prepared, userNamespace: NormalizedUserNamespace | nul
   const pdeathsig = dieWithParent ? deathSignal : 0;
   return {
     fdMap: prepared.fdMap,
+    ownedFds: prepared.ownedFds,
     cgroupFd: prepared.cgroupFd,
     mountProc,
     noNewPrivileges,

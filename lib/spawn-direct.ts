@@ -9,7 +9,7 @@ import { pidNamespaceId } from './proc';
 import { nativeRequest, runRequest, type JoinFds } from './request';
 import { decodeWaitStatus, signalNumber } from './signals';
 import { finish, failureContext, newChild, type Context } from './spawn-context';
-import { prepareStdio, releaseStdio } from './stdio';
+import { ownedDescriptors, prepareStdio, releaseStdio } from './stdio';
 import type { PidNamespaceChild } from './child';
 
 const SIGKILL = signalNumber('SIGKILL');
@@ -19,7 +19,7 @@ export async function spawnDirect(ctx: Context, join: JoinFds | null = null, ent
   const stdio = prepareStdio(ctx.opts.stdio, ctx.action, ctx.opts.terminal);
   let result: NativeSpawnResult | NativeFailure;
   try {
-    result = await runRequest(nativeRequest({ kind: 'command', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, join, entered, withTerminal: ctx.withTerminal }));
+    result = await runRequest(nativeRequest({ kind: 'command', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, ownedFds: ownedDescriptors(stdio), cgroupFd: ctx.cgroup?.fd ?? -1, join, entered, withTerminal: ctx.withTerminal }));
   } catch (err) {
     releaseStdio(stdio, true);
     throw err;

@@ -10,7 +10,7 @@ import { initPath, native, usePidfd, type NativeProcessHandle } from './native';
 import { childByNsPid, isHeld, startTimeOf } from './proc';
 import { decodeWaitStatus, signalNumber } from './signals';
 import { failureContext, finish, newChild, type Context } from './spawn-context';
-import { prepareStdio, releaseStdio } from './stdio';
+import { ownedDescriptors, prepareStdio, releaseStdio } from './stdio';
 
 const SIGKILL = signalNumber('SIGKILL');
 const SIGSTOP = signalNumber('SIGSTOP');
@@ -77,7 +77,7 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
 
     let init!: InitSession;
     let control!: ChildControl;
-    const starting = startInit({ kind: 'init', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, cgroupFd: ctx.cgroup?.fd ?? -1, withTerminal: ctx.withTerminal, newNamespace }, {
+    const starting = startInit({ kind: 'init', opts: ctx.opts, file: ctx.file, fdMap: stdio.fdMap, ownedFds: ownedDescriptors(stdio), cgroupFd: ctx.cgroup?.fd ?? -1, withTerminal: ctx.withTerminal, newNamespace }, {
       child(pid, pidfd) {
         commandPid = pid;
         if (!newNamespace) commandStart = startTimeOf(pid);

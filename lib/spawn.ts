@@ -27,16 +27,38 @@ import { checkStdioOpen } from './stdio';
  */
 export async function spawnInPidNamespace(command: string, args?: readonly string[], options?: SpawnOptions): Promise<PidNamespaceChild> {
   const opts = normalizeSpawnArguments(command, args, options);
-  const child = await startChild(opts);
-  // Aborted while the spawn was in flight: the caller never gets the process, so nothing may be
-  // left of it.
-  if (opts.signal?.aborted) {
-    child.kill('SIGKILL');
-    await child.exited;
-    throw abortError(opts.signal);
-  }
+  const child = opts.signal ? await startAbortable(opts, opts.signal) : await startChild(opts);
   armKillers(child, opts);
   return child;
+}
+
+/**
+ * startChild, rejecting with AbortError as soon as the signal aborts, even while the spawn waits
+ * on the spawner thread. The caller never gets a process started for an aborted spawn, so it is
+ * ended (SIGKILL) when it comes, and nothing of it is left.
+ */
+async function startAbortable(opts: NormalizedOptions, signal: AbortSignal): Promise<PidNamespaceChild> {
+  const starting = startChild(opts);
+  const end = (child: PidNamespaceChild) => {
+    child.kill('SIGKILL');
+    return child.exited;
+  };
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    const child = await Promise.race([starting, aborted]);
+    if (!signal.aborted) return child;
+    await end(child);
+    throw abortError(signal);
+  } catch (err) {
+    if (signal.aborted) starting.then(end, () => {});
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** Starts the command of validated options; timeout and signal are left to the caller. */

@@ -65,10 +65,13 @@ export function prepareStdio(entries: StdioEntry[], action: string, terminal: Te
     entries.forEach((entry, i) => {
       const kind = entry ?? (i < 3 ? 'pipe' : 'ignore');
       prepared.parentEnds.push(null);
-      if (typeof kind === 'number') {
-        prepared.fdMap.push(kind);
-      } else if (kind === 'inherit') {
-        prepared.fdMap.push(i);
+      if (typeof kind === 'number' || kind === 'inherit') {
+        // A copy: the spawn runs on the addon's spawner thread, and the caller may close or reuse
+        // the number meanwhile.
+        const copy = native.dupFd(typeof kind === 'number' ? kind : i);
+        if (isFailure(copy)) throw systemError(copy.errno, copy.syscall, { action, path: `stdio[${i}]: descriptor ${typeof kind === 'number' ? kind : i}` });
+        prepared.childOnly.push(copy);
+        prepared.fdMap.push(copy);
       } else if (kind === 'ignore') {
         if (prepared.devNull === null) {
           try {
@@ -100,6 +103,14 @@ export function prepareStdio(entries: StdioEntry[], action: string, terminal: Te
     throw err;
   }
   return prepared;
+}
+
+/**
+ * Every descriptor of ours in it that the addon may close for us (ownedFds of the request): all
+ * but /dev/null, which fs opened and a worker's fs closes itself when the worker ends.
+ */
+export function ownedDescriptors(prepared: PreparedStdio): number[] {
+  return [...prepared.childOnly, ...prepared.parentEnds, prepared.channelEnd, prepared.terminalController].filter((fd): fd is number => fd !== null);
 }
 
 /** Closes what only the child needed; with failed, also our ends of the pipes. */

@@ -1,5 +1,5 @@
-// Descriptor calls that Node's fs module does not offer: pipes for stdio and the type of a
-// namespace file.
+// Descriptor calls that Node's fs module does not offer: pipes for stdio, copies of a caller's
+// descriptors, and the type of a namespace file.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -17,6 +17,17 @@ Napi::Value Pipe(const Napi::CallbackInfo &info) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) return Failure(env, errno, "pipe2");
   return DescriptorPair(env, fds);
+}
+
+// dupFd(fd) -> a close-on-exec copy of fd, or { errno, syscall }. A spawn hands the copy of a
+// caller's descriptor to its child: the caller may close or reuse the number while the spawn is
+// in flight on the spawner thread.
+Napi::Value DupFd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !IsIntegerIn(info[0], 0, INT32_MAX)) return ThrowType(env, "dupFd(fd)");
+  int fd = fcntl(info[0].As<Napi::Number>().Int32Value(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return Failure(env, errno, "fcntl");
+  return Napi::Number::New(env, fd);
 }
 
 // namespaceType(fd) -> the CLONE_NEW* constant of the namespace fd refers to, or -errno
@@ -52,6 +63,7 @@ Napi::Value PidfdSupported(const Napi::CallbackInfo &info) {
 
 Napi::Object InitDescriptors(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("dupFd", Napi::Function::New(env, DupFd));
   exports.Set("namespaceType", Napi::Function::New(env, NamespaceType));
   exports.Set("pidfdSupported", Napi::Function::New(env, PidfdSupported));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));

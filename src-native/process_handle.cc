@@ -18,6 +18,7 @@
 #include "addon.h"
 #include "fd_watch.h"
 #include "kernel.h"
+#include "spawner.h"
 
 namespace pidns {
 namespace {
@@ -26,12 +27,18 @@ class ProcessHandle;
 
 // What the kernel accounted to the reaped process and the descendants it waited for, named as in
 // process.resourceUsage(): microseconds and kilobytes.
-Napi::Value UsageObject(Napi::Env env, const struct rusage &usage) {
-  Napi::Object o = Napi::Object::New(env);
+// Raw N-API with every status checked: while a worker is torn down its environment refuses
+// property writes, and node-addon-api would end the process over that. null when refused.
+napi_value UsageObject(napi_env env, const struct rusage &usage) {
   auto micros = [](const struct timeval &t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
-  o.Set("userCPUTime", Napi::Number::New(env, micros(usage.ru_utime)));
-  o.Set("systemCPUTime", Napi::Number::New(env, micros(usage.ru_stime)));
-  o.Set("maxRSS", Napi::Number::New(env, static_cast<double>(usage.ru_maxrss)));
+  const char *const names[] = {"userCPUTime", "systemCPUTime", "maxRSS"};
+  const double values[] = {micros(usage.ru_utime), micros(usage.ru_stime), static_cast<double>(usage.ru_maxrss)};
+  napi_value o, v, null = nullptr;
+  napi_get_null(env, &null);
+  if (napi_create_object(env, &o) != napi_ok) return null;
+  for (int i = 0; i < 3; i++) {
+    if (napi_create_double(env, values[i], &v) != napi_ok || napi_set_named_property(env, o, names[i], v) != napi_ok) return null;
+  }
   return o;
 }
 
@@ -110,7 +117,13 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     }
   }
 
-  ~ProcessHandle() override { Release(); }
+  // Destroyed while still watching only when its environment ends (a watching handle holds a
+  // reference to itself): a child of ours would then stay a zombie once it exits, so the
+  // spawner thread is asked to reap it.
+  ~ProcessHandle() override {
+    if (watching_ && !notChild_) AdoptOrphan(pid_);
+    Release();
+  }
 
   // The watch must exist before the first clone so that no SIGCHLD of a pidns child is missed.
   static FallbackWatch *Fallback(Napi::Env env, uv_loop_t *loop) {
@@ -162,7 +175,7 @@ class ProcessHandle : public Napi::ObjectWrap<ProcessHandle> {
     Napi::HandleScope scope(env);
     Napi::FunctionReference onExit = std::move(onExit_);
     Napi::ObjectWrap<ProcessHandle>::Unref();
-    CallFromLoop(env, onExit, {Napi::Number::New(env, status), r < 0 ? env.Null() : UsageObject(env, usage)});
+    CallFromLoop(env, onExit, {Napi::Number::New(env, status), r < 0 ? static_cast<napi_value>(env.Null()) : UsageObject(env, usage)});
   }
 
   void StopWatching() {

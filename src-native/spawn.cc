@@ -64,14 +64,6 @@ const char *NamespaceOfStep(int step) {
   return nullptr;
 }
 
-// A refusal in the child: { errno, syscall }, and the namespace a refused setns was entering.
-Napi::Value ChildFailure(Napi::Env env, const struct pidns_child_error &report) {
-  Napi::Value failure = Failure(env, report.err, StepName(report.step));
-  const char *ns = NamespaceOfStep(report.step);
-  if (ns) failure.As<Napi::Object>().Set("namespace", ns);
-  return failure;
-}
-
 // Waits for a child of ours that has ended or is about to, and reaps it. Only that pid: never 0
 // or -1, which would reap children that libuv or other code is waiting for.
 void Reap(pid_t pid) {
@@ -175,15 +167,46 @@ void RunSpawn(SpawnRequest &request, SpawnOutcome *out) {
   out->namespaceInode = child.namespace_inode;
 }
 
-Napi::Value OutcomeValue(Napi::Env env, const SpawnOutcome &out) {
-  if (out.err != 0) return Failure(env, out.err, out.syscall);
-  if (out.childFailed) return ChildFailure(env, out.report);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("pid", Napi::Number::New(env, out.pid));
-  result.Set("pidfd", Napi::Number::New(env, out.pidfd));
-  result.Set("nsPid", Napi::Number::New(env, out.nsPid));
-  result.Set("namespaceId", Napi::Number::New(env, static_cast<double>(out.namespaceInode)));
-  return result;
+namespace {
+
+// Raw N-API, every status checked: while a worker is being torn down its environment refuses
+// property writes, and node-addon-api (without C++ exceptions) would end the process over that.
+napi_status SetNumber(napi_env env, napi_value object, const char *name, double value) {
+  napi_value v;
+  napi_status status = napi_create_double(env, value, &v);
+  return status == napi_ok ? napi_set_named_property(env, object, name, v) : status;
+}
+
+napi_status SetString(napi_env env, napi_value object, const char *name, const char *value) {
+  napi_value v;
+  napi_status status = napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &v);
+  return status == napi_ok ? napi_set_named_property(env, object, name, v) : status;
+}
+
+}  // namespace
+
+napi_status OutcomeValue(napi_env env, const SpawnOutcome &out, napi_value *result) {
+  napi_status status = napi_create_object(env, result);
+  if (status != napi_ok) return status;
+  napi_value o = *result;
+  if (out.err != 0) {
+    status = SetNumber(env, o, "errno", out.err);
+    if (status == napi_ok) status = SetString(env, o, "syscall", out.syscall);
+    return status;
+  }
+  if (out.childFailed) {
+    // A refusal in the child: { errno, syscall }, and the namespace a refused setns was entering.
+    status = SetNumber(env, o, "errno", out.report.err);
+    if (status == napi_ok) status = SetString(env, o, "syscall", StepName(out.report.step));
+    const char *ns = NamespaceOfStep(out.report.step);
+    if (status == napi_ok && ns) status = SetString(env, o, "namespace", ns);
+    return status;
+  }
+  status = SetNumber(env, o, "pid", out.pid);
+  if (status == napi_ok) status = SetNumber(env, o, "pidfd", out.pidfd);
+  if (status == napi_ok) status = SetNumber(env, o, "nsPid", out.nsPid);
+  if (status == napi_ok) status = SetNumber(env, o, "namespaceId", static_cast<double>(out.namespaceInode));
+  return status;
 }
 
 void DiscardOutcome(SpawnOutcome *out) {

@@ -30,8 +30,9 @@ struct SpawnOutcome {
 // calling thread for the clone window (CLONE_VFORK).
 void RunSpawn(SpawnRequest &request, SpawnOutcome *outcome);
 
-// { pid, pidfd, nsPid, namespaceId }, or { errno, syscall[, namespace] }.
-Napi::Value OutcomeValue(Napi::Env env, const SpawnOutcome &outcome);
+// { pid, pidfd, nsPid, namespaceId }, or { errno, syscall[, namespace] }; napi_ok, or the status
+// of the call that failed (an environment being torn down refuses them).
+napi_status OutcomeValue(napi_env env, const SpawnOutcome &outcome, napi_value *result);
 
 // A process started for a JavaScript thread that has gone (a worker terminated meanwhile):
 // killed and reaped, its pidfd closed.

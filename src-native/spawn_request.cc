@@ -23,18 +23,29 @@ class Fields {
         "file", "cwd", "argv", "envp", "fdMap", "newPidNamespace", "usePidfd", "newUserNamespace",
         "uidMap", "gidMap", "uid", "gid", "pdeathsig", "parentPid", "cgroupFd", "joinFd",
         "joinUserFd", "mountProc", "noNewPrivileges", "foreground", "terminal", "denySetgroups",
-        "pidMax", "nsPid", "enterFds", "rootFd", "cwdFd", "newNamespaces", "hostname", "timeOffsets"};
+        "pidMax", "nsPid", "enterFds", "rootFd", "cwdFd", "newNamespaces", "hostname", "timeOffsets",
+        "ownedFds"};
+    env_ = env;
     for (const char *name : kNames) {
       Napi::Value v = o.Get(name);
-      if (env.IsExceptionPending()) return false;
+      // Empty: the environment is being torn down and answered nothing.
+      if (env.IsExceptionPending() || v.IsEmpty()) return false;
       values_.emplace(name, v);
     }
     return true;
   }
   Napi::Value Get(const char *name) const { return values_.at(name); }
+  // Its truth, as JavaScript has it; false if the environment refuses to say (it is being torn
+  // down: node-addon-api's ToBoolean would end the process).
+  bool Flag(const char *name) const {
+    napi_value v = values_.at(name), b;
+    bool truth = false;
+    return napi_coerce_to_bool(env_, v, &b) == napi_ok && napi_get_value_bool(env_, b, &truth) == napi_ok && truth;
+  }
 
  private:
   std::map<std::string, Napi::Value> values_;
+  napi_env env_ = nullptr;
 };
 
 // An array of strings without NUL into strings and the NULL-terminated pointers to them.
@@ -105,6 +116,17 @@ bool SpawnRequest::Read(Napi::Env env, const Napi::Object &options) {
     fdMap_.push_back(v.As<Napi::Number>().Int32Value());
   }
 
+  Napi::Value ownedValue = o.Get("ownedFds");
+  if (!ownedValue.IsUndefined()) {
+    if (!ownedValue.IsArray()) return Fail(env, "spawn: ownedFds must be an array of descriptors");
+    Napi::Array owned = ownedValue.As<Napi::Array>();
+    for (uint32_t i = 0; i < owned.Length(); i++) {
+      Napi::Value v = owned.Get(i);
+      if (env.IsExceptionPending() || !IsIntegerIn(v, 0, INT32_MAX)) return Fail(env, "spawn: ownedFds entries must be descriptors");
+      ownedFds.push_back(v.As<Napi::Number>().Int32Value());
+    }
+  }
+
   // The target's other namespaces, by pidns_enter_kind; absent: none.
   int enterFds[PIDNS_ENTER_KINDS];
   for (int &fd : enterFds) fd = -1;
@@ -131,7 +153,7 @@ bool SpawnRequest::Read(Napi::Env env, const Napi::Object &options) {
       !IntField(o, "nsPid", 0, kPidMaxLimit - 1, 0, &nsPid))
     return Fail(env, "spawn: uid, gid, pdeathsig, parentPid, pidMax, nsPid and the descriptor fields must be integers in range");
 
-  newPidNamespace = o.Get("newPidNamespace").ToBoolean();
+  newPidNamespace = o.Flag("newPidNamespace");
   // pid_max belongs to a namespace's creator, and a pid can be chosen only in one joined.
   if (pidMax > 0 && !newPidNamespace) return Fail(env, "spawn: pidMax needs a new PID namespace");
   if (nsPid > 0 && joinFd < 0) return Fail(env, "spawn: nsPid needs joinFd");
@@ -159,8 +181,8 @@ bool SpawnRequest::Read(Napi::Env env, const Napi::Object &options) {
       timeOffsets_.find('\0') != std::string::npos || (hasOffsets && !(newNamespaces & CLONE_NEWTIME)))
     return Fail(env, "spawn: timeOffsets must be the text of timens_offsets, with CLONE_NEWTIME");
   if (pidMax > 0) pidMaxText_ = std::to_string(pidMax);
-  usePidfd = o.Get("usePidfd").ToBoolean();
-  newUserNamespace = o.Get("newUserNamespace").ToBoolean();
+  usePidfd = o.Flag("usePidfd");
+  newUserNamespace = o.Flag("newUserNamespace");
   if (newUserNamespace) {
     if (!o.Get("uidMap").IsString() || !o.Get("gidMap").IsString()) return Fail(env, "spawn: uidMap and gidMap must be strings");
     uidMap_ = o.Get("uidMap").As<Napi::String>().Utf8Value();
@@ -187,14 +209,14 @@ bool SpawnRequest::Read(Napi::Env env, const Napi::Object &options) {
   child.cwd_fd = static_cast<int>(cwdFd);
   child.node_proc_fd = -1;
   child.mount_namespace_made = 0;
-  child.mount_proc = o.Get("mountProc").ToBoolean();
-  child.no_new_privs = o.Get("noNewPrivileges").ToBoolean();
-  child.foreground = o.Get("foreground").ToBoolean();
-  child.terminal = o.Get("terminal").ToBoolean();
+  child.mount_proc = o.Flag("mountProc");
+  child.no_new_privs = o.Flag("noNewPrivileges");
+  child.foreground = o.Flag("foreground");
+  child.terminal = o.Flag("terminal");
   child.new_user_namespace = newUserNamespace;
   child.uid_map = uidMap_.c_str();
   child.gid_map = gidMap_.c_str();
-  child.deny_setgroups = o.Get("denySetgroups").ToBoolean();
+  child.deny_setgroups = o.Flag("denySetgroups");
   child.pid_max = pidMax > 0 ? pidMaxText_.c_str() : nullptr;
   child.ns_pid = static_cast<pid_t>(nsPid);
   child.new_namespaces = static_cast<int>(newNamespaces) | (child.mount_proc ? CLONE_NEWNS : 0);

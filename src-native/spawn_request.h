@@ -31,6 +31,9 @@ class SpawnRequest {
   bool newPidNamespace = false;
   bool usePidfd = false;
   bool newUserNamespace = false;
+  // Descriptors the JavaScript side opened for this spawn (options.ownedFds): closed here only
+  // if nobody is left to receive the outcome (the environment that asked has ended).
+  std::vector<int> ownedFds;
 
  private:
   std::string file_, cwd_, uidMap_, gidMap_, hostname_, timeOffsets_, pidMaxText_;

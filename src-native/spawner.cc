@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <uv.h>
 
 #include <map>
@@ -29,6 +30,7 @@
 #include "kernel.h"
 #include "spawn.h"
 #include "spawn_request.h"
+#include "spawner.h"
 
 namespace pidns {
 namespace {
@@ -37,6 +39,7 @@ struct Mailbox;
 
 struct Job {
   std::unique_ptr<SpawnRequest> request;
+  std::vector<int> ownedFds;  // request->ownedFds, kept past the request
   SpawnOutcome outcome;
   Mailbox *mailbox = nullptr;  // holds a reference
   // onDone, deleted on its own thread after the call (or left with the environment that ended).
@@ -73,6 +76,7 @@ struct Spawner {
   Job *head = nullptr;
   Job *tail = nullptr;
   bool started = false;
+  std::vector<pid_t> orphans;  // under lock
 };
 Spawner *const spawner = [] {
   auto *s = new Spawner;
@@ -90,6 +94,14 @@ uv_mutex_t *const mailboxesLock = [] {
 }();
 auto *const mailboxes = new std::map<napi_env, Mailbox *>;
 
+// A job nobody will hear of: what it started is ended, and what JavaScript opened for it closed.
+void Discard(Job *job) {
+  DiscardOutcome(&job->outcome);
+  for (int fd : job->ownedFds) close(fd);
+  Release(job->mailbox);
+  delete job;
+}
+
 void Deliver(Job *job) {
   Mailbox *box = job->mailbox;
   uv_mutex_lock(&box->lock);
@@ -101,9 +113,24 @@ void Deliver(Job *job) {
   uv_mutex_unlock(&box->lock);
   if (open) return;
   // Nobody is left to hear of it.
-  DiscardOutcome(&job->outcome);
-  Release(box);
-  delete job;
+  Discard(job);
+}
+
+// Under spawner->lock: reaps each orphan that has exited (only those pids, never -1).
+void ReapOrphans() {
+  auto &orphans = spawner->orphans;
+  for (size_t i = 0; i < orphans.size();) {
+    pid_t r;
+    do {
+      r = waitpid(orphans[i], nullptr, WNOHANG | __WALL);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) {
+      i++;
+    } else {
+      orphans[i] = orphans.back();
+      orphans.pop_back();
+    }
+  }
 }
 
 void SpawnerMain(void *) {
@@ -115,7 +142,13 @@ void SpawnerMain(void *) {
   pidns_sigmask_set(&all, nullptr);
   for (;;) {
     uv_mutex_lock(&spawner->lock);
-    while (!spawner->head) uv_cond_wait(&spawner->wake, &spawner->lock);
+    for (;;) {
+      ReapOrphans();
+      if (spawner->head) break;
+      // Orphans are looked at again every 100 ms until they have exited.
+      if (spawner->orphans.empty()) uv_cond_wait(&spawner->wake, &spawner->lock);
+      else uv_cond_timedwait(&spawner->wake, &spawner->lock, 100 * 1000 * 1000);
+    }
     Job *job = spawner->head;
     spawner->head = job->next;
     if (!spawner->head) spawner->tail = nullptr;
@@ -125,8 +158,7 @@ void SpawnerMain(void *) {
     bool wanted = job->mailbox->open;
     uv_mutex_unlock(&job->mailbox->lock);
     if (!wanted) {
-      Release(job->mailbox);
-      delete job;
+      Discard(job);
       continue;
     }
     RunSpawn(*job->request, &job->outcome);
@@ -155,23 +187,51 @@ int StartSpawner() {
   return err;
 }
 
+// Closes the mailbox to further deliveries and takes what was delivered but not handed over.
+std::vector<Job *> CloseDeliveries(Mailbox *box) {
+  std::vector<Job *> orphans;
+  uv_mutex_lock(&box->lock);
+  box->open = false;
+  orphans.swap(box->done);
+  uv_mutex_unlock(&box->lock);
+  return orphans;
+}
+
+// Hands the outcomes over one at a time, each taken under the lock: a callback may end the
+// environment (a worker's process.exit()), and what is left must stay where CloseMailbox finds it.
 void OnDone(uv_async_t *handle) {
   Mailbox *box = static_cast<Mailbox *>(handle->data);
-  std::vector<Job *> jobs;
-  uv_mutex_lock(&box->lock);
-  jobs.swap(box->done);
-  uv_mutex_unlock(&box->lock);
-  Napi::Env env(box->env);
-  for (Job *job : jobs) {
+  napi_env env = box->env;
+  for (;;) {
+    uv_mutex_lock(&box->lock);
+    Job *job = nullptr;
+    if (box->open && !box->done.empty()) {
+      job = box->done.front();
+      box->done.erase(box->done.begin());
+    }
+    uv_mutex_unlock(&box->lock);
+    if (!job) return;
     if (--box->inFlight == 0) uv_unref(reinterpret_cast<uv_handle_t *>(box->async));
-    Napi::HandleScope scope(env);
-    Napi::Value result = OutcomeValue(env, job->outcome);
-    napi_value fn = nullptr;
-    napi_get_reference_value(box->env, job->onDone, &fn);
-    napi_delete_reference(box->env, job->onDone);
+    napi_handle_scope scope;
+    napi_value result = nullptr, fn = nullptr;
+    bool ready = napi_open_handle_scope(env, &scope) == napi_ok;
+    if (ready && (OutcomeValue(env, job->outcome, &result) != napi_ok || napi_get_reference_value(env, job->onDone, &fn) != napi_ok || !fn)) {
+      napi_close_handle_scope(env, scope);
+      ready = false;
+    }
+    if (!ready) {
+      // The environment is being torn down and can run no JavaScript: nothing it started may
+      // be left behind, this job's or the ones after it.
+      Discard(job);
+      for (Job *orphan : CloseDeliveries(box)) Discard(orphan);
+      return;
+    }
+    napi_delete_reference(env, job->onDone);
+    job->ownedFds.clear();  // JavaScript has them back
     Release(box);  // the environment's own reference keeps it alive here
     delete job;
-    if (fn) CallFromLoop(env, fn, {result});
+    CallFromLoop(Napi::Env(env), fn, {result});
+    napi_close_handle_scope(env, scope);
   }
 }
 
@@ -179,16 +239,7 @@ void OnDone(uv_async_t *handle) {
 // handed over is ended here.
 void CloseMailbox(void *arg) {
   Mailbox *box = static_cast<Mailbox *>(arg);
-  std::vector<Job *> orphans;
-  uv_mutex_lock(&box->lock);
-  box->open = false;
-  orphans.swap(box->done);
-  uv_mutex_unlock(&box->lock);
-  for (Job *job : orphans) {
-    DiscardOutcome(&job->outcome);
-    Release(box);
-    delete job;
-  }
+  for (Job *job : CloseDeliveries(box)) Discard(job);
   uv_mutex_lock(mailboxesLock);
   mailboxes->erase(box->env);
   uv_mutex_unlock(mailboxesLock);
@@ -243,6 +294,7 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   uv_mutex_unlock(&spawner->lock);
   if (err != 0) return Failure(env, -err, "pthread_create");
   Job *job = new Job;
+  job->ownedFds = std::move(request->ownedFds);
   job->request = std::move(request);
   job->mailbox = box;
   uv_mutex_lock(&box->lock);
@@ -260,6 +312,14 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
 }
 
 }  // namespace
+
+void AdoptOrphan(pid_t pid) {
+  uv_mutex_lock(&spawner->lock);
+  spawner->orphans.push_back(pid);
+  // A process spawned by this copy of the addon: its thread is running.
+  uv_cond_signal(&spawner->wake);
+  uv_mutex_unlock(&spawner->lock);
+}
 
 Napi::Object InitSpawner(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));

@@ -155,7 +155,9 @@ class TerminalController : public Napi::ObjectWrap<TerminalController> {
       n = read(fd_, chunk, sizeof chunk);
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
-      Emit(kData, Napi::Buffer<char>::Copy(env, chunk, static_cast<size_t>(n)));
+      // Raw, checked: an environment being torn down refuses it (node-addon-api would abort).
+      napi_value data;
+      if (napi_create_buffer_copy(env, static_cast<size_t>(n), chunk, nullptr, &data) == napi_ok) Emit(kData, Napi::Value(env, data));
     } else if (n == 0 || errno == EIO) {
       // The controller reads EIO once every descriptor of the terminal side is closed and what
       // was written there has been read: that is its end of file.

@@ -6,6 +6,7 @@
 // exits or is killed, and an abort, each while a spawn is in flight, leave no process behind.
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { spawnInPidNamespace } from '../lib';
@@ -142,16 +143,44 @@ describeAsRoot('the spawner thread', () => {
     await expect(child.exited).resolves.toMatchObject({ signal: 'SIGKILL' });
   });
 
-  test('an abort while the spawn is in flight rejects with AbortError, and the process is ended and reaped', async () => {
-    const dir = frozen('abort');
+  test.each([
+    ['init: false', { init: false }],
+    ['under the init', {}],
+  ])('%s: an abort while the spawn is in flight rejects at once with AbortError; the process is ended and reaped once it comes', async (_, options) => {
+    const dir = frozen(`abort-${Object.keys(options).length}`);
     const controller = new AbortController();
-    const pending = spawnInPidNamespace('sleep', ['30'], { init: false, cgroup: dir, stdio: 'ignore', signal: controller.signal });
+    const before = { fds: ownDescriptorCount(), children: childrenOfSelf().length };
+    const pending = spawnInPidNamespace('sleep', ['30'], { ...options, cgroup: dir, stdio: 'ignore', signal: controller.signal });
     expect(await eventually(() => procs(dir).length === 1, 10000)).toBe(true);
     const [pid] = procs(dir);
     controller.abort();
-    fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0');
+    // Still held in its clone window, and the spawn has already rejected.
     await expect(pending).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
-    expect(exists(pid)).toBe(false);
+    expect(procs(dir)).toEqual([pid]);
+    fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0');
+    expect(await eventually(() => !exists(pid) && childrenOfSelf().length === before.children, 10000)).toBe(true);
+    expect(await eventually(() => ownDescriptorCount() === before.fds, 5000)).toBe(true);
+  });
+
+  test("a descriptor given in stdio and closed by the caller while the spawn is in flight: the child still gets the caller's file", async () => {
+    const dir = frozen('stdio');
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'pidns-spawner-'));
+    try {
+      const a = fs.openSync(path.join(scratch, 'a'), 'w');
+      const pending = spawnInPidNamespace('sh', ['-c', 'echo written by the child'], { init: false, cgroup: dir, stdio: ['ignore', a, 'inherit'] });
+      expect(await eventually(() => procs(dir).length === 1, 10000)).toBe(true);
+      fs.closeSync(a);
+      // The number is free again, and the next file opened takes it.
+      const b = fs.openSync(path.join(scratch, 'b'), 'w');
+      expect(b).toBe(a);
+      fs.writeFileSync(path.join(dir, 'cgroup.freeze'), '0');
+      const child = await pending;
+      await expect(child.exited).resolves.toMatchObject({ code: 0 });
+      fs.closeSync(b);
+      expect({ a: fs.readFileSync(path.join(scratch, 'a'), 'utf8'), b: fs.readFileSync(path.join(scratch, 'b'), 'utf8') }).toEqual({ a: 'written by the child\n', b: '' });
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   test('spawns from 4 worker threads at once, 24 each, raw and under the init: every status exact, nothing left', async () => {
@@ -178,13 +207,17 @@ describeAsRoot('the spawner thread', () => {
     expect(ownDescriptorCount()).toBe(before.fds);
   });
 
-  test('a worker terminated while its spawn is in flight: what it started is killed and reaped by the spawner', async () => {
-    const dir = frozen('worker');
+  test.each([
+    ['init: false', 'false'],
+    ['under the init', 'true'],
+  ])('%s: a worker terminated while its spawn is in flight: what it started is killed and reaped, what it opened closed', async (_, init) => {
+    const dir = frozen(`worker-${init}`);
     const before = childrenOfSelf().length;
+    const fdsBefore = ownDescriptorCount();
     const script = `
       const { workerData } = require('worker_threads');
       const { spawnInPidNamespace } = require(${JSON.stringify(DIST)});
-      spawnInPidNamespace('sleep', ['30'], { init: false, cgroup: workerData, stdio: 'ignore' }).catch(() => {});
+      spawnInPidNamespace('sleep', ['30'], { init: ${init}, cgroup: workerData, stdio: ['pipe', 'pipe', 'inherit'] }).catch(() => {});
       setInterval(() => {}, 1000);`;
     const worker = new Worker(script, { eval: true, workerData: dir });
     expect(await eventually(() => procs(dir).length === 1, 10000)).toBe(true);
@@ -194,6 +227,56 @@ describeAsRoot('the spawner thread', () => {
     // It exec'd, then was killed and reaped: no process of that pid, no zombie child of ours.
     expect(await eventually(() => !exists(pid), 10000)).toBe(true);
     expect(childrenOfSelf().length).toBe(before);
+    // Its pipes, the init's control socket: closed by the addon, as nobody else is left to.
+    expect(await eventually(() => ownDescriptorCount() === fdsBefore, 5000)).toBe(true);
+  });
+
+  test.each([
+    ['init: false', 'false'],
+    ['under the init', 'true'],
+  ])('%s: a worker that ends while its command runs: the command runs on, and is reaped once it exits (no zombie)', async (_, init) => {
+    const script = `
+      const { parentPort } = require('worker_threads');
+      const { spawnInPidNamespace } = require(${JSON.stringify(DIST)});
+      spawnInPidNamespace('sleep', ['0.5'], { init: ${init}, stdio: 'ignore' }).then((c) => {
+        parentPort.postMessage(c.init ? c.init.pid : c.pid);
+        process.exit(0);
+      });`;
+    const worker = new Worker(script, { eval: true });
+    const pid = await new Promise<number>((resolve) => worker.once('message', resolve));
+    await new Promise((resolve) => worker.once('exit', resolve));
+    expect(running(pid)).toBe(true);
+    expect(status(pid).get('PPid')).toBe(String(process.pid));
+    // Gone from /proc altogether: a zombie would stay listed.
+    expect(await eventually(() => !exists(pid), 5000)).toBe(true);
+  });
+
+  test('workers that end while their spawns are being delivered (process.exit in the first one): Node goes on', () => {
+    // In a Node of its own, which must neither abort nor crash: a worker's environment refuses
+    // to run JavaScript while it is torn down, and the outcomes still queued for it are ended.
+    const name = `pidns-spawner-delivered-${process.pid}`;
+    const script = `
+      const { Worker } = require('worker_threads');
+      const inner = ${JSON.stringify(`
+        const { spawnInPidNamespace } = require(${JSON.stringify(DIST)});
+        for (let i = 0; i < 4; i++) spawnInPidNamespace('sleep', ['30'], { init: i % 2 === 0, stdio: 'pipe', argv0: ${JSON.stringify(name)} }).then(() => process.exit(0), () => {});`)};
+      (async () => {
+        for (let round = 0; round < 10; round++) {
+          const workers = Array.from({ length: 4 }, () => new Worker(inner, { eval: true }));
+          await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
+        }
+        console.log('went on');
+      })();`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    // What the workers were handed ends with that Node (dieWithParent); anything slow to, here.
+    for (const pid of runningNamed(name)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // it ended meanwhile
+      }
+    }
+    expect({ stdout: run.stdout, stderr: run.stderr, status: run.status, signal: run.signal }).toEqual({ stdout: 'went on\n', stderr: '', status: 0, signal: null });
   });
 
   test.each([
