@@ -73,6 +73,7 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
     /** SIGKILL was delivered to the command through its pidfd (kill()). */
     let killedCommand = false;
     let child: PidNamespaceChild | null = null;
+    let justStarted = false;
     let job: ForegroundJob | null = null;
 
     let init!: InitSession;
@@ -110,6 +111,10 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
           job = new ForegroundJob(commandPid, ownGroup, ctx.withTerminal, (signo) => control.signal(signo));
         }
         resolve(child);
+        // The caller's `await` resumes after this callback; until the loop turns, an end that
+        // comes in the same callback (the init's exit, draining the last messages) waits.
+        justStarted = true;
+        setImmediate(() => (justStarted = false));
       },
       execFailed(errno, syscall) {
         execFailure = { errno, syscall };
@@ -135,7 +140,11 @@ export function spawnUnderInit(ctx: Context, newNamespace: boolean): Promise<Pid
           // Without a namespace, a command we killed through its pidfd died of that SIGKILL
           // (a wait status of 9), whatever the init, which may end before it reports, exits with.
           const lost = !newNamespace && killedCommand ? SIGKILL : initStatus;
-          finish(child, ctx.cgroup, decodeWaitStatus(commandStatus ?? lost, treeUsage ?? usage));
+          const ended = child;
+          const status = decodeWaitStatus(commandStatus ?? lost, treeUsage ?? usage);
+          // Never 'exit' or 'close' before the caller has the child to listen on.
+          if (justStarted) setImmediate(() => finish(ended, ctx.cgroup, status));
+          else finish(ended, ctx.cgroup, status);
           return;
         }
         if (streamFailure) {
