@@ -83,6 +83,16 @@ bool IntField(const Fields &o, const char *name, int64_t min, int64_t max, int64
   return true;
 }
 
+// A string field of at most maxBytes without NUL, or absent (undefined or null): whether it is
+// well formed, and whether it was given.
+bool OptionalText(const Fields &o, const char *name, size_t maxBytes, std::string *out, bool *given) {
+  Napi::Value v = o.Get(name);
+  *given = v.IsString();
+  if (!*given) return v.IsUndefined() || v.IsNull();
+  *out = v.As<Napi::String>().Utf8Value();
+  return out->size() <= maxBytes && out->find('\0') == std::string::npos;
+}
+
 bool Fail(Napi::Env env, const char *message) {
   ThrowType(env, message);
   return false;
@@ -168,17 +178,10 @@ bool SpawnRequest::Read(Napi::Env env, const Napi::Object &options) {
   if (!IntField(o, "newNamespaces", 0, kOtherNamespaces, 0, &newNamespaces) || (newNamespaces & ~kOtherNamespaces) != 0)
     return Fail(env, "spawn: newNamespaces must be CLONE_NEW* flags of cgroup, ipc, mnt, net, time and uts");
   if (newNamespaces != 0 && (!newPidNamespace || joinFd >= 0)) return Fail(env, "spawn: newNamespaces needs a new PID namespace");
-  Napi::Value hostnameValue = o.Get("hostname");
-  bool hasHostname = hostnameValue.IsString();
-  if (hasHostname) hostname_ = hostnameValue.As<Napi::String>().Utf8Value();
-  if ((!hasHostname && !hostnameValue.IsUndefined() && !hostnameValue.IsNull()) || hostname_.size() > 64 ||
-      hostname_.find('\0') != std::string::npos || (hasHostname && !(newNamespaces & CLONE_NEWUTS)))
+  bool hasHostname, hasOffsets;
+  if (!OptionalText(o, "hostname", 64, &hostname_, &hasHostname) || (hasHostname && !(newNamespaces & CLONE_NEWUTS)))
     return Fail(env, "spawn: hostname must be a string of at most 64 bytes, with CLONE_NEWUTS");
-  Napi::Value offsetsValue = o.Get("timeOffsets");
-  bool hasOffsets = offsetsValue.IsString();
-  if (hasOffsets) timeOffsets_ = offsetsValue.As<Napi::String>().Utf8Value();
-  if ((!hasOffsets && !offsetsValue.IsUndefined() && !offsetsValue.IsNull()) || timeOffsets_.size() > 128 ||
-      timeOffsets_.find('\0') != std::string::npos || (hasOffsets && !(newNamespaces & CLONE_NEWTIME)))
+  if (!OptionalText(o, "timeOffsets", 128, &timeOffsets_, &hasOffsets) || (hasOffsets && !(newNamespaces & CLONE_NEWTIME)))
     return Fail(env, "spawn: timeOffsets must be the text of timens_offsets, with CLONE_NEWTIME");
   if (pidMax > 0) pidMaxText_ = std::to_string(pidMax);
   usePidfd = o.Flag("usePidfd");

@@ -5,26 +5,11 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { spawnInPidNamespace } from '../lib';
-import { eventually, running, status } from './kernel';
+import { eventually, runningNamed, status } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
 
 const ROUNDS = Number(process.env.PIDNS_STORM_ROUNDS ?? 12);
-
-/** Pids of the processes whose argv[0] is `name`, running (not zombies, not exiting). */
-function runningNamed(name: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv0 = fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0')[0];
-      if (argv0 === name && running(Number(entry))) pids.push(Number(entry));
-    } catch {
-      // gone while we looked
-    }
-  }
-  return pids;
-}
 
 /** Starts the storm, kills it after a random delay once spawns run, returns the survivors. */
 async function stormRound(mode: string, name: string, holderPid: number): Promise<string[]> {

@@ -198,3 +198,18 @@ export function processesRunning(argv: string[]): number[] {
 export function sleepMarker(): string {
   return String(3000 + Math.floor(Math.random() * 6000));
 }
+
+/** Running processes (not zombies, not exiting) whose argv[0] is `name`. */
+export function runningNamed(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv0 = fs.readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0')[0];
+      if (argv0 === name && running(Number(entry))) pids.push(Number(entry));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return pids;
+}

@@ -11,7 +11,7 @@ import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { spawnInPidNamespace } from '../lib';
 import { cgroup2Mounts } from '../lib/cgroup';
-import { childrenOfSelf, eventually, exists, ownDescriptorCount, running, status } from './kernel';
+import { childrenOfSelf, eventually, exists, ownDescriptorCount, running, runningNamed, status } from './kernel';
 import { describeAsRoot } from './root';
 import { fixture } from './subprocess';
 
@@ -50,17 +50,6 @@ async function removeCgroup(dir: string): Promise<void> {
   for (const pid of procs(dir)) process.kill(pid, 'SIGKILL');
   await eventually(() => procs(dir).length === 0, 10000);
   fs.rmdirSync(dir);
-}
-
-/** Running processes whose argv[0] is name. */
-function runningNamed(name: string): number[] {
-  return fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0] === name && running(pid);
-    } catch {
-      return false;
-    }
-  });
 }
 
 describeAsRoot('the spawner thread', () => {
