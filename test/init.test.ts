@@ -229,7 +229,7 @@ describeAsRoot('the namespace lives as long as the Node process', () => {
     expect(status(report.pid).get('State')!.charAt(0)).toBe('S');
     expect(exists(report.initPid)).toBe(true);
     child.kill('SIGKILL');
-    expect(await eventually(() => runningMembersOfNamespace(report.namespaceId).length === 0, 1000)).toBe(true);
+    expect(await eventually(() => runningMembersOfNamespace(report.namespaceId).length === 0, 5000)).toBe(true);
   });
 
   test('dieWithParent: false keeps the namespace after the process ends', async () => {

@@ -232,8 +232,10 @@ describeAsRoot('the spawner thread', () => {
         process.exit(0);
       });`;
     const worker = new Worker(script, { eval: true });
+    // Both listeners at once: the exit may come in the same turn as the message.
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     const pid = await new Promise<number>((resolve) => worker.once('message', resolve));
-    await new Promise((resolve) => worker.once('exit', resolve));
+    await exited;
     expect(running(pid)).toBe(true);
     expect(status(pid).get('PPid')).toBe(String(process.pid));
     // Gone from /proc altogether: a zombie would stay listed.
