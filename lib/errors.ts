@@ -335,7 +335,7 @@ export function systemError(errno: number, syscall: string, ctx: FailureContext)
       path: ctx.path,
       spawnargs: ctx.spawnargs,
       message: `${ctx.action}: pid ${ctx.nsPid} is in use in the namespace joined`,
-      hint: 'a process of that namespace has it: choose another nsPid, or leave it out for the next free pid',
+      hint: 'a process of that namespace has it, as its pid or as its process group or session: choose another nsPid, or leave it out for the next free pid',
     });
   }
   const code = errnoName(errno);

@@ -172,12 +172,16 @@ PIDNS_CHILD_CODE static long read_parent_pid(int status_fd) {
  * before it reads pdeath_signal, so either the signal comes or the new parent shows here.
  * getppid() cannot tell: in a new PID namespace, or joined into one, it is always 0, since the
  * parent is outside; Node's /proc shows the real parent. */
-PIDNS_CHILD_CODE static void arm_parent_death_signal(const struct pidns_child *c, int error_fd, int status_fd) {
-  if (prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0) report_to(error_fd, PIDNS_STEP_PDEATHSIG, errno);
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+PIDNS_CHILD_CODE static void exit_if_orphaned(const struct pidns_child *c, int status_fd) {
   if (status_fd < 0 || c->parent_pid <= 0) return;
   long parent = read_parent_pid(status_fd);
   if (parent >= 0 && parent != c->parent_pid) _exit(127); /* nobody is left to report to */
+}
+
+PIDNS_CHILD_CODE static void arm_parent_death_signal(const struct pidns_child *c, int error_fd, int status_fd) {
+  if (prctl(PR_SET_PDEATHSIG, c->pdeathsig) < 0) report_to(error_fd, PIDNS_STEP_PDEATHSIG, errno);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  exit_if_orphaned(c, status_fd);
 }
 
 /* The pid_max of the PID namespace this process is pid 1 of. The kernel applies a write to
@@ -270,6 +274,10 @@ PIDNS_CHILD_CODE static void exec_child(struct pidns_child *c) {
   sigset_t empty;
   sigemptyset(&empty);
   pidns_sigmask_set(&empty, NULL);
+  /* Once more, last: the kernel's re-parenting stores the new parent and then loads the death
+   * signal with no barrier between, so a store still buffered on its CPU can pass the first read
+   * above while its load misses the prctl. Here, syscalls later, the store has landed. */
+  if (c->pdeathsig) exit_if_orphaned(c, status_fd);
   execve(c->file, c->argv, c->envp);
   report_to(error_fd, PIDNS_STEP_EXECVE, errno);
 }

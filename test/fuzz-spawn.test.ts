@@ -195,6 +195,8 @@ interface CaseReport {
   ownStatus: { uid: string; gid: string; groups: string };
   pods: { root: { id: number; initPid: number }; user: { id: number; initPid: number } };
   childrenBefore: number[];
+  /** Our pid of a process that had the nsPid asked for in the pod joined, before the call. */
+  nsPidHolder: number | null;
   childrenAfter: number[];
   outcome: 'threw' | 'rejected' | 'resolved';
   error?: ErrorReport;
@@ -969,6 +971,7 @@ function expectedOutcome(spec: CaseSpec, report: CaseReport): Expected {
   // clone3 takes a pid below the namespace's pid_max only.
   if (pidMaxInRange(spec.pidMax) && !PID_MAX_SETTABLE) errors.push({ code: 'ERR_PID_MAX_UNSUPPORTED', syscall: 'pid_max', why: `pidMax on Linux ${os.release()}` });
   if (nsPidInRange(spec.nsPid) && spec.nsPid >= POD_PID_MAX) errors.push({ code: 'EINVAL', syscall: 'clone3', why: `nsPid ${spec.nsPid} is at or above the pod's pid_max ${POD_PID_MAX}` });
+  if (report.nsPidHolder !== null) errors.push({ code: 'ERR_NS_PID_IN_USE', syscall: 'clone3', why: `nsPid ${spec.nsPid} is held in the pod by our pid ${report.nsPidHolder}` });
   const footprint = underInit(spec.mode) ? report.call.footprint.init : report.call.footprint.raw;
   const space = `${footprint} bytes of arguments and environment, limit ${ARG_SPACE}`;
   const maybeTooBig = footprint > ARG_SPACE - ARG_SLACK;

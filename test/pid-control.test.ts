@@ -213,6 +213,27 @@ describeAsRoot('nsPid: the pid a joiner takes', () => {
     }
   });
 
+  test('a pid that lives on as a process group and session is in use, though no process has it', async () => {
+    const pod = await PidNamespace.create();
+    try {
+      // The member leads a session of its own and leaves a child in it, which pid 1 takes.
+      const leader = await pod.spawn('python3', ['-c', 'import os, time\nos.setsid()\nif os.fork() == 0: time.sleep(30)'], { nsPid: 600, stdio: 'ignore' });
+      expect(await leader.exited).toMatchObject({ code: 0 });
+      const statuses = pod.processes().map((p) => fs.readFileSync(`/proc/${p.pid}/status`, 'utf8'));
+      const innermost = (text: string, key: string) => Number(text.match(new RegExp(`^${key}:\\s*(.*)$`, 'm'))![1].trim().split(/\s+/).pop());
+      expect(statuses.map((t) => innermost(t, 'NSpid'))).not.toContain(600);
+      expect(statuses.map((t) => innermost(t, 'NSpgid'))).toContain(600);
+      expect(statuses.map((t) => innermost(t, 'NSsid'))).toContain(600);
+      await expect(pod.spawn('true', [], { nsPid: 600 })).rejects.toMatchObject({
+        code: 'ERR_NS_PID_IN_USE',
+        errno: -EEXIST,
+        message: expect.stringMatching(/pid 600 is in use.*process group or session/),
+      });
+    } finally {
+      await pod.close({ graceMs: 0 });
+    }
+  });
+
   test('a pod member, with a private /proc where it sees its own pid', async () => {
     const pod = await PidNamespace.create({ mountProc: true });
     try {
