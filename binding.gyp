@@ -23,6 +23,7 @@
         "src-native/spawn.cc",
         "src-native/spawn_request.cc",
         "src-native/spawner.cc",
+        "src-native/warm_network.cc",
         "src-native/child.c",
         "src-native/process_handle.cc",
         "src-native/control.cc",

@@ -147,6 +147,9 @@ struct pidns_child {
    * Those of clone() come with the clone that makes the PID namespace; CLONE_NEWCGROUP and
    * CLONE_NEWTIME are unshared by the process that execs (see namespaces.c). */
   int new_namespaces;
+  /* A network namespace made ahead (warm_network.cc), lo up, that the process that execs enters
+   * instead of a new one: CLONE_NEWNET is then left out of the clone. -1: none. */
+  int warm_net_fd;
   const char *hostname;  /* sethostname in the new UTS namespace; NULL: keep the one inherited */
   /* "monotonic S 0\nboottime S 0\n", as /proc/PID/timens_offsets takes it; NULL: none */
   const char *time_offsets;

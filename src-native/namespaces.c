@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kernel.h"
+
 /* Rules for this file: see child.h. Raw system calls only, buffers on the stack. */
 
 PIDNS_CHILD_CODE static size_t text_length(const char *text) {
@@ -36,7 +38,7 @@ PIDNS_CHILD_CODE static int write_time_offsets(const char *text) {
 
 /* A new network namespace has only the loopback interface, and it is down: bring it up with the
  * same two ioctls as `ip link set lo up` through an ordinary socket of the namespace. */
-PIDNS_CHILD_CODE static int loopback_up(void) {
+PIDNS_CHILD_CODE int pidns_loopback_up(void) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   struct ifreq request;
@@ -68,6 +70,12 @@ PIDNS_CHILD_CODE int pidns_prepare_namespaces(const struct pidns_child *c) {
   if (late && unshare(late) < 0) return PIDNS_STEP_UNSHARE;
   if (c->time_offsets && write_time_offsets(c->time_offsets) < 0) return PIDNS_STEP_TIME_OFFSETS;
   if (c->hostname && sethostname(c->hostname, text_length(c->hostname)) < 0) return PIDNS_STEP_SETHOSTNAME;
-  if ((kinds & CLONE_NEWNET) && loopback_up() < 0) return PIDNS_STEP_LOOPBACK;
+  if (kinds & CLONE_NEWNET) {
+    /* A namespace made ahead has lo up already. Should entering it be refused (a seccomp filter
+     * on setns), this process makes its own, as the clone would have. */
+    int entered = c->warm_net_fd >= 0 && pidns_setns(c->warm_net_fd, CLONE_NEWNET) == 0;
+    if (!entered && c->warm_net_fd >= 0 && unshare(CLONE_NEWNET) < 0) return PIDNS_STEP_UNSHARE;
+    if (!entered && pidns_loopback_up() < 0) return PIDNS_STEP_LOOPBACK;
+  }
   return PIDNS_STEP_NONE;
 }

@@ -21,6 +21,10 @@ extern "C" {
  * among them: its bit is the exit signal's in clone()'s flags (only clone3 and unshare take it). */
 #define PIDNS_CLONE_NAMESPACES (CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC)
 
+/* Brings up the loopback interface of the calling thread's network namespace, as `ip link set lo
+ * up` does: 0, or -1 with errno set. */
+PIDNS_CHILD_CODE int pidns_loopback_up(void);
+
 /* Sets up c->new_namespaces in the calling process, which clone() has already put into those of
  * PIDNS_CLONE_NAMESPACES: private mount propagation, the cgroup and time namespaces (unshared
  * here), the time offsets, the host name, the loopback interface up. Returns PIDNS_STEP_NONE, or

@@ -15,6 +15,7 @@
 #include "kernel.h"
 #include "namespaces.h"
 #include "spawn.h"
+#include "warm_network.h"
 
 namespace pidns {
 namespace {
@@ -101,6 +102,12 @@ void RunSpawn(SpawnRequest &request, SpawnOutcome *out) {
   int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
   if (direct && request.newPidNamespace) flags |= CLONE_NEWPID;
   if (direct) flags |= child.new_namespaces & PIDNS_CLONE_NAMESPACES;
+  // A network namespace made ahead, entered by the child: owned by Node's user namespace, so
+  // never for a new user namespace's (which goes through the first child, not direct).
+  if (direct && (flags & CLONE_NEWNET) && request.warmNetwork) {
+    child.warm_net_fd = TakeWarmNetwork();
+    if (child.warm_net_fd >= 0) flags &= ~CLONE_NEWNET;
+  }
   int pidfd = -1;
   if (request.usePidfd && direct) flags |= CLONE_PIDFD;
 
@@ -128,6 +135,7 @@ void RunSpawn(SpawnRequest &request, SpawnOutcome *out) {
   int cloneErrno = errno;
   pidns_sigmask_set(&saved, nullptr);
   close(errorPipe[1]);
+  if (child.warm_net_fd >= 0) close(child.warm_net_fd);
 
   if (pid < 0) {
     close(errorPipe[0]);

@@ -24,7 +24,7 @@ class Fields {
         "uidMap", "gidMap", "uid", "gid", "pdeathsig", "parentPid", "cgroupFd", "joinFd",
         "joinUserFd", "mountProc", "noNewPrivileges", "foreground", "terminal", "denySetgroups",
         "pidMax", "nsPid", "enterFds", "rootFd", "cwdFd", "newNamespaces", "hostname", "timeOffsets",
-        "ownedFds"};
+        "ownedFds", "warmNetwork"};
     env_ = env;
     for (const char *name : kNames) {
       Napi::Value v = o.Get(name);
@@ -185,6 +185,7 @@ bool SpawnRequest::Read(Napi::Env env, const Napi::Object &options) {
     return Fail(env, "spawn: timeOffsets must be the text of timens_offsets, with CLONE_NEWTIME");
   if (pidMax > 0) pidMaxText_ = std::to_string(pidMax);
   usePidfd = o.Flag("usePidfd");
+  warmNetwork = o.Flag("warmNetwork");
   newUserNamespace = o.Flag("newUserNamespace");
   if (newUserNamespace) {
     if (!o.Get("uidMap").IsString() || !o.Get("gidMap").IsString()) return Fail(env, "spawn: uidMap and gidMap must be strings");
@@ -223,6 +224,7 @@ bool SpawnRequest::Read(Napi::Env env, const Napi::Object &options) {
   child.pid_max = pidMax > 0 ? pidMaxText_.c_str() : nullptr;
   child.ns_pid = static_cast<pid_t>(nsPid);
   child.new_namespaces = static_cast<int>(newNamespaces) | (child.mount_proc ? CLONE_NEWNS : 0);
+  child.warm_net_fd = -1;
   child.hostname = hasHostname ? hostname_.c_str() : nullptr;
   child.time_offsets = hasOffsets ? timeOffsets_.c_str() : nullptr;
   return true;

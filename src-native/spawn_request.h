@@ -30,6 +30,8 @@ class SpawnRequest {
   struct pidns_child child = {};
   bool newPidNamespace = false;
   bool usePidfd = false;
+  // A new network namespace may be one made ahead (warm_network.cc).
+  bool warmNetwork = false;
   bool newUserNamespace = false;
   // Descriptors the JavaScript side opened for this spawn (options.ownedFds): closed here only
   // if nobody is left to receive the outcome (the environment that asked has ended).

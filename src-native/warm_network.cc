@@ -1,0 +1,108 @@
+// A network namespace made ahead. Making one is the slowest part of a spawn with
+// namespaces: ['net'] (the kernel runs every subsystem's per-namespace setup, then the loopback
+// interface is brought up), and nothing about it depends on the spawn. So after the first such
+// spawn, a thread of the addon's own keeps one ready: it unshares a network namespace for itself
+// (a thread may: only the thread changes namespace), brings lo up there and waits. The next spawn
+// that needs one takes it through /proc/self/task/TID/ns/net and its child enters it with setns;
+// the thread then leaves it for a new one, so each namespace is handed out once and, from then
+// on, only the command's processes are in it. At most one is made ahead: a spawn that finds none
+// ready makes its own in the clone, as without this.
+//
+// Only for namespaces owned by Node's user namespace (not with userNamespace, whose network
+// namespace must belong to the new user namespace) and made by the clone itself (not joins).
+// Nothing is held open: the thread's membership keeps the namespace alive, the descriptor exists
+// only while the spawner thread clones.
+#include "warm_network.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "kernel.h"
+#include "namespaces.h"
+
+namespace pidns {
+namespace {
+
+enum class State { kIdle, kMaking, kReady, kFailed };
+
+struct Warm {
+  uv_mutex_t lock;
+  uv_cond_t wake;
+  State state = State::kIdle;
+  pid_t tid = 0;
+};
+
+// Never destroyed: the thread waits on it until the process exits.
+Warm *const warm = [] {
+  auto *w = new Warm;
+  uv_mutex_init(&w->lock);
+  uv_cond_init(&w->wake);
+  return w;
+}();
+
+void WarmMain(void *) {
+  prctl(PR_SET_NAME, "pidns-netns", 0, 0, 0);
+  sigset_t all;
+  memset(&all, 0xff, sizeof all);
+  pidns_sigmask_set(&all, nullptr);
+  uv_mutex_lock(&warm->lock);
+  warm->tid = static_cast<pid_t>(syscall(SYS_gettid));
+  for (;;) {
+    while (warm->state == State::kReady) uv_cond_wait(&warm->wake, &warm->lock);
+    uv_mutex_unlock(&warm->lock);
+    // Leaves the namespace handed out (or Node's, the first time) for a new one.
+    bool made = unshare(CLONE_NEWNET) == 0 && pidns_loopback_up() == 0;
+    uv_mutex_lock(&warm->lock);
+    if (!made) {
+      // Not permitted here (no privilege, a seccomp filter): spawns make their own, and this
+      // thread, which may be in a namespace half made, only waits.
+      warm->state = State::kFailed;
+      for (;;) uv_cond_wait(&warm->wake, &warm->lock);
+    }
+    warm->state = State::kReady;
+  }
+}
+
+}  // namespace
+
+int TakeWarmNetwork() {
+  int fd = -1;
+  uv_mutex_lock(&warm->lock);
+  switch (warm->state) {
+    case State::kIdle: {
+      // The first spawn that wants one starts the thread, with every signal blocked (it
+      // inherits the spawner thread's mask) and a small stack.
+      uv_thread_options_t options;
+      options.flags = UV_THREAD_HAS_STACK_SIZE;
+      options.stack_size = 64 * 1024;
+      uv_thread_t thread;
+      warm->state = uv_thread_create_ex(&thread, &options, WarmMain, nullptr) == 0 ? State::kMaking : State::kFailed;
+      break;
+    }
+    case State::kReady: {
+      // Opened while the thread is still in it (it leaves only once told, under this lock).
+      char path[64];
+      snprintf(path, sizeof path, "/proc/self/task/%d/ns/net", static_cast<int>(warm->tid));
+      fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        warm->state = State::kMaking;
+        uv_cond_signal(&warm->wake);
+      }
+      break;
+    }
+    case State::kMaking:
+    case State::kFailed:
+      break;
+  }
+  uv_mutex_unlock(&warm->lock);
+  return fd;
+}
+
+}  // namespace pidns

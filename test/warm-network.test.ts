@@ -1,0 +1,142 @@
+// A network namespace made ahead (src-native/warm_network.cc): after the first spawn with
+// namespaces: ['net'], a thread of the addon's keeps one ready, lo up, for the next. What must
+// hold whatever the timing: each command gets a namespace that no other process is in and that
+// nobody was in before it (so two commands alive at once never share one), lo is up there, it is
+// owned by the user namespace it would be owned by without this (Node's, or the command's new
+// one), the thread exists only once a spawn has asked for 'net', and Node's descriptors are
+// unchanged. PIDNS_NO_WARM_NETWORK=1 turns it off; a refused setns falls back to a namespace
+// made by the command's own process. Read from /proc (every thread of every process) and with
+// ioctl(NS_GET_USERNS).
+import { spawnSync } from 'child_process';
+import { spawnInPidNamespace, type PidNamespaceChild } from '../lib';
+import { describeAsRoot } from './root';
+import { buildFixture, fixture, removeBuiltFixture, runFixture } from './subprocess';
+
+interface Thread {
+  name: string;
+  tid: number;
+  net: number;
+  dev: string[];
+  loopbackV6: boolean | null;
+  owner: number;
+}
+
+interface Report {
+  error?: { code?: string; message?: string; stack?: string };
+  node: number;
+  nodeUser: number;
+  threads: { atStart: Thread[]; afterPlainSpawn: Thread[]; afterNetSpawns: Thread[] };
+  children: { net: number; ours: number[]; threadsIn: string[]; dev: string[]; loopbackV6: boolean | null; owner: number; user: number }[];
+  fds: { before: number; after: number };
+}
+
+function parse(stdout: string, stderr: string): Report {
+  let report: Report;
+  try {
+    report = JSON.parse(stdout.split('\n')[0]) as Report;
+  } catch {
+    throw new Error(`no report; stdout: ${stdout.slice(0, 500)} stderr: ${stderr.slice(0, 2000)}`);
+  }
+  expect(report.error).toBeUndefined();
+  return report;
+}
+
+/** fixtures/warm-network-report.js with these spawn options, count and pause. */
+function reportOf(options: object, count: number, pauseMs: number, env?: NodeJS.ProcessEnv): Report {
+  const run = runFixture('warm-network-report.js', [JSON.stringify(options), String(count), String(pauseMs)], { env });
+  return parse(run.stdout, run.stderr);
+}
+
+const names = (threads: Thread[]) => threads.map((t) => t.name).sort();
+
+/** What holds for every command, made ahead or not: a namespace of its own, fresh, lo up. */
+function expectOwnNamespaces(report: Report, expectedOwner: (child: Report['children'][number]) => number): void {
+  const nets = report.children.map((c) => c.net);
+  // All alive at once when read, so an inode the kernel reused cannot make two look the same.
+  expect(new Set(nets).size).toBe(nets.length);
+  expect(nets).not.toContain(report.node);
+  for (const child of report.children) {
+    // Only the command (and its init): no thread of Node's, no other command's process.
+    expect(child.threadsIn.map((t) => Number(t.split('/')[0])).sort((a, b) => a - b)).toEqual(child.ours);
+    expect(child.threadsIn.every((t) => t.split('/')[0] === t.split('/')[1])).toBe(true);
+    expect(child.dev).toEqual(['lo']);
+    if (child.loopbackV6 !== null) expect(child.loopbackV6).toBe(true);
+    expect(child.owner).toBe(expectedOwner(child));
+  }
+  expect(report.fds.after).toBe(report.fds.before);
+}
+
+describeAsRoot('a network namespace made ahead', () => {
+  for (const init of [true, false]) {
+    test(`init ${init}: one thread keeps one ready once 'net' was asked for; each command's is its own, fresh, lo up, owned by Node's user namespace`, () => {
+      const report = reportOf({ init }, 8, 50);
+      expect(names(report.threads.atStart)).toEqual([]);
+      expect(names(report.threads.afterPlainSpawn)).toEqual(['pidns-spawner']);
+      expect(names(report.threads.afterNetSpawns)).toEqual(['pidns-netns', 'pidns-spawner']);
+      const [spawner, warm] = ['pidns-spawner', 'pidns-netns'].map((n) => report.threads.afterNetSpawns.find((t) => t.name === n)!);
+      expect(spawner.net).toBe(report.node);
+      // The one held for the next spawn: not Node's, not any command's, nothing but lo, up.
+      expect(warm.net).not.toBe(report.node);
+      expect(report.children.map((c) => c.net)).not.toContain(warm.net);
+      expect(warm.dev).toEqual(['lo']);
+      if (warm.loopbackV6 !== null) expect(warm.loopbackV6).toBe(true);
+      expect(warm.owner).toBe(report.nodeUser);
+      expectOwnNamespaces(report, () => report.nodeUser);
+    });
+  }
+
+  test('spawns back to back, with no pause for one to be made: each still gets its own', () => {
+    const report = reportOf({}, 12, 0);
+    expectOwnNamespaces(report, () => report.nodeUser);
+  });
+
+  test('userNamespace: the network namespace belongs to the new user namespace, and no thread makes one ahead', () => {
+    const report = reportOf({ userNamespace: true }, 4, 50);
+    expect(names(report.threads.afterNetSpawns)).toEqual(['pidns-spawner']);
+    expectOwnNamespaces(report, (child) => child.user);
+    for (const child of report.children) expect(child.user).not.toBe(report.nodeUser);
+  });
+
+  test('PIDNS_NO_WARM_NETWORK=1: no thread, and each command still gets its own namespace, lo up', () => {
+    const report = reportOf({}, 4, 50, { PIDNS_NO_WARM_NETWORK: '1' });
+    expect(names(report.threads.afterNetSpawns)).toEqual(['pidns-spawner']);
+    expectOwnNamespaces(report, () => report.nodeUser);
+  });
+
+  test('setns refused (a seccomp filter): the command makes its own, and still gets one of its own, lo up', () => {
+    const loader = buildFixture('seccomp-exec');
+    try {
+      const run = spawnSync(loader, ['--eperm', 'setns', '--', process.execPath, fixture('warm-network-report.js'), '{}', '6', '50'], { encoding: 'utf8', timeout: 30000 });
+      const report = parse(run.stdout, run.stderr);
+      expect(names(report.threads.afterNetSpawns)).toEqual(['pidns-netns', 'pidns-spawner']);
+      const warm = report.threads.afterNetSpawns.find((t) => t.name === 'pidns-netns')!;
+      expect(report.children.map((c) => c.net)).not.toContain(warm.net);
+      expectOwnNamespaces(report, () => report.nodeUser);
+    } finally {
+      removeBuiltFixture(loader);
+    }
+  });
+
+  test('two commands alive at once listen on the same address, each in its own namespace', async () => {
+    const listen = "require('net').createServer().listen(7001, '127.0.0.1', () => console.log('listening')).on('error', (e) => { console.log(e.code); process.exit(1); })";
+    const children: PidNamespaceChild[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const child = await spawnInPidNamespace(process.execPath, ['-e', listen], { namespaces: ['net'], stdio: ['ignore', 'pipe', 'inherit'] });
+        children.push(child);
+        const line = await new Promise<string>((resolve) => {
+          let text = '';
+          child.stdout!.on('data', (d: Buffer) => {
+            text += d.toString();
+            if (text.includes('\n')) resolve(text.trim());
+          });
+          child.stdout!.on('end', () => resolve(text.trim()));
+        });
+        expect(line).toBe('listening');
+      }
+    } finally {
+      for (const child of children) child.kill('SIGKILL');
+      await Promise.all(children.map((c) => c.exited));
+    }
+  });
+});
