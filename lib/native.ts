@@ -189,9 +189,10 @@ export const initPath = path.join(path.dirname(addonPath), 'pidns-init');
 
 /** False on kernels without pidfds (before 5.3), or when PIDNS_NO_PIDFD=1 forces the fallback. */
 export const usePidfd = !process.env.PIDNS_NO_PIDFD && native.pidfdSupported();
-/** Whether a spawn with a new network namespace may take one made ahead on a thread of the
- * addon's (see README, "Beyond the PID namespace"); PIDNS_NO_WARM_NETWORK=1 makes each in its clone. */
-export const warmNetwork = !process.env.PIDNS_NO_WARM_NETWORK;
+/** Settings read at each spawn. warmNetwork: whether a spawn with a new network namespace may take
+ * one made ahead on a thread of the addon's (see README, "Beyond the PID namespace");
+ * PIDNS_NO_WARM_NETWORK=1 makes each in its clone (bench/namespaces.js also turns it off for a case). */
+export const tuning = { warmNetwork: !process.env.PIDNS_NO_WARM_NETWORK };
 // Always, before the first clone: even with pidfds, a pidfd_open after the clone can fail (EMFILE,
 // ENOMEM), and that child's exit is then watched through SIGCHLD, which must not be missed.
 native.startFallbackWatch();

@@ -2,7 +2,7 @@
 // checked options and what the spawn has prepared (stdio descriptors, a cgroup, a namespace to
 // join, the init's control socket). Nothing changes a request once it is built.
 import type { EnteredTarget } from './enter';
-import { initPath, native, usePidfd, warmNetwork, type NativeFailure, type NativeSpawnOptions, type NativeSpawnResult } from './native';
+import { initPath, native, tuning, usePidfd, type NativeFailure, type NativeSpawnOptions, type NativeSpawnResult } from './native';
 import { namespaceRequest, NO_NEW_NAMESPACES, type NormalizedNamespaces } from './namespaces';
 import { mapsRoot, type NormalizedOptions, type NormalizedPodOptions, type NormalizedUserNamespace } from './options';
 import { ownPidInProc } from './proc';
@@ -164,7 +164,7 @@ function common(prepared: Prepared, userNamespace: NormalizedUserNamespace | nul
     pdeathsig,
     parentPid: pdeathsig ? ownPidInProc() : 0,
     usePidfd,
-    warmNetwork,
+    warmNetwork: tuning.warmNetwork,
     newUserNamespace: userNamespace !== null,
     uidMap: userNamespace?.uidMap ?? '',
     gidMap: userNamespace?.gidMap ?? '',

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <uv.h>
@@ -37,6 +38,9 @@ struct Warm {
   uv_cond_t wake;
   State state = State::kIdle;
   pid_t tid = 0;
+  ino_t inode = 0;  // of the namespace it has ready
+  uv_thread_t thread;
+  bool joinable = false;
 };
 
 // Never destroyed: the thread waits on it until the process exits.
@@ -57,15 +61,22 @@ void WarmMain(void *) {
   for (;;) {
     while (warm->state == State::kReady) uv_cond_wait(&warm->wake, &warm->lock);
     uv_mutex_unlock(&warm->lock);
-    // Leaves the namespace handed out (or Node's, the first time) for a new one.
-    bool made = unshare(CLONE_NEWNET) == 0 && pidns_loopback_up() == 0;
+    // Leaves the namespace handed out (or Node's, the first time) for a new one, and notes which
+    // it is, by a path that names this thread whatever PID namespace /proc shows.
+    struct stat made;
+    bool ok = unshare(CLONE_NEWNET) == 0 && pidns_loopback_up() == 0 && stat("/proc/thread-self/ns/net", &made) == 0;
     uv_mutex_lock(&warm->lock);
-    if (!made) {
-      // Not permitted here (no privilege, a seccomp filter): spawns make their own, and this
-      // thread, which may be in a namespace half made, only waits.
+    if (!ok) {
+      // Not permitted here (no privilege, a seccomp filter, no namespace left under
+      // user.max_net_namespaces): spawns make their own from now on. The thread ends, so that it
+      // keeps no namespace alive (it may still be in the last one handed out, a command's, and
+      // going back to Node's takes a privilege a user namespace's root may not have there); the
+      // spawner thread joins it.
       warm->state = State::kFailed;
-      for (;;) uv_cond_wait(&warm->wake, &warm->lock);
+      uv_mutex_unlock(&warm->lock);
+      return;
     }
+    warm->inode = made.st_ino;
     warm->state = State::kReady;
   }
 }
@@ -78,12 +89,12 @@ int TakeWarmNetwork() {
   switch (warm->state) {
     case State::kIdle: {
       // The first spawn that wants one starts the thread, with every signal blocked (it
-      // inherits the spawner thread's mask) and a small stack.
+      // inherits the spawner thread's mask).
       uv_thread_options_t options;
       options.flags = UV_THREAD_HAS_STACK_SIZE;
-      options.stack_size = 64 * 1024;
-      uv_thread_t thread;
-      warm->state = uv_thread_create_ex(&thread, &options, WarmMain, nullptr) == 0 ? State::kMaking : State::kFailed;
+      options.stack_size = 256 * 1024;
+      warm->joinable = uv_thread_create_ex(&warm->thread, &options, WarmMain, nullptr) == 0;
+      warm->state = warm->joinable ? State::kMaking : State::kFailed;
       break;
     }
     case State::kReady: {
@@ -91,14 +102,27 @@ int TakeWarmNetwork() {
       char path[64];
       snprintf(path, sizeof path, "/proc/self/task/%d/ns/net", static_cast<int>(warm->tid));
       fd = open(path, O_RDONLY | O_CLOEXEC);
+      // The thread's own, as it noted it: a /proc of another PID namespace than Node's numbers
+      // threads otherwise, and the path could name another thread of Node's.
+      struct stat opened;
+      if (fd >= 0 && (fstat(fd, &opened) != 0 || opened.st_ino != warm->inode)) {
+        close(fd);
+        fd = -1;
+      }
       if (fd >= 0) {
         warm->state = State::kMaking;
         uv_cond_signal(&warm->wake);
       }
       break;
     }
-    case State::kMaking:
     case State::kFailed:
+      // The thread has ended, or is about to (it sets this last): joined once.
+      if (warm->joinable) {
+        uv_thread_join(&warm->thread);
+        warm->joinable = false;
+      }
+      break;
+    case State::kMaking:
       break;
   }
   uv_mutex_unlock(&warm->lock);

@@ -117,6 +117,19 @@ describeAsRoot('a network namespace made ahead', () => {
     }
   });
 
+  test('user.max_net_namespaces reached: the thread ends and holds no command\'s namespace; spawns make their own again once others end', () => {
+    // As root of a user namespace of its own, whose limits it may set: 2 network namespaces.
+    const run = spawnSync('unshare', ['--user', '--map-root-user', 'sh', '-c', 'echo 2 > /proc/sys/user/max_net_namespaces && exec "$0" "$1"', process.execPath, fixture('warm-network-limit.js')], { encoding: 'utf8', timeout: 30000 });
+    const report = parse(run.stdout, run.stderr) as unknown as { node: number; commands: number[]; thread: number | null; third: object; fourth: { net: number } };
+    // Both commands have their own; the thread, refused a third, has ended instead of staying in
+    // the second command's.
+    expect(new Set([report.node, ...report.commands]).size).toBe(3);
+    expect(report.thread).toBeNull();
+    expect(report.third).toMatchObject({ code: 'ENOSPC', syscall: 'clone', message: expect.stringMatching(/user\.max_net_namespaces=2/) });
+    expect(report.fourth).toEqual({ net: expect.any(Number) });
+    expect(report.fourth.net).not.toBe(report.node);
+  });
+
   test('two commands alive at once listen on the same address, each in its own namespace', async () => {
     const listen = "require('net').createServer().listen(7001, '127.0.0.1', () => console.log('listening')).on('error', (e) => { console.log(e.code); process.exit(1); })";
     const children: PidNamespaceChild[] = [];
