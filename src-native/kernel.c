@@ -44,6 +44,13 @@ PIDNS_RAW int pidns_sigmask_set(const sigset_t *set, sigset_t *old) {
   return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, sizeof(unsigned long));
 }
 
+int pidns_block_signals_but_libc(void) {
+  unsigned long mask = ~0UL;
+  mask &= ~(1UL << (32 - 1));
+  mask &= ~(1UL << (33 - 1));
+  return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof mask);
+}
+
 PIDNS_RAW long pidns_open_files_limit(void) {
   struct rlimit limit;
   if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &limit) < 0) return 1024;

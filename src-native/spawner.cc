@@ -135,11 +135,8 @@ void ReapOrphans() {
 
 void SpawnerMain(void *) {
   prctl(PR_SET_NAME, "pidns-spawner", 0, 0, 0);
-  // glibc unblocks its own cancellation signal in every new thread: blocked again, by the system
-  // call itself, so that no signal at all is ever handled here.
-  sigset_t all;
-  memset(&all, 0xff, sizeof all);
-  pidns_sigmask_set(&all, nullptr);
+  // No signal of Node's is ever handled here (RunSpawn blocks even glibc's two around the clone).
+  pidns_block_signals_but_libc();
   for (;;) {
     uv_mutex_lock(&spawner->lock);
     for (;;) {

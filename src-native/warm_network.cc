@@ -53,9 +53,7 @@ Warm *const warm = [] {
 
 void WarmMain(void *) {
   prctl(PR_SET_NAME, "pidns-netns", 0, 0, 0);
-  sigset_t all;
-  memset(&all, 0xff, sizeof all);
-  pidns_sigmask_set(&all, nullptr);
+  pidns_block_signals_but_libc();
   uv_mutex_lock(&warm->lock);
   warm->tid = static_cast<pid_t>(syscall(SYS_gettid));
   for (;;) {

@@ -83,11 +83,30 @@ describeAsRoot('the spawner thread', () => {
     }
   });
 
-  test('the spawner thread blocks every signal (SigBlk: all but SIGKILL and SIGSTOP, which cannot be)', () => {
-    const expected = (((1n << 64n) - 1n) & ~(1n << 8n) & ~(1n << 18n)).toString(16);
+  test("the spawner thread blocks every signal but glibc's own two (SigBlk: all but SIGKILL and SIGSTOP, which cannot be, and 32 and 33)", () => {
+    const expected = (((1n << 64n) - 1n) & ~(1n << 8n) & ~(1n << 18n) & ~(1n << 31n) & ~(1n << 32n)).toString(16);
     const masks = spawnerThreads().map((tid) => fs.readFileSync(`/proc/self/task/${tid}/status`, 'latin1').match(/^SigBlk:\s*([0-9a-f]+)$/m)![1]);
     expect(masks.length).toBeGreaterThan(0);
     expect(masks.map((mask) => BigInt(`0x${mask}`).toString(16))).toEqual(masks.map(() => expected));
+  });
+
+  test("process.setgid() and process.setuid() return after spawns: glibc's broadcast to every thread reaches the addon's", () => {
+    // glibc changes ids thread by thread, with a signal (33) that each must handle; a thread that
+    // blocks it makes the call wait for ever. The addon's threads: the spawner, and the one that
+    // makes network namespaces ahead.
+    const script = `
+      const fs = require('fs');
+      const { spawnInPidNamespace } = require(${JSON.stringify(DIST)});
+      (async () => {
+        await (await spawnInPidNamespace('true', [], { init: false })).exited;
+        await (await spawnInPidNamespace('true', [], { namespaces: ['net'] })).exited;
+        const names = fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'latin1').trim());
+        process.setgid(process.getgid());
+        process.setuid(process.getuid());
+        console.log(names.filter((n) => n.startsWith('pidns-')).sort().join(' '));
+      })();`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 15000 });
+    expect({ stdout: run.stdout, stderr: run.stderr, status: run.status, signal: run.signal }).toEqual({ stdout: 'pidns-netns pidns-spawner\n', stderr: '', status: 0, signal: null });
   });
 
   test('one spawner thread per process: a Node process that spawned from its main thread and 3 workers has exactly one', () => {
