@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -118,6 +119,10 @@ void RunSpawn(SpawnRequest &request, SpawnOutcome *out) {
   sigset_t all, saved;
   memset(&all, 0xff, sizeof all);
   pidns_sigmask_set(&all, &saved);
+  // A child that changes its ids (uid, gid) makes the kernel reset the dumpable flag of its memory,
+  // which until its execve is Node's: Node would be left undumpable (no core dumps, its /proc
+  // files root's, ptrace refused). Put back once the child has exec'd.
+  int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
   pid_t pid;
   if (direct && child.cgroup_fd >= 0) {
     // Created inside the cgroup, so that no process of the namespace ever runs outside it.
@@ -133,6 +138,7 @@ void RunSpawn(SpawnRequest &request, SpawnOutcome *out) {
     pid = clone(pidns_child_main, stacks[0] + sizeof stacks[0], flags, &child, &pidfd);
   }
   int cloneErrno = errno;
+  if (dumpable == 1 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   pidns_sigmask_set(&saved, nullptr);
   close(errorPipe[1]);
   if (child.warm_net_fd >= 0) close(child.warm_net_fd);

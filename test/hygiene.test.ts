@@ -6,6 +6,7 @@ import { Worker } from 'worker_threads';
 import { spawnInPidNamespace } from '../lib';
 import { childrenOfSelf, collect, descriptors, eventually, namespaceInode, ownDescriptorCount, status } from './kernel';
 import { describeAsRoot } from './root';
+import { inPublicInstall, publicInstall } from './public-install';
 import { fixture } from './subprocess';
 
 function threadPidNamespaces(): { own: string; forChildren: string[] } {
@@ -83,6 +84,17 @@ describeAsRoot('descriptor and signal hygiene', () => {
 });
 
 describeAsRoot('the Node process is never changed', () => {
+  test('a command given another uid leaves Node dumpable (its /proc files its own), raw and under the init', () => {
+    // Not root, so that the owner tells: a Node process of uid 65534 that may change ids.
+    const caps = '+setuid,+setgid,+sys_admin';
+    const run = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=${caps}`, `--ambient-caps=${caps}`, '--', publicInstall().node, inPublicInstall(fixture('dumpable-report.js')), '1001'], { encoding: 'utf8', timeout: 20000, cwd: '/' });
+    const report = JSON.parse(run.stdout.split('\n')[0] || '{}');
+    expect({ report, stderr: run.stderr }).toEqual({
+      report: { uid: 65534, before: 65534, 'init false': { exited: 0, owner: 65534 }, 'init true': { exited: 0, owner: 65534 } },
+      stderr: '',
+    });
+  });
+
   test('every thread still creates children in our own PID namespace', async () => {
     const pid1 = await spawnInPidNamespace('sleep', ['30'], { init: false, stdio: 'ignore' });
     const joined = await spawnInPidNamespace('true', [], { join: pid1.pid });
