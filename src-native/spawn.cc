@@ -141,7 +141,10 @@ void RunSpawn(SpawnRequest &request, SpawnOutcome *out) {
   if (dumpable == 1 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   pidns_sigmask_set(&saved, nullptr);
   close(errorPipe[1]);
-  if (child.warm_net_fd >= 0) close(child.warm_net_fd);
+  if (child.warm_net_fd >= 0) {
+    close(child.warm_net_fd);
+    SettleWarmNetwork();
+  }
 
   if (pid < 0) {
     close(errorPipe[0]);

@@ -31,6 +31,7 @@
 #include "spawn.h"
 #include "spawn_request.h"
 #include "spawner.h"
+#include "warm_network.h"
 
 namespace pidns {
 namespace {
@@ -162,6 +163,7 @@ void SpawnerMain(void *) {
     // The child has exec'd or failed: nothing reads the request any more.
     job->request.reset();
     Deliver(job);
+    RefillWarmNetwork();
   }
 }
 

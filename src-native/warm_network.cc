@@ -1,22 +1,27 @@
 // A network namespace made ahead. Making one is the slowest part of a spawn with
 // namespaces: ['net'] (the kernel runs every subsystem's per-namespace setup, then the loopback
-// interface is brought up), and nothing about it depends on the spawn. So after the first such
-// spawn, a thread of the addon's own keeps one ready: it unshares a network namespace for itself
-// (a thread may: only the thread changes namespace), brings lo up there and waits. The next spawn
-// that needs one takes it through /proc/self/task/TID/ns/net and its child enters it with setns;
-// the thread then leaves it for a new one, so each namespace is handed out once and, from then
-// on, only the command's processes are in it. At most one is made ahead: a spawn that finds none
-// ready makes its own in the clone, as without this.
+// interface is brought up), and nothing about it depends on the spawn. So once a spawn has asked
+// for one, the spawner thread keeps one ready: it starts a holder thread, which unshares a network
+// namespace for itself (a thread may: only the thread changes namespace), brings lo up there and
+// waits. The next spawn that needs one takes it through /proc/self/task/TID/ns/net and its child
+// enters it with setns; the holder is then told to end, and the spawner joins it before the spawn's
+// outcome is delivered, so that from then on only the command's processes are in it. The next
+// holder is started by the spawner thread too, from Node's own network namespace, so what a new
+// namespace copies from the one it is made from (net.core.devconf_inherit_init_net) comes from
+// Node's, as with the clone, never from a command's. Each namespace is handed out once, to one
+// spawn; at most one is made ahead, and a spawn that finds none ready makes its own in the clone.
 //
 // Only for namespaces owned by Node's user namespace (not with userNamespace, whose network
 // namespace must belong to the new user namespace) and made by the clone itself (not joins).
-// Nothing is held open: the thread's membership keeps the namespace alive, the descriptor exists
-// only while the spawner thread clones.
+// Nothing is held open: the holder's membership keeps the namespace alive, the descriptor exists
+// only while the spawner thread clones. Everything here runs on the spawner thread but the
+// holders themselves.
 #include "warm_network.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -31,19 +36,30 @@
 namespace pidns {
 namespace {
 
-enum class State { kIdle, kMaking, kReady, kFailed };
+enum class State {
+  kIdle,     // no spawn has asked for one yet
+  kNone,     // no holder: one is started after the current spawn
+  kMaking,   // a holder is making one
+  kReady,    // a holder has one ready and waits
+  kTaken,    // handed out: the holder was told to end, and is joined after the clone
+  kFailed,   // the last holder could not make one (and has ended): tried again after a pause
+};
 
 struct Warm {
   uv_mutex_t lock;
   uv_cond_t wake;
   State state = State::kIdle;
-  pid_t tid = 0;
-  ino_t inode = 0;  // of the namespace it has ready
-  uv_thread_t thread;
+  bool wanted = false;  // a spawn has asked for one
+  uv_thread_t holder;
   bool joinable = false;
+  bool release = false;  // the holder may end
+  pid_t tid = 0;         // the holder's, once it has one ready
+  ino_t inode = 0;       // of the namespace it has ready
+  uint64_t retryAt = 0;  // uv_hrtime() after which a failed attempt is made again
+  uint64_t backoff = 0;  // ns: 1 s after the first failure, doubling up to 64 s
 };
 
-// Never destroyed: the thread waits on it until the process exits.
+// Never destroyed: a holder may wait on it until the process exits.
 Warm *const warm = [] {
   auto *w = new Warm;
   uv_mutex_init(&w->lock);
@@ -51,32 +67,61 @@ Warm *const warm = [] {
   return w;
 }();
 
-void WarmMain(void *) {
+constexpr uint64_t kSecond = 1000 * 1000 * 1000;
+
+void HolderMain(void *) {
   prctl(PR_SET_NAME, "pidns-netns", 0, 0, 0);
   pidns_block_signals_but_libc();
+  // The namespace, noted by a path that names this thread whatever PID namespace /proc shows.
+  struct stat made;
+  bool ok = unshare(CLONE_NEWNET) == 0 && pidns_loopback_up() == 0 && stat("/proc/thread-self/ns/net", &made) == 0;
   uv_mutex_lock(&warm->lock);
-  warm->tid = static_cast<pid_t>(syscall(SYS_gettid));
-  for (;;) {
-    while (warm->state == State::kReady) uv_cond_wait(&warm->wake, &warm->lock);
+  if (!ok) {
+    // Not permitted here (no privilege, a seccomp filter, user.max_net_namespaces reached):
+    // the thread ends, and what it made with it.
+    warm->backoff = warm->backoff == 0 ? kSecond : (warm->backoff < 64 * kSecond ? warm->backoff * 2 : warm->backoff);
+    warm->retryAt = uv_hrtime() + warm->backoff;
+    warm->state = State::kFailed;
     uv_mutex_unlock(&warm->lock);
-    // Leaves the namespace handed out (or Node's, the first time) for a new one, and notes which
-    // it is, by a path that names this thread whatever PID namespace /proc shows.
-    struct stat made;
-    bool ok = unshare(CLONE_NEWNET) == 0 && pidns_loopback_up() == 0 && stat("/proc/thread-self/ns/net", &made) == 0;
-    uv_mutex_lock(&warm->lock);
-    if (!ok) {
-      // Not permitted here (no privilege, a seccomp filter, no namespace left under
-      // user.max_net_namespaces): spawns make their own from now on. The thread ends, so that it
-      // keeps no namespace alive (it may still be in the last one handed out, a command's, and
-      // going back to Node's takes a privilege a user namespace's root may not have there); the
-      // spawner thread joins it.
-      warm->state = State::kFailed;
-      uv_mutex_unlock(&warm->lock);
-      return;
-    }
-    warm->inode = made.st_ino;
-    warm->state = State::kReady;
+    return;
   }
+  warm->backoff = 0;
+  warm->tid = static_cast<pid_t>(syscall(SYS_gettid));
+  warm->inode = made.st_ino;
+  warm->state = State::kReady;
+  while (!warm->release) uv_cond_wait(&warm->wake, &warm->lock);
+  uv_mutex_unlock(&warm->lock);
+}
+
+// Under warm->lock, with no holder running.
+void StartHolder() {
+  // Every signal blocked meanwhile, so that the thread starts with them blocked.
+  sigset_t all, saved;
+  memset(&all, 0xff, sizeof all);
+  pidns_sigmask_set(&all, &saved);
+  uv_thread_options_t options;
+  options.flags = UV_THREAD_HAS_STACK_SIZE;
+  options.stack_size = 256 * 1024;
+  warm->release = false;
+  warm->joinable = uv_thread_create_ex(&warm->holder, &options, HolderMain, nullptr) == 0;
+  pidns_sigmask_set(&saved, nullptr);
+  if (warm->joinable) {
+    warm->state = State::kMaking;
+  } else {
+    warm->backoff = warm->backoff == 0 ? kSecond : warm->backoff;
+    warm->retryAt = uv_hrtime() + warm->backoff;
+    warm->state = State::kFailed;
+  }
+}
+
+// Joins the holder, which has ended or been told to: outside the lock, which it takes to wake.
+void JoinHolder() {
+  uv_mutex_lock(&warm->lock);
+  bool join = warm->joinable;
+  warm->joinable = false;
+  uv_thread_t holder = warm->holder;
+  uv_mutex_unlock(&warm->lock);
+  if (join) uv_thread_join(&holder);
 }
 
 }  // namespace
@@ -84,47 +129,50 @@ void WarmMain(void *) {
 int TakeWarmNetwork() {
   int fd = -1;
   uv_mutex_lock(&warm->lock);
-  switch (warm->state) {
-    case State::kIdle: {
-      // The first spawn that wants one starts the thread, with every signal blocked (it
-      // inherits the spawner thread's mask).
-      uv_thread_options_t options;
-      options.flags = UV_THREAD_HAS_STACK_SIZE;
-      options.stack_size = 256 * 1024;
-      warm->joinable = uv_thread_create_ex(&warm->thread, &options, WarmMain, nullptr) == 0;
-      warm->state = warm->joinable ? State::kMaking : State::kFailed;
-      break;
+  warm->wanted = true;
+  if (warm->state == State::kReady) {
+    // Opened while the holder is still in it (it ends only once released, under this lock), and
+    // only if it is the holder's own: a /proc of another PID namespace than Node's numbers
+    // threads otherwise, and the path could name another thread of Node's.
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/ns/net", static_cast<int>(warm->tid));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat opened;
+    if (fd >= 0 && (fstat(fd, &opened) != 0 || opened.st_ino != warm->inode)) {
+      close(fd);
+      fd = -1;
     }
-    case State::kReady: {
-      // Opened while the thread is still in it (it leaves only once told, under this lock).
-      char path[64];
-      snprintf(path, sizeof path, "/proc/self/task/%d/ns/net", static_cast<int>(warm->tid));
-      fd = open(path, O_RDONLY | O_CLOEXEC);
-      // The thread's own, as it noted it: a /proc of another PID namespace than Node's numbers
-      // threads otherwise, and the path could name another thread of Node's.
-      struct stat opened;
-      if (fd >= 0 && (fstat(fd, &opened) != 0 || opened.st_ino != warm->inode)) {
-        close(fd);
-        fd = -1;
-      }
-      if (fd >= 0) {
-        warm->state = State::kMaking;
-        uv_cond_signal(&warm->wake);
-      }
-      break;
+    if (fd >= 0) {
+      warm->state = State::kTaken;
+      warm->release = true;
+      uv_cond_broadcast(&warm->wake);
     }
-    case State::kFailed:
-      // The thread has ended, or is about to (it sets this last): joined once.
-      if (warm->joinable) {
-        uv_thread_join(&warm->thread);
-        warm->joinable = false;
-      }
-      break;
-    case State::kMaking:
-      break;
   }
   uv_mutex_unlock(&warm->lock);
   return fd;
+}
+
+void SettleWarmNetwork() {
+  uv_mutex_lock(&warm->lock);
+  bool taken = warm->state == State::kTaken;
+  uv_mutex_unlock(&warm->lock);
+  if (!taken) return;
+  JoinHolder();
+  uv_mutex_lock(&warm->lock);
+  warm->state = State::kNone;
+  uv_mutex_unlock(&warm->lock);
+}
+
+void RefillWarmNetwork() {
+  uv_mutex_lock(&warm->lock);
+  bool start = warm->wanted && (warm->state == State::kIdle || warm->state == State::kNone);
+  bool retry = warm->state == State::kFailed && uv_hrtime() >= warm->retryAt;
+  uv_mutex_unlock(&warm->lock);
+  if (retry) JoinHolder();  // the failed one has ended
+  if (!start && !retry) return;
+  uv_mutex_lock(&warm->lock);
+  StartHolder();
+  uv_mutex_unlock(&warm->lock);
 }
 
 }  // namespace pidns

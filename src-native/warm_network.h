@@ -4,10 +4,19 @@
 
 namespace pidns {
 
+// All three are called on the spawner thread only.
+
 // A descriptor (O_CLOEXEC) of a network namespace that no process has entered, its loopback
 // interface already up, for the caller alone: each is handed out once. -1 when none is ready;
-// the caller then makes its own, and the next one is being made. Called on the spawner thread.
+// the caller then makes its own in the clone.
 int TakeWarmNetwork();
+
+// After the clone that used a namespace taken: waits for the thread that held it to end, so that
+// only the command's processes are in it once the spawn is delivered.
+void SettleWarmNetwork();
+
+// After a spawn is delivered: starts making the next one, once a spawn has asked for one.
+void RefillWarmNetwork();
 
 }  // namespace pidns
 

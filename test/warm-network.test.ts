@@ -8,7 +8,8 @@
 // made by the command's own process. Read from /proc (every thread of every process) and with
 // ioctl(NS_GET_USERNS).
 import { spawnSync } from 'child_process';
-import { spawnInPidNamespace, type PidNamespaceChild } from '../lib';
+import * as fs from 'fs';
+import { runInPidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
 import { describeAsRoot } from './root';
 import { buildFixture, fixture, removeBuiltFixture, runFixture } from './subprocess';
 
@@ -26,7 +27,8 @@ interface Report {
   node: number;
   nodeUser: number;
   threads: { atStart: Thread[]; afterPlainSpawn: Thread[]; afterNetSpawns: Thread[] };
-  children: { net: number; ours: number[]; threadsIn: string[]; dev: string[]; loopbackV6: boolean | null; owner: number; user: number }[];
+  children: { net: number; madeAhead: boolean; loUp: boolean; ours: number[]; threadsIn: string[]; dev: string[]; loopbackV6: boolean | null; owner: number; user: number }[];
+  threadsInLast: string[];
   fds: { before: number; after: number };
 }
 
@@ -60,16 +62,25 @@ function expectOwnNamespaces(report: Report, expectedOwner: (child: Report['chil
     expect(child.threadsIn.map((t) => Number(t.split('/')[0])).sort((a, b) => a - b)).toEqual(child.ours);
     expect(child.threadsIn.every((t) => t.split('/')[0] === t.split('/')[1])).toBe(true);
     expect(child.dev).toEqual(['lo']);
+    expect(child.loUp).toBe(true);
     if (child.loopbackV6 !== null) expect(child.loopbackV6).toBe(true);
     expect(child.owner).toBe(expectedOwner(child));
   }
+  // Once the last spawn has resolved, the thread that held its namespace has ended.
+  expect(report.threadsInLast.map((t) => Number(t.split('/')[0])).sort((a, b) => a - b)).toEqual(report.children[report.children.length - 1].ours);
   expect(report.fds.after).toBe(report.fds.before);
 }
+
+const madeAhead = (report: Report) => report.children.map((c) => c.madeAhead);
 
 describeAsRoot('a network namespace made ahead', () => {
   for (const init of [true, false]) {
     test(`init ${init}: one thread keeps one ready once 'net' was asked for; each command's is its own, fresh, lo up, owned by Node's user namespace`, () => {
-      const report = reportOf({ init }, 8, 50);
+      const report = reportOf({ init }, 8, 100);
+      // The first makes its own; the others (100 ms apart) take the one the thread held just
+      // before, as its /proc/PID/task/TID/ns/net showed it. One may have found none ready.
+      expect(madeAhead(report)[0]).toBe(false);
+      expect(madeAhead(report).filter(Boolean).length).toBeGreaterThanOrEqual(6);
       expect(names(report.threads.atStart)).toEqual([]);
       expect(names(report.threads.afterPlainSpawn)).toEqual(['pidns-spawner']);
       expect(names(report.threads.afterNetSpawns)).toEqual(['pidns-netns', 'pidns-spawner']);
@@ -93,6 +104,7 @@ describeAsRoot('a network namespace made ahead', () => {
   test('userNamespace: the network namespace belongs to the new user namespace, and no thread makes one ahead', () => {
     const report = reportOf({ userNamespace: true }, 4, 50);
     expect(names(report.threads.afterNetSpawns)).toEqual(['pidns-spawner']);
+    expect(madeAhead(report)).toEqual(report.children.map(() => false));
     expectOwnNamespaces(report, (child) => child.user);
     for (const child of report.children) expect(child.user).not.toBe(report.nodeUser);
   });
@@ -111,6 +123,8 @@ describeAsRoot('a network namespace made ahead', () => {
       expect(names(report.threads.afterNetSpawns)).toEqual(['pidns-netns', 'pidns-spawner']);
       const warm = report.threads.afterNetSpawns.find((t) => t.name === 'pidns-netns')!;
       expect(report.children.map((c) => c.net)).not.toContain(warm.net);
+      // Each was handed one, could not enter it, and made its own.
+      expect(madeAhead(report)).toEqual(report.children.map(() => false));
       expectOwnNamespaces(report, () => report.nodeUser);
     } finally {
       removeBuiltFixture(loader);
@@ -128,6 +142,28 @@ describeAsRoot('a network namespace made ahead', () => {
     expect(report.third).toMatchObject({ code: 'ENOSPC', syscall: 'clone', message: expect.stringMatching(/user\.max_net_namespaces=2/) });
     expect(report.fourth).toEqual({ net: expect.any(Number) });
     expect(report.fourth.net).not.toBe(report.node);
+  });
+
+  test("what a new namespace copies from the one it is made from comes from Node's, never from the last command's", async () => {
+    // With net.core.devconf_inherit_init_net = 3 a new network namespace copies the ipv4/ipv6
+    // conf defaults of the namespace of the thread that makes it. A command that changes its own
+    // must not pass them on to the next, made ahead while it ran.
+    const inherit = '/proc/sys/net/core/devconf_inherit_init_net';
+    const martians = '/proc/sys/net/ipv4/conf/default/log_martians';
+    const saved = fs.readFileSync(inherit, 'utf8').trim();
+    const ours = fs.readFileSync(martians, 'utf8').trim();
+    const flipped = ours === '1' ? '0' : '1';
+    fs.writeFileSync(inherit, '3');
+    try {
+      for (let i = 0; i < 20; i++) {
+        await runInPidNamespace('sh', ['-c', `echo ${flipped} > /proc/sys/net/ipv4/conf/all/log_martians; echo ${flipped} > ${martians}`], { namespaces: ['net'] });
+        if (i % 2) await new Promise((resolve) => setTimeout(resolve, 20));
+        const { stdout } = await runInPidNamespace('cat', [martians], { namespaces: ['net'] });
+        expect({ round: i, value: stdout.trim() }).toEqual({ round: i, value: ours });
+      }
+    } finally {
+      fs.writeFileSync(inherit, saved);
+    }
   });
 
   test('two commands alive at once listen on the same address, each in its own namespace', async () => {
