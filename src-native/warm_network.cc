@@ -6,9 +6,10 @@
 // waits. The next spawn that needs one takes it through /proc/self/task/TID/ns/net and its child
 // enters it with setns; the holder is then told to end, and the spawner joins it before the spawn's
 // outcome is delivered, so that from then on only the command's processes are in it. The next
-// holder is started by the spawner thread too, from Node's own network namespace, so what a new
-// namespace copies from the one it is made from (net.core.devconf_inherit_init_net) comes from
-// Node's, as with the clone, never from a command's. Each namespace is handed out once, to one
+// holder is started by the spawner thread as soon as one is taken (so that it has the whole spawn
+// to make the next), from Node's own network namespace: what a new namespace copies from the one it
+// is made from (net.core.devconf_inherit_init_net) comes from Node's, as with the clone, never from
+// a command's. Each namespace is handed out once, to one
 // spawn; at most one is made ahead, and a spawn that finds none ready makes its own in the clone.
 //
 // Only for namespaces owned by Node's user namespace (not with userNamespace, whose network
@@ -38,25 +39,29 @@ namespace {
 
 enum class State {
   kIdle,     // no spawn has asked for one yet
-  kNone,     // no holder: one is started after the current spawn
-  kMaking,   // a holder is making one
-  kReady,    // a holder has one ready and waits
-  kTaken,    // handed out: the holder was told to end, and is joined after the clone
+  kNone,     // no holder making or holding one: one is started after the current spawn
+  kMaking,   // the current holder is making one
+  kReady,    // the current holder has one ready and waits
   kFailed,   // the last holder could not make one (and has ended): tried again after a pause
+};
+
+// One holder thread and what it made.
+struct Holder {
+  uv_thread_t thread;
+  bool release = false;  // it may end
+  pid_t tid = 0;         // once it has one ready
+  ino_t inode = 0;       // of the namespace it has ready
 };
 
 struct Warm {
   uv_mutex_t lock;
   uv_cond_t wake;
   State state = State::kIdle;
-  bool wanted = false;  // a spawn has asked for one
-  uv_thread_t holder;
-  bool joinable = false;
-  bool release = false;  // the holder may end
-  pid_t tid = 0;         // the holder's, once it has one ready
-  ino_t inode = 0;       // of the namespace it has ready
-  uint64_t retryAt = 0;  // uv_hrtime() after which a failed attempt is made again
-  uint64_t backoff = 0;  // ns: 1 s after the first failure, doubling up to 64 s
+  bool wanted = false;          // a spawn has asked for one
+  Holder *current = nullptr;    // making, ready, or failed and ended (joined before the next)
+  Holder *handedOut = nullptr;  // released by the spawn that took its namespace, joined after its clone
+  uint64_t retryAt = 0;         // uv_hrtime() after which a failed attempt is made again
+  uint64_t backoff = 0;         // ns: 1 s after the first failure, doubling up to 64 s
 };
 
 // Never destroyed: a holder may wait on it until the process exits.
@@ -69,7 +74,8 @@ Warm *const warm = [] {
 
 constexpr uint64_t kSecond = 1000 * 1000 * 1000;
 
-void HolderMain(void *) {
+void HolderMain(void *arg) {
+  Holder *self = static_cast<Holder *>(arg);
   prctl(PR_SET_NAME, "pidns-netns", 0, 0, 0);
   pidns_block_signals_but_libc();
   // The namespace, noted by a path that names this thread whatever PID namespace /proc shows.
@@ -86,15 +92,17 @@ void HolderMain(void *) {
     return;
   }
   warm->backoff = 0;
-  warm->tid = static_cast<pid_t>(syscall(SYS_gettid));
-  warm->inode = made.st_ino;
+  self->tid = static_cast<pid_t>(syscall(SYS_gettid));
+  self->inode = made.st_ino;
   warm->state = State::kReady;
-  while (!warm->release) uv_cond_wait(&warm->wake, &warm->lock);
+  while (!self->release) uv_cond_wait(&warm->wake, &warm->lock);
   uv_mutex_unlock(&warm->lock);
 }
 
-// Under warm->lock, with no holder running.
+// Under warm->lock, with no current holder: starts one, from the spawner thread, so that it makes
+// its namespace from Node's.
 void StartHolder() {
+  auto *holder = new Holder;
   // Every signal blocked meanwhile, so that the thread starts with them blocked.
   sigset_t all, saved;
   memset(&all, 0xff, sizeof all);
@@ -102,26 +110,24 @@ void StartHolder() {
   uv_thread_options_t options;
   options.flags = UV_THREAD_HAS_STACK_SIZE;
   options.stack_size = 256 * 1024;
-  warm->release = false;
-  warm->joinable = uv_thread_create_ex(&warm->holder, &options, HolderMain, nullptr) == 0;
+  bool started = uv_thread_create_ex(&holder->thread, &options, HolderMain, holder) == 0;
   pidns_sigmask_set(&saved, nullptr);
-  if (warm->joinable) {
+  if (started) {
+    warm->current = holder;
     warm->state = State::kMaking;
   } else {
+    delete holder;
     warm->backoff = warm->backoff == 0 ? kSecond : warm->backoff;
     warm->retryAt = uv_hrtime() + warm->backoff;
     warm->state = State::kFailed;
   }
 }
 
-// Joins the holder, which has ended or been told to: outside the lock, which it takes to wake.
-void JoinHolder() {
-  uv_mutex_lock(&warm->lock);
-  bool join = warm->joinable;
-  warm->joinable = false;
-  uv_thread_t holder = warm->holder;
-  uv_mutex_unlock(&warm->lock);
-  if (join) uv_thread_join(&holder);
+// A holder that has ended or been released: joined outside the lock (it takes the lock to wake).
+void Join(Holder *holder) {
+  if (!holder) return;
+  uv_thread_join(&holder->thread);
+  delete holder;
 }
 
 }  // namespace
@@ -130,22 +136,27 @@ int TakeWarmNetwork() {
   int fd = -1;
   uv_mutex_lock(&warm->lock);
   warm->wanted = true;
-  if (warm->state == State::kReady) {
+  if (warm->state == State::kReady && !warm->handedOut) {
     // Opened while the holder is still in it (it ends only once released, under this lock), and
     // only if it is the holder's own: a /proc of another PID namespace than Node's numbers
     // threads otherwise, and the path could name another thread of Node's.
+    Holder *holder = warm->current;
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/ns/net", static_cast<int>(warm->tid));
+    snprintf(path, sizeof path, "/proc/self/task/%d/ns/net", static_cast<int>(holder->tid));
     fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat opened;
-    if (fd >= 0 && (fstat(fd, &opened) != 0 || opened.st_ino != warm->inode)) {
+    if (fd >= 0 && (fstat(fd, &opened) != 0 || opened.st_ino != holder->inode)) {
       close(fd);
       fd = -1;
     }
     if (fd >= 0) {
-      warm->state = State::kTaken;
-      warm->release = true;
+      holder->release = true;
       uv_cond_broadcast(&warm->wake);
+      warm->handedOut = holder;
+      warm->current = nullptr;
+      // The next one is made while this spawn runs, which is what leaves it time to be ready for
+      // the spawn after.
+      StartHolder();
     }
   }
   uv_mutex_unlock(&warm->lock);
@@ -154,21 +165,20 @@ int TakeWarmNetwork() {
 
 void SettleWarmNetwork() {
   uv_mutex_lock(&warm->lock);
-  bool taken = warm->state == State::kTaken;
+  Holder *released = warm->handedOut;
+  warm->handedOut = nullptr;
   uv_mutex_unlock(&warm->lock);
-  if (!taken) return;
-  JoinHolder();
-  uv_mutex_lock(&warm->lock);
-  warm->state = State::kNone;
-  uv_mutex_unlock(&warm->lock);
+  Join(released);
 }
 
 void RefillWarmNetwork() {
   uv_mutex_lock(&warm->lock);
   bool start = warm->wanted && (warm->state == State::kIdle || warm->state == State::kNone);
   bool retry = warm->state == State::kFailed && uv_hrtime() >= warm->retryAt;
+  Holder *failed = retry ? warm->current : nullptr;
+  if (retry) warm->current = nullptr;
   uv_mutex_unlock(&warm->lock);
-  if (retry) JoinHolder();  // the failed one has ended
+  Join(failed);  // it has ended
   if (!start && !retry) return;
   uv_mutex_lock(&warm->lock);
   StartHolder();

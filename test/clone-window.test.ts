@@ -49,7 +49,7 @@ function expectTypeError(call: () => unknown): void {
 describe('the addon refuses what the library would never send', () => {
   const request = () => ({
     file: '/bin/true', argv: ['true'], envp: [], cwd: null, uid: -1, gid: -1, fdMap: [0, 1, 2],
-    newPidNamespace: false, joinFd: -1, joinUserFd: -1, pdeathsig: 0, parentPid: 0, usePidfd: false,
+    newPidNamespace: false, joinFd: -1, joinUserFd: -1, pdeathsig: 0, parentPid: 0, usePidfd: false, warmNetwork: false,
     mountProc: false, noNewPrivileges: false, foreground: false, terminal: false, newUserNamespace: false,
     uidMap: '', gidMap: '', denySetgroups: false, cgroupFd: -1, pidMax: 0, nsPid: 0,
     enterFds: native.constants.ENTER_KINDS.map(() => -1), rootFd: -1, cwdFd: -1,

@@ -44,7 +44,7 @@ describe('the addon reads its options once', () => {
   test('a throwing getter\'s error comes back as it is, and Node goes on', () => {
     const options = {
       file: '/bin/true', argv: ['true'], envp: [], cwd: null, gid: -1, fdMap: [0, 1, 2],
-      newPidNamespace: false, joinFd: -1, joinUserFd: -1, pdeathsig: 0, parentPid: 0, usePidfd: false,
+      newPidNamespace: false, joinFd: -1, joinUserFd: -1, pdeathsig: 0, parentPid: 0, usePidfd: false, warmNetwork: false,
       mountProc: false, noNewPrivileges: false, foreground: false, terminal: false, newUserNamespace: false,
       uidMap: '', gidMap: '', denySetgroups: false, cgroupFd: -1,
       get uid(): number {
