@@ -150,6 +150,9 @@ struct pidns_child {
   /* A network namespace made ahead (warm_network.cc), lo up, that the process that execs enters
    * instead of a new one: CLONE_NEWNET is then left out of the clone. -1: none. */
   int warm_net_fd;
+  /* Set by the child when entering warm_net_fd was refused (a seccomp filter on setns): making
+   * namespaces ahead is then of no use in this process. */
+  volatile int warm_net_refused;
   const char *hostname;  /* sethostname in the new UTS namespace; NULL: keep the one inherited */
   /* "monotonic S 0\nboottime S 0\n", as /proc/PID/timens_offsets takes it; NULL: none */
   const char *time_offsets;

@@ -44,11 +44,14 @@ PIDNS_RAW int pidns_sigmask_set(const sigset_t *set, sigset_t *old) {
   return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, sizeof(unsigned long));
 }
 
-int pidns_block_signals_but_libc(void) {
-  unsigned long mask = ~0UL;
-  mask &= ~(1UL << (32 - 1));
-  mask &= ~(1UL << (33 - 1));
-  return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof mask);
+int pidns_block_signals_but_libc(sigset_t *old) {
+  /* glibc's sigdelset refuses its own two: the kernel's mask is built by hand. */
+  sigset_t mask;
+  unsigned char *bytes = (unsigned char *)&mask;
+  for (size_t i = 0; i < sizeof mask; i++) bytes[i] = 0xff;
+  unsigned long *words = (unsigned long *)&mask;
+  words[0] &= ~((1UL << (32 - 1)) | (1UL << (33 - 1)));
+  return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, old, sizeof(unsigned long));
 }
 
 PIDNS_RAW long pidns_open_files_limit(void) {

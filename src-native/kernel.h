@@ -39,11 +39,12 @@ int pidns_close_range_cloexec(unsigned int first);
 #endif
 /* pidns_sigaction_default(sig): raw_signal.h. */
 int pidns_sigmask_set(const sigset_t *set, sigset_t *old);
-/* The mask of the addon's own threads, which run no handler of Node's: every signal blocked but
- * the two glibc keeps for itself, 32 (cancellation) and 33 (the broadcast with which setuid(),
- * setgid() and their kin change every thread's ids, and which waits until each thread has
- * handled it: blocked there, process.setuid() would never return). */
-int pidns_block_signals_but_libc(void);
+/* The mask of the addon's own threads, which run no handler of Node's, and the mask to create them
+ * under: every signal blocked but the two glibc keeps for itself, 32 (cancellation) and 33 (the
+ * broadcast with which setuid(), setgid() and their kin change every thread's ids, and which
+ * waits until each thread has handled it, holding a lock that pthread_create takes: blocked
+ * there, process.setuid() would never return). The previous mask in *old unless NULL. */
+int pidns_block_signals_but_libc(sigset_t *old);
 int pidns_namespace_type(int fd);
 /* RLIMIT_NOFILE's soft limit (1024 if it cannot be read). */
 long pidns_open_files_limit(void);

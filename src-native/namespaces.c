@@ -56,7 +56,7 @@ PIDNS_CHILD_CODE int pidns_loopback_up(void) {
   return r;
 }
 
-PIDNS_CHILD_CODE int pidns_prepare_namespaces(const struct pidns_child *c) {
+PIDNS_CHILD_CODE int pidns_prepare_namespaces(struct pidns_child *c) {
   int kinds = c->new_namespaces;
   /* As unshare(1) does: mounts made inside must not reach the namespace this one was copied from. */
   if ((kinds & CLONE_NEWNS) && !c->mount_namespace_made && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return PIDNS_STEP_MOUNT;
@@ -74,6 +74,7 @@ PIDNS_CHILD_CODE int pidns_prepare_namespaces(const struct pidns_child *c) {
     /* A namespace made ahead has lo up already. Should entering it be refused (a seccomp filter
      * on setns), this process makes its own, as the clone would have. */
     int entered = c->warm_net_fd >= 0 && pidns_setns(c->warm_net_fd, CLONE_NEWNET) == 0;
+    if (c->warm_net_fd >= 0 && !entered) c->warm_net_refused = 1;
     if (!entered && c->warm_net_fd >= 0 && unshare(CLONE_NEWNET) < 0) return PIDNS_STEP_UNSHARE;
     if (!entered && pidns_loopback_up() < 0) return PIDNS_STEP_LOOPBACK;
   }

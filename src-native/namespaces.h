@@ -29,7 +29,7 @@ PIDNS_CHILD_CODE int pidns_loopback_up(void);
  * PIDNS_CLONE_NAMESPACES: private mount propagation, the cgroup and time namespaces (unshared
  * here), the time offsets, the host name, the loopback interface up. Returns PIDNS_STEP_NONE, or
  * the step that failed with errno set. */
-PIDNS_CHILD_CODE int pidns_prepare_namespaces(const struct pidns_child *c);
+PIDNS_CHILD_CODE int pidns_prepare_namespaces(struct pidns_child *c);
 
 #ifdef __cplusplus
 }

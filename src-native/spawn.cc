@@ -119,10 +119,12 @@ void RunSpawn(SpawnRequest &request, SpawnOutcome *out) {
   sigset_t all, saved;
   memset(&all, 0xff, sizeof all);
   pidns_sigmask_set(&all, &saved);
-  // A child that changes its ids (uid, gid) makes the kernel reset the dumpable flag of its memory,
-  // which until its execve is Node's: Node would be left undumpable (no core dumps, its /proc
-  // files root's, ptrace refused). Put back once the child has exec'd.
-  int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  // A child that changes its ids (uid, gid, a user namespace's) makes the kernel reset the dumpable
+  // flag of its memory, which until its execve is Node's: Node would be left undumpable (no core
+  // dumps, its /proc files root's, ptrace refused). Put back once the child has exec'd, and only
+  // then: a value set meanwhile by Node's own code is left alone.
+  bool changesIds = child.uid >= 0 || child.gid >= 0 || request.newUserNamespace || child.join_user_fd >= 0;
+  int dumpable = changesIds ? prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) : -1;
   pid_t pid;
   if (direct && child.cgroup_fd >= 0) {
     // Created inside the cgroup, so that no process of the namespace ever runs outside it.
@@ -143,7 +145,7 @@ void RunSpawn(SpawnRequest &request, SpawnOutcome *out) {
   close(errorPipe[1]);
   if (child.warm_net_fd >= 0) {
     close(child.warm_net_fd);
-    SettleWarmNetwork();
+    SettleWarmNetwork(child.warm_net_refused != 0);
   }
 
   if (pid < 0) {

@@ -225,6 +225,7 @@ bool SpawnRequest::Read(Napi::Env env, const Napi::Object &options) {
   child.ns_pid = static_cast<pid_t>(nsPid);
   child.new_namespaces = static_cast<int>(newNamespaces) | (child.mount_proc ? CLONE_NEWNS : 0);
   child.warm_net_fd = -1;
+  child.warm_net_refused = 0;
   child.hostname = hasHostname ? hostname_.c_str() : nullptr;
   child.time_offsets = hasOffsets ? timeOffsets_.c_str() : nullptr;
   return true;

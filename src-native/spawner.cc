@@ -137,7 +137,7 @@ void ReapOrphans() {
 void SpawnerMain(void *) {
   prctl(PR_SET_NAME, "pidns-spawner", 0, 0, 0);
   // No signal of Node's is ever handled here (RunSpawn blocks even glibc's two around the clone).
-  pidns_block_signals_but_libc();
+  pidns_block_signals_but_libc(nullptr);
   for (;;) {
     uv_mutex_lock(&spawner->lock);
     for (;;) {
@@ -171,9 +171,10 @@ void SpawnerMain(void *) {
 // a negative UV_E* code.
 int StartSpawner() {
   if (spawner->started) return 0;
-  sigset_t all, saved;
-  memset(&all, 0xff, sizeof all);
-  pidns_sigmask_set(&all, &saved);
+  // The thread starts with this mask (glibc's two unblocked: setuid() on another thread meanwhile
+  // waits for this one, holding a lock that thread creation takes).
+  sigset_t saved;
+  pidns_block_signals_but_libc(&saved);
   // The clone's two child stacks (64 KiB) live in RunSpawn's frame; the sanitizer build's frames
   // are larger.
   uv_thread_options_t options;

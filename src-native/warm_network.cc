@@ -58,6 +58,7 @@ struct Warm {
   uv_cond_t wake;
   State state = State::kIdle;
   bool wanted = false;          // a spawn has asked for one
+  bool refused = false;         // a child could not enter one: none is made ahead any more
   Holder *current = nullptr;    // making, ready, or failed and ended (joined before the next)
   Holder *handedOut = nullptr;  // released by the spawn that took its namespace, joined after its clone
   uint64_t retryAt = 0;         // uv_hrtime() after which a failed attempt is made again
@@ -77,11 +78,16 @@ constexpr uint64_t kSecond = 1000 * 1000 * 1000;
 void HolderMain(void *arg) {
   Holder *self = static_cast<Holder *>(arg);
   prctl(PR_SET_NAME, "pidns-netns", 0, 0, 0);
-  pidns_block_signals_but_libc();
+  pidns_block_signals_but_libc(nullptr);
   // The namespace, noted by a path that names this thread whatever PID namespace /proc shows.
   struct stat made;
   bool ok = unshare(CLONE_NEWNET) == 0 && pidns_loopback_up() == 0 && stat("/proc/thread-self/ns/net", &made) == 0;
   uv_mutex_lock(&warm->lock);
+  if (warm->current != self) {
+    // Retired while it made it (SettleWarmNetwork, refused): ends with what it made.
+    uv_mutex_unlock(&warm->lock);
+    return;
+  }
   if (!ok) {
     // Not permitted here (no privilege, a seccomp filter, user.max_net_namespaces reached):
     // the thread ends, and what it made with it.
@@ -103,10 +109,10 @@ void HolderMain(void *arg) {
 // its namespace from Node's.
 void StartHolder() {
   auto *holder = new Holder;
-  // Every signal blocked meanwhile, so that the thread starts with them blocked.
-  sigset_t all, saved;
-  memset(&all, 0xff, sizeof all);
-  pidns_sigmask_set(&all, &saved);
+  // The thread starts with the mask it keeps (see pidns_block_signals_but_libc: with glibc's two
+  // blocked here, a setuid() on another thread meanwhile would wait for ever).
+  sigset_t saved;
+  pidns_block_signals_but_libc(&saved);
   uv_thread_options_t options;
   options.flags = UV_THREAD_HAS_STACK_SIZE;
   options.stack_size = 256 * 1024;
@@ -135,8 +141,8 @@ void Join(Holder *holder) {
 int TakeWarmNetwork() {
   int fd = -1;
   uv_mutex_lock(&warm->lock);
-  warm->wanted = true;
-  if (warm->state == State::kReady && !warm->handedOut) {
+  warm->wanted = !warm->refused;
+  if (warm->state == State::kReady && !warm->handedOut && !warm->refused) {
     // Opened while the holder is still in it (it ends only once released, under this lock), and
     // only if it is the holder's own: a /proc of another PID namespace than Node's numbers
     // threads otherwise, and the path could name another thread of Node's.
@@ -163,18 +169,30 @@ int TakeWarmNetwork() {
   return fd;
 }
 
-void SettleWarmNetwork() {
+void SettleWarmNetwork(bool refused) {
   uv_mutex_lock(&warm->lock);
   Holder *released = warm->handedOut;
   warm->handedOut = nullptr;
+  Holder *next = nullptr;
+  if (refused) {
+    // Each spawn would make two namespaces for one: the holder making the next is told to end
+    // once it is done (it checks, whether it made one or not), and none is started again.
+    warm->refused = true;
+    next = warm->current;
+    warm->current = nullptr;
+    if (next) next->release = true;
+    uv_cond_broadcast(&warm->wake);
+    warm->state = State::kIdle;
+  }
   uv_mutex_unlock(&warm->lock);
   Join(released);
+  Join(next);
 }
 
 void RefillWarmNetwork() {
   uv_mutex_lock(&warm->lock);
-  bool start = warm->wanted && (warm->state == State::kIdle || warm->state == State::kNone);
-  bool retry = warm->state == State::kFailed && uv_hrtime() >= warm->retryAt;
+  bool start = warm->wanted && !warm->refused && (warm->state == State::kIdle || warm->state == State::kNone);
+  bool retry = !warm->refused && warm->state == State::kFailed && uv_hrtime() >= warm->retryAt;
   Holder *failed = retry ? warm->current : nullptr;
   if (retry) warm->current = nullptr;
   uv_mutex_unlock(&warm->lock);

@@ -12,8 +12,9 @@ namespace pidns {
 int TakeWarmNetwork();
 
 // After the clone that used a namespace taken: waits for the thread that held it to end, so that
-// only the command's processes are in it once the spawn is delivered.
-void SettleWarmNetwork();
+// only the command's processes are in it once the spawn is delivered. refused: the child could not
+// enter it (a seccomp filter on setns), and no more are made ahead in this process.
+void SettleWarmNetwork(bool refused);
 
 // After a spawn is delivered: starts making the next one, once a spawn has asked for one.
 void RefillWarmNetwork();

@@ -83,8 +83,10 @@ describeAsRoot('the spawner thread', () => {
     }
   });
 
-  test("the spawner thread blocks every signal but glibc's own two (SigBlk: all but SIGKILL and SIGSTOP, which cannot be, and 32 and 33)", () => {
+  test("the spawner thread blocks every signal but glibc's own two (SigBlk: all but SIGKILL and SIGSTOP, which cannot be, and 32 and 33)", async () => {
     const expected = (((1n << 64n) - 1n) & ~(1n << 8n) & ~(1n << 18n) & ~(1n << 31n) & ~(1n << 32n)).toString(16);
+    // The thread starts with the first spawn of the process.
+    await (await spawnInPidNamespace('true', [], { init: false })).exited;
     const masks = spawnerThreads().map((tid) => fs.readFileSync(`/proc/self/task/${tid}/status`, 'latin1').match(/^SigBlk:\s*([0-9a-f]+)$/m)![1]);
     expect(masks.length).toBeGreaterThan(0);
     expect(masks.map((mask) => BigInt(`0x${mask}`).toString(16))).toEqual(masks.map(() => expected));
@@ -94,6 +96,8 @@ describeAsRoot('the spawner thread', () => {
     // glibc changes ids thread by thread, with a signal (33) that each must handle; a thread that
     // blocks it makes the call wait for ever. The addon's threads: the spawner, and the one that
     // makes network namespaces ahead.
+    // Also while spawns are in flight: the addon starts threads then (the spawner, the holders of
+    // network namespaces made ahead), under a lock of glibc's that the broadcast holds.
     const script = `
       const fs = require('fs');
       const { spawnInPidNamespace } = require(${JSON.stringify(DIST)});
@@ -103,10 +107,21 @@ describeAsRoot('the spawner thread', () => {
         const names = fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'latin1').trim());
         process.setgid(process.getgid());
         process.setuid(process.getuid());
-        console.log(names.filter((n) => n.startsWith('pidns-')).sort().join(' '));
+        let calls = 0;
+        for (let round = 0; round < 60; round++) {
+          const spawned = spawnInPidNamespace('true', [], { namespaces: ['net'], init: round % 2 === 0, stdio: 'ignore' }).then((c) => c.exited);
+          const until = Date.now() + 20;
+          while (Date.now() < until) {
+            process.setgid(process.getgid());
+            process.setgroups([process.getgid()]);
+            calls++;
+          }
+          await spawned;
+        }
+        console.log(names.filter((n) => n.startsWith('pidns-')).sort().join(' '), calls > 60);
       })();`;
-    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 15000 });
-    expect({ stdout: run.stdout, stderr: run.stderr, status: run.status, signal: run.signal }).toEqual({ stdout: 'pidns-netns pidns-spawner\n', stderr: '', status: 0, signal: null });
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30000 });
+    expect({ stdout: run.stdout, stderr: run.stderr, status: run.status, signal: run.signal }).toEqual({ stdout: 'pidns-netns pidns-spawner true\n', stderr: '', status: 0, signal: null });
   });
 
   test('one spawner thread per process: a Node process that spawned from its main thread and 3 workers has exactly one', () => {
