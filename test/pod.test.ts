@@ -33,8 +33,11 @@ describeAsRoot('PidNamespace pods', () => {
     expect(nsPidLine(a.pid)).toEqual([a.pid, 2]);
     expect(Number(status(a.pid).get('PPid'))).toBe(process.pid);
     await expect(b.exited).resolves.toMatchObject({ code: 3, signal: null });
-    expect(status(a.pid).get('State')!.charAt(0)).toBe('S');
-    expect(status(ns.init!.pid).get('State')!.charAt(0)).toBe('S');
+    // Both still alive and waiting: each settles into its sleep (a may still be starting, R, and
+    // pid 1 reaping b's orphans, under load).
+    const sleeping = (pid: number) => eventually(() => status(pid).get('State')!.charAt(0) === 'S', 5000);
+    expect(await sleeping(a.pid)).toBe(true);
+    expect(await sleeping(ns.init!.pid)).toBe(true);
     const c = await ns.spawn('true', { stdio: 'ignore' });
     expect(c.nsPid).toBe(4);
     await c.exited;
