@@ -121,8 +121,8 @@ void RunSpawn(SpawnRequest &request, SpawnOutcome *out) {
   pidns_sigmask_set(&all, &saved);
   // A child that changes its ids (uid, gid, a user namespace's) makes the kernel reset the dumpable
   // flag of its memory, which until its execve is Node's: Node would be left undumpable (no core
-  // dumps, its /proc files root's, ptrace refused). Put back once the child has exec'd, and only
-  // then: a value set meanwhile by Node's own code is left alone.
+  // dumps, its /proc files root's, ptrace refused). Put back once the child has exec'd; spawns
+  // that change no ids leave the flag alone, whatever Node's own code sets meanwhile.
   bool changesIds = child.uid >= 0 || child.gid >= 0 || request.newUserNamespace || child.join_user_fd >= 0;
   int dumpable = changesIds ? prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) : -1;
   pid_t pid;
