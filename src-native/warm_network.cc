@@ -81,7 +81,10 @@ void HolderMain(void *arg) {
   pidns_block_signals_but_libc(nullptr);
   // The namespace, noted by a path that names this thread whatever PID namespace /proc shows.
   struct stat made;
-  bool ok = unshare(CLONE_NEWNET) == 0 && pidns_loopback_up() == 0 && stat("/proc/thread-self/ns/net", &made) == 0;
+  // (The system call itself: glibc's stat and fstat are symbols of 2.33, newer than the prebuilt
+  // addon may need.)
+  bool ok = unshare(CLONE_NEWNET) == 0 && pidns_loopback_up() == 0 &&
+            syscall(SYS_newfstatat, AT_FDCWD, "/proc/thread-self/ns/net", &made, 0) == 0;
   uv_mutex_lock(&warm->lock);
   if (warm->current != self) {
     // Retired while it made it (SettleWarmNetwork, refused): ends with what it made.
@@ -151,7 +154,7 @@ int TakeWarmNetwork() {
     snprintf(path, sizeof path, "/proc/self/task/%d/ns/net", static_cast<int>(holder->tid));
     fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat opened;
-    if (fd >= 0 && (fstat(fd, &opened) != 0 || opened.st_ino != holder->inode)) {
+    if (fd >= 0 && (syscall(SYS_newfstatat, fd, "", &opened, AT_EMPTY_PATH) != 0 || opened.st_ino != holder->inode)) {
       close(fd);
       fd = -1;
     }
