@@ -39,7 +39,6 @@ namespace {
 
 enum class State {
   kIdle,     // no spawn has asked for one yet
-  kNone,     // no holder making or holding one: one is started after the current spawn
   kMaking,   // the current holder is making one
   kReady,    // the current holder has one ready and waits
   kFailed,   // the last holder could not make one (and has ended): tried again after a pause
@@ -194,7 +193,7 @@ void SettleWarmNetwork(bool refused) {
 
 void RefillWarmNetwork() {
   uv_mutex_lock(&warm->lock);
-  bool start = warm->wanted && !warm->refused && (warm->state == State::kIdle || warm->state == State::kNone);
+  bool start = warm->wanted && !warm->refused && warm->state == State::kIdle;
   bool retry = !warm->refused && warm->state == State::kFailed && uv_hrtime() >= warm->retryAt;
   Holder *failed = retry ? warm->current : nullptr;
   if (retry) warm->current = nullptr;
