@@ -7,7 +7,7 @@
 // unchanged. PIDNS_NO_WARM_NETWORK=1 turns it off; a refused setns falls back to a namespace
 // made by the command's own process. Read from /proc (every thread of every process) and with
 // ioctl(NS_GET_USERNS).
-import { spawnSync } from 'child_process';
+import { spawnSync, type SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import { runInPidNamespace, spawnInPidNamespace, type PidNamespaceChild } from '../lib';
 import { describeAsRoot } from './root';
@@ -32,12 +32,13 @@ interface Report {
   fds: { before: number; after: number };
 }
 
-function parse(stdout: string, stderr: string): Report {
+function parse(run: SpawnSyncReturns<string>): Report {
   let report: Report;
   try {
-    report = JSON.parse(stdout.split('\n')[0]) as Report;
+    report = JSON.parse(run.stdout.split('\n')[0]) as Report;
   } catch {
-    throw new Error(`no report; stdout: ${stdout.slice(0, 500)} stderr: ${stderr.slice(0, 2000)}`);
+    const how = run.error ? String(run.error) : `status ${run.status}, signal ${run.signal}`;
+    throw new Error(`no report (${how}); stdout: ${run.stdout.slice(0, 500)} stderr: ${run.stderr.slice(0, 2000)}`);
   }
   expect(report.error).toBeUndefined();
   return report;
@@ -45,8 +46,8 @@ function parse(stdout: string, stderr: string): Report {
 
 /** fixtures/warm-network-report.js with these spawn options, count and pause. */
 function reportOf(options: object, count: number, pauseMs: number, env?: NodeJS.ProcessEnv): Report {
-  const run = runFixture('warm-network-report.js', [JSON.stringify(options), String(count), String(pauseMs)], { env });
-  return parse(run.stdout, run.stderr);
+  const run = runFixture('warm-network-report.js', [JSON.stringify(options), String(count), String(pauseMs)], { env, timeoutMs: 60000 });
+  return parse(run);
 }
 
 const names = (threads: Thread[]) => threads.map((t) => t.name).sort();
@@ -119,7 +120,7 @@ describeAsRoot('a network namespace made ahead', () => {
     const loader = buildFixture('seccomp-exec');
     try {
       const run = spawnSync(loader, ['--eperm', 'setns', '--', process.execPath, fixture('warm-network-report.js'), '{}', '6', '50'], { encoding: 'utf8', timeout: 30000 });
-      const report = parse(run.stdout, run.stderr);
+      const report = parse(run);
       // The second was handed one, could not enter it, and made its own; after that, no holder.
       expect(names(report.threads.afterNetSpawns)).toEqual(['pidns-spawner']);
       expect(madeAhead(report)).toEqual(report.children.map(() => false));
@@ -132,7 +133,7 @@ describeAsRoot('a network namespace made ahead', () => {
   test('user.max_net_namespaces reached: the thread ends and holds no command\'s namespace; spawns make their own again once others end', () => {
     // As root of a user namespace of its own, whose limits it may set: 2 network namespaces.
     const run = spawnSync('unshare', ['--user', '--map-root-user', 'sh', '-c', 'echo 2 > /proc/sys/user/max_net_namespaces && exec "$0" "$1"', process.execPath, fixture('warm-network-limit.js')], { encoding: 'utf8', timeout: 30000 });
-    const report = parse(run.stdout, run.stderr) as unknown as { node: number; commands: number[]; thread: number | null; third: object; fourth: { net: number } };
+    const report = parse(run) as unknown as { node: number; commands: number[]; thread: number | null; third: object; fourth: { net: number } };
     // Both commands have their own; the thread, refused a third, has ended instead of staying in
     // the second command's.
     expect(new Set([report.node, ...report.commands]).size).toBe(3);
