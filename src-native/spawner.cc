@@ -135,7 +135,7 @@ void ReapOrphans() {
 }
 
 void SpawnerMain(void *) {
-  prctl(PR_SET_NAME, "pidns-spawner", 0, 0, 0);
+  prctl(PR_SET_NAME, kSpawnerThreadName, 0, 0, 0);
   // No signal of Node's is ever handled here (RunSpawn blocks even glibc's two around the clone).
   pidns_block_signals_but_libc(nullptr);
   for (;;) {

@@ -33,6 +33,7 @@
 
 #include "kernel.h"
 #include "namespaces.h"
+#include "spawner.h"
 
 namespace pidns {
 namespace {
@@ -76,7 +77,6 @@ constexpr uint64_t kSecond = 1000 * 1000 * 1000;
 
 void HolderMain(void *arg) {
   Holder *self = static_cast<Holder *>(arg);
-  prctl(PR_SET_NAME, "pidns-netns", 0, 0, 0);
   pidns_block_signals_but_libc(nullptr);
   // The namespace, noted by a path that names this thread whatever PID namespace /proc shows.
   struct stat made;
@@ -118,7 +118,12 @@ void StartHolder() {
   uv_thread_options_t options;
   options.flags = UV_THREAD_HAS_STACK_SIZE;
   options.stack_size = 256 * 1024;
+  // A thread is born with its creator's name, and is in /proc from that instant: named by itself,
+  // it would show as a second pidns-spawner until first scheduled (milliseconds under load). The
+  // spawner bears the name instead, only while it creates the thread.
+  prctl(PR_SET_NAME, "pidns-netns", 0, 0, 0);
   bool started = uv_thread_create_ex(&holder->thread, &options, HolderMain, holder) == 0;
+  prctl(PR_SET_NAME, kSpawnerThreadName, 0, 0, 0);
   pidns_sigmask_set(&saved, nullptr);
   if (started) {
     warm->current = holder;
