@@ -104,7 +104,11 @@ describeAsRoot('the spawner thread', () => {
       (async () => {
         await (await spawnInPidNamespace('true', [], { init: false })).exited;
         await (await spawnInPidNamespace('true', [], { namespaces: ['net'] })).exited;
-        const names = fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'latin1').trim());
+        // The thread that makes the next namespace is started once the spawn has been delivered,
+        // so it may not exist yet: the names are read until both are there (2 s at most).
+        const addonThreads = () => fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'latin1').trim()).filter((n) => n.startsWith('pidns-')).sort().join(' ');
+        let names = addonThreads();
+        for (const until = Date.now() + 2000; names !== 'pidns-netns pidns-spawner' && Date.now() < until; names = addonThreads()) await new Promise((r) => setTimeout(r, 5));
         process.setgid(process.getgid());
         process.setuid(process.getuid());
         let calls = 0;
@@ -118,7 +122,7 @@ describeAsRoot('the spawner thread', () => {
           }
           await spawned;
         }
-        console.log(names.filter((n) => n.startsWith('pidns-')).sort().join(' '), calls > 60);
+        console.log(names, calls > 60);
       })();`;
     const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30000 });
     expect({ stdout: run.stdout, stderr: run.stderr, status: run.status, signal: run.signal }).toEqual({ stdout: 'pidns-netns pidns-spawner true\n', stderr: '', status: 0, signal: null });
