@@ -45,7 +45,7 @@ interface Attempt {
   initPid?: number | null;
   closed?: boolean;
   leaked: number;
-  children: { pid: number; state: string }[];
+  children: { pid: number; state: string; wchan?: string; stack?: string }[];
   foreign: number[];
   descriptors?: string[];
 }
@@ -61,7 +61,7 @@ interface Summary {
   startFds: number;
   endFds: number;
   descriptors?: string[];
-  children: { pid: number; state: string }[];
+  children: { pid: number; state: string; wchan?: string; stack?: string }[];
   zombies: number[];
 }
 
