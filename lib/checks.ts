@@ -12,6 +12,8 @@ export const MAX_ID = 0xfffffffe;
 export const MAX_FD = 0x7fffffff;
 /** The largest delay Node's timers take, in milliseconds. */
 export const MAX_MS = 0x7fffffff;
+/** The most argument strings an execve can take: their pointers alone may fill at most 6 MiB. */
+export const MAX_ARGS = (6 * 1024 * 1024) / 8;
 
 /**
  * The caller's own properties only, read once: a property inherited from a polluted
@@ -40,6 +42,20 @@ export function checkInteger(name: string, value: unknown, min: number, max: num
   return value;
 }
 
+/**
+ * The entries of an array the caller gave, as a plain dense copy: its length read once (a Proxy
+ * may answer differently each time) and bounded before any entry is read, then every index read,
+ * holes included (forEach, map and includes skip or walk them: a hole would pass unchecked, and a
+ * sparse array of length 2^32-1 would hold the event loop for minutes).
+ */
+export function arrayEntries(name: string, value: readonly unknown[], max: number): unknown[] {
+  const length: unknown = value.length;
+  if (typeof length !== 'number' || length > max) throw outOfRange(`${name}.length`, `<= ${max}`, length);
+  const entries: unknown[] = [];
+  for (let i = 0; i < length; i++) entries.push(value[i]);
+  return entries;
+}
+
 /** A pid in the caller's view. */
 export function checkPid(name: string, value: unknown): number {
   return checkInteger(name, value, 1, MAX_PID);
@@ -61,7 +77,7 @@ export function splitArguments(args: unknown, options: unknown): { args: string[
       throw invalidType('args', 'an array of strings', args);
     }
   }
-  const argStrings = argList.map((a, i) => checkString(`args[${i}]`, a));
+  const argStrings = arrayEntries('args', argList, MAX_ARGS).map((a, i) => checkString(`args[${i}]`, a));
   if (opts === undefined || opts === null) opts = {};
   if (typeof opts !== 'object' || Array.isArray(opts)) throw invalidType('options', 'of type object', opts);
   return { args: argStrings, options: ownProperties(opts as object) };

@@ -5,6 +5,7 @@
 // order (src-native/child.c enter_namespaces) and forks the command there.
 import * as fs from 'fs';
 import * as os from 'os';
+import { arrayEntries } from './checks';
 import { CLI_MESSAGE, invalidType, invalidValue, PidnsSystemError, systemError } from './errors';
 import { native } from './native';
 import { closeJoinTarget, openJoinTarget, openNamespaceFile } from './namespace-files';
@@ -13,6 +14,8 @@ import type { JoinFds } from './request';
 
 /** The namespaces of a process, by their names in /proc/PID/ns, in the order nsenter enters them. */
 export const NAMESPACE_KINDS = ['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time'] as const;
+/** The longest joinNamespaces list: names may repeat, but no list needs more. */
+const MAX_JOIN_NAMESPACES = 64;
 export type NamespaceKind = (typeof NAMESPACE_KINDS)[number];
 
 const { ENOENT, ESRCH } = os.constants.errno;
@@ -32,7 +35,7 @@ export function checkJoinNamespaces(value: unknown): NamespaceKind[] | null {
   if (!Array.isArray(value)) throw invalidType('options.joinNamespaces', `'all' or an array of ${NAMESPACE_KINDS.map((k) => `'${k}'`).join(', ')}`, value);
   if (value.length === 0) throw invalidValue('options.joinNamespaces', value, "must name at least one namespace (or be 'all'); leave it out to enter only the PID namespace");
   const named = new Set<NamespaceKind>(['pid']);
-  value.forEach((kind: unknown, i: number) => {
+  arrayEntries('options.joinNamespaces', value, MAX_JOIN_NAMESPACES).forEach((kind, i) => {
     if (typeof kind !== 'string' || !(NAMESPACE_KINDS as readonly string[]).includes(kind)) {
       throw invalidValue(`options.joinNamespaces[${i}]`, kind, `must be one of ${NAMESPACE_KINDS.map((k) => `'${k}'`).join(', ')} (the names in /proc/PID/ns)`);
     }

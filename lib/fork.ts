@@ -3,8 +3,8 @@
 import { fileURLToPath } from 'url';
 import type { PidNamespaceChild } from './child';
 import { invalidType, PidnsArgumentError } from './errors';
-import { checkBoolean, checkString, splitArguments } from './checks';
-import { type SpawnOptions, type StdioEntry, type StdioOption } from './options';
+import { arrayEntries, checkBoolean, checkString, MAX_ARGS, splitArguments } from './checks';
+import { MAX_STDIO, type SpawnOptions, type StdioEntry, type StdioOption } from './options';
 import { spawnInPidNamespace } from './spawn';
 
 /** Options of forkInPidNamespace(): every option of spawnInPidNamespace() and these. */
@@ -22,10 +22,12 @@ export interface ForkOptions extends SpawnOptions {
 function forkStdio(stdio: unknown, silent: boolean): unknown {
   if (stdio === undefined) return silent ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['inherit', 'inherit', 'inherit', 'ipc'];
   if (typeof stdio === 'string') return [stdio, stdio, stdio, 'ipc'];
-  if (Array.isArray(stdio) && !stdio.includes('ipc')) {
+  if (!Array.isArray(stdio)) return stdio;
+  const entries = arrayEntries('options.stdio', stdio, MAX_STDIO);
+  if (!entries.includes('ipc')) {
     throw new PidnsArgumentError('ERR_CHILD_PROCESS_IPC_REQUIRED', "Forked processes must have an IPC channel, missing value 'ipc' in options.stdio");
   }
-  return stdio;
+  return entries;
 }
 
 /**
@@ -41,7 +43,7 @@ export async function forkInPidNamespace(modulePath: string | URL, args?: readon
   const execPath = o.execPath === undefined ? process.execPath : checkString('options.execPath', o.execPath, false);
   const execArgv = o.execArgv ?? process.execArgv;
   if (!Array.isArray(execArgv)) throw invalidType('options.execArgv', 'an array of strings', execArgv);
-  const nodeArgs = execArgv.map((arg: unknown, i) => checkString(`options.execArgv[${i}]`, arg));
+  const nodeArgs = arrayEntries('options.execArgv', execArgv, MAX_ARGS).map((arg, i) => checkString(`options.execArgv[${i}]`, arg));
   const stdio = forkStdio(o.stdio, checkBoolean('options.silent', o.silent, false));
   return spawnInPidNamespace(execPath, [...nodeArgs, path, ...argStrings], { ...o, stdio } as SpawnOptions);
 }

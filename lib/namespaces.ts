@@ -4,7 +4,7 @@
 // addon takes (the hints for the kernel's refusals are in errors.ts). The child sets them up
 // before the execve of the namespace's pid 1 (src-native/namespaces.c).
 import * as fs from 'fs';
-import { ownProperties } from './checks';
+import { arrayEntries, ownProperties } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsRangeError } from './errors';
 import { HOSTNAME_MAX, NEW_NAMESPACE_KINDS, TIME_OFFSET_MAX, type NewNamespaceKind } from './namespace-limits';
 
@@ -38,7 +38,8 @@ function checkKinds(name: string, value: unknown): NewNamespaceKind[] {
   const listed = NEW_NAMESPACE_KINDS.map((k) => `'${k}'`).join(', ');
   if (!Array.isArray(value)) throw invalidType(name, `an array of ${listed}`, value);
   const named = new Set<NewNamespaceKind>();
-  value.forEach((kind: unknown, i: number) => {
+  // Each at most once: a longer list names one twice.
+  arrayEntries(name, value, NEW_NAMESPACE_KINDS.length).forEach((kind, i) => {
     if (kind === 'pid') throw invalidValue(`${name}[${i}]`, kind, 'need not name \'pid\': a new PID namespace is always made (leave it out)');
     if (kind === 'user') throw invalidValue(`${name}[${i}]`, kind, "cannot name 'user': a user namespace is made with options.userNamespace, which also sets its id maps");
     if (typeof kind !== 'string' || !(NEW_NAMESPACE_KINDS as readonly string[]).includes(kind)) {

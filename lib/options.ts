@@ -2,7 +2,7 @@
 // so a bad input is a TypeError/RangeError and nothing is started.
 import { fileURLToPath } from 'url';
 import { checkCgroup, type CgroupOption, type NormalizedCgroup } from './cgroup';
-import { checkBoolean, checkInteger, checkPid, checkString, MAX_FD, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
+import { arrayEntries, checkBoolean, checkInteger, checkPid, checkString, MAX_FD, MAX_ID, MAX_MS, ownProperties, splitArguments } from './checks';
 import { invalidType, invalidValue, outOfRange, PidnsArgumentError } from './errors';
 import { native } from './native';
 import { checkJoinNamespaces, type NamespaceKind } from './enter';
@@ -267,7 +267,7 @@ export interface NormalizedOptions {
 }
 
 /** The addon's longest descriptor map, less the init's control channel. */
-const MAX_STDIO = native.constants.MAX_FD_MAP - 1;
+export const MAX_STDIO = native.constants.MAX_FD_MAP - 1;
 const MAX_TERMINAL_CELLS = 0xffff; // struct winsize holds unsigned shorts
 const DEFAULT_TERMINAL_SIZE: TerminalSize = { cols: 80, rows: 24 };
 
@@ -275,12 +275,10 @@ function checkStdio(value: unknown): StdioEntry[] {
   if (value === undefined) return ['pipe', 'pipe', 'pipe'];
   if (value === 'pipe' || value === 'inherit' || value === 'ignore') return [value, value, value];
   if (!Array.isArray(value)) throw invalidValue('options.stdio', value, "must be 'pipe', 'inherit', 'ignore' or an array");
-  // Read once: a Proxy could answer a different length each time it is asked.
-  const length: unknown = value.length;
-  if (typeof length !== 'number' || length > MAX_STDIO) throw outOfRange('options.stdio.length', `<= ${MAX_STDIO}`, length);
+  const given = arrayEntries('options.stdio', value, MAX_STDIO);
   const entries: StdioEntry[] = [];
-  for (let i = 0; i < length; i++) {
-    const entry: unknown = value[i];
+  for (let i = 0; i < given.length; i++) {
+    const entry: unknown = given[i];
     if (entry === null || entry === undefined || entry === 'pipe' || entry === 'inherit' || entry === 'ignore') {
       entries.push(entry);
     } else if (entry === 'ipc') {
@@ -412,9 +410,10 @@ function checkJoin(value: unknown): NormalizedOptions['join'] {
 function checkMap(name: string, value: unknown, callerId: number): string {
   if (value === undefined) return `0 ${callerId} 1\n`;
   if (!Array.isArray(value)) throw invalidType(name, 'an array of { containerId, hostId, size }', value);
-  if (value.length === 0 || value.length > 340) throw outOfRange(`${name}.length`, '>= 1 and <= 340', value.length);
-  return value
-    .map((entry: unknown, i: number) => {
+  const entries = arrayEntries(name, value, 340);
+  if (entries.length === 0) throw outOfRange(`${name}.length`, '>= 1 and <= 340', 0);
+  return entries
+    .map((entry, i) => {
       if (typeof entry !== 'object' || entry === null) throw invalidType(`${name}[${i}]`, 'an object { containerId, hostId, size }', entry);
       const e = ownProperties(entry);
       const containerId = checkInteger(`${name}[${i}].containerId`, e.containerId, 0, MAX_ID);

@@ -59,6 +59,43 @@ function huge<T extends object>(value: T, name: string): T {
   return Object.defineProperty(value, fc.toStringMethod, { value: () => name, enumerable: false });
 }
 
+/**
+ * An array, or the same entries in a shape the checks must read with care: holes where entries
+ * were (forEach and map skip them), a length far past its entries, up to 2^32-1 (walked hole by
+ * hole, it would hold the event loop for minutes), or a Proxy whose length grows each time it
+ * is read.
+ */
+function shaped(base: fc.Arbitrary<unknown[]>): fc.Arbitrary<unknown> {
+  return fc.oneof(
+    { weight: 4, arbitrary: base },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(base, fc.array(fc.nat(6), { minLength: 1, maxLength: 3 })).map(([entries, holes]) => {
+        const copy = [...entries];
+        for (const i of holes) delete copy[i];
+        if (copy.length <= Math.max(...holes)) copy.length = Math.max(...holes) + 1;
+        return huge(copy, `holes at ${holes.join(',')} in ${copy.length} entries`);
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(base, fc.constantFrom(7, 65, 1025, 786433, 2 ** 24, 2 ** 32 - 1)).map(([entries, length]) => {
+        const copy = [...entries];
+        copy.length = Math.max(length, copy.length);
+        return huge(copy, `${entries.length} entries, length ${copy.length}`);
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: base.map((entries) => {
+        let reads = 0;
+        const target = huge([...entries], `Proxy(${entries.length} entries, length growing by 1000 a read)`);
+        return new Proxy(target, { get: (t, key) => (key === 'length' ? t.length + 1000 * reads++ : Reflect.get(t, key)) });
+      }),
+    },
+  );
+}
+
 /** Values of every type that is not what an option wants, and edge values of the right types. */
 function hostileValue(): fc.Arbitrary<unknown> {
   return fc.oneof(
@@ -79,7 +116,7 @@ function hostileValue(): fc.Arbitrary<unknown> {
   );
 }
 
-const optionNames = ['init', 'join', 'stdio', 'env', 'cwd', 'argv0', 'uid', 'gid', 'signal', 'timeout', 'killSignal', 'dieWithParent', 'signalGroup', 'teardownGraceMs'] as const;
+const optionNames = ['init', 'join', 'stdio', 'env', 'cwd', 'argv0', 'uid', 'gid', 'signal', 'timeout', 'killSignal', 'dieWithParent', 'signalGroup', 'teardownGraceMs', 'namespaces', 'joinNamespaces'] as const;
 
 /** Right-typed values for each option (many still invalid), so calls get past the type checks. */
 function plausible(name: (typeof optionNames)[number]): fc.Arbitrary<unknown> {
@@ -91,7 +128,11 @@ function plausible(name: (typeof optionNames)[number]): fc.Arbitrary<unknown> {
     case 'join':
       return fc.oneof(fc.constant(process.pid), fc.constantFrom(0, -1, 0x400001, 2 ** 31), fc.constantFrom('/proc/self/ns/pid', '/proc/self/ns/net', '/dev/null', '/etc/passwd', '/proc', '/nonexistent'));
     case 'stdio':
-      return fc.oneof(fc.constantFrom('pipe', 'ignore'), fc.array(fc.oneof(fc.constantFrom('pipe', 'ignore', null, undefined), fc.constantFrom(0, 1, 2, 999999, -1)), { maxLength: 6 }));
+      return fc.oneof(fc.constantFrom('pipe', 'ignore'), shaped(fc.array(fc.oneof(fc.constantFrom('pipe', 'ignore', null, undefined), fc.constantFrom(0, 1, 2, 999999, -1)), { maxLength: 6 })));
+    case 'namespaces':
+      return shaped(fc.subarray(['cgroup', 'ipc', 'mnt', 'net', 'time', 'uts']));
+    case 'joinNamespaces':
+      return fc.oneof(fc.constant('all'), shaped(fc.subarray(['user', 'cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt', 'time'], { minLength: 1 })));
     case 'env':
       return fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), hostileValue()), { maxKeys: 4 });
     case 'cwd':
@@ -133,7 +174,7 @@ function command(): fc.Arbitrary<unknown> {
 
 function args(): fc.Arbitrary<unknown> {
   return fc.oneof(
-    { weight: 4, arbitrary: fc.array(fc.oneof(fc.constantFrom('0', '0.01'), fc.string({ maxLength: 16 })), { maxLength: 5 }) },
+    { weight: 4, arbitrary: shaped(fc.array(fc.oneof(fc.constantFrom('0', '0.01'), fc.string({ maxLength: 16 })), { maxLength: 5 })) },
     { weight: 1, arbitrary: fc.array(hostileValue(), { maxLength: 3 }) },
     { weight: 1, arbitrary: fc.constantFrom(['a\0b'], huge(['x'.repeat(200000)], "['x' * 200000]"), huge(Array.from({ length: 200000 }, () => 'y'), "Array(200000).fill('y')")) },
     { weight: 1, arbitrary: hostileValue() },

@@ -1,9 +1,19 @@
 // Bad arguments reject with TypeError/RangeError before anything is spawned.
-import { spawnInPidNamespace } from '../lib';
+import { forkInPidNamespace, spawnInPidNamespace } from '../lib';
 import { childrenOfSelf, ownDescriptorCount } from './kernel';
 import { describeAsRoot } from './root';
 
 type Case = [string, unknown, unknown, unknown, string, string];
+
+/** An array of `length` with nothing in it but `entries` at their indices: holes elsewhere. */
+function sparse(length: number, entries: Record<number, unknown> = {}): unknown[] {
+  const array: unknown[] = [];
+  array.length = length;
+  for (const [i, value] of Object.entries(entries)) array[Number(i)] = value;
+  return array;
+}
+/** The longest an array can be: walking its holes one by one would hold the loop for minutes. */
+const HUGE = 2 ** 32 - 1;
 
 const cases: Case[] = [
   ['command not a string', 42, [], {}, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
@@ -49,6 +59,21 @@ const cases: Case[] = [
   ['userNamespace map entry out of range', 'true', [], { userNamespace: { uidMap: [{ containerId: -1, hostId: 0, size: 1 }] } }, 'RangeError', 'ERR_OUT_OF_RANGE'],
   ['userNamespace with join', 'true', [], { userNamespace: true, join: 1 }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
   ['teardownGraceMs negative', 'true', [], { teardownGraceMs: -3 }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+  // Holes are read as what they are (undefined), not skipped; lengths are bounded before a walk.
+  ['args with a hole', 'true', sparse(2, { 1: 'x' }), {}, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['args of length 2^32-1', 'true', sparse(HUGE, { [HUGE - 1]: 'x' }), {}, 'RangeError', 'ERR_OUT_OF_RANGE'],
+  ['stdio of length 2^32-1', 'true', [], { stdio: sparse(HUGE) }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+  ['namespaces with a hole', 'true', [], { namespaces: sparse(2, { 1: 'net' }) }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+  ['namespaces of length 2^32-1', 'true', [], { namespaces: sparse(HUGE, { 0: 'net' }) }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+  ['joinNamespaces with a hole', 'true', [], { join: 1, joinNamespaces: sparse(2, { 1: 'net' }) }, 'TypeError', 'ERR_INVALID_ARG_VALUE'],
+  ['joinNamespaces of length 2^32-1', 'true', [], { join: 1, joinNamespaces: sparse(HUGE, { 0: 'net' }) }, 'RangeError', 'ERR_OUT_OF_RANGE'],
+  ['userNamespace map with a hole', 'true', [], { userNamespace: { uidMap: sparse(2, { 1: { containerId: 0, hostId: 0, size: 1 } }) } }, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+];
+
+const forkCases: [string, unknown, unknown, string, string][] = [
+  ['execArgv with a hole', sparse(2, { 1: '--no-warnings' }), undefined, 'TypeError', 'ERR_INVALID_ARG_TYPE'],
+  ['execArgv of length 2^32-1', sparse(HUGE), undefined, 'RangeError', 'ERR_OUT_OF_RANGE'],
+  ['stdio of length 2^32-1', undefined, sparse(HUGE, { 0: 'ipc' }), 'RangeError', 'ERR_OUT_OF_RANGE'],
 ];
 
 describe('argument validation', () => {
@@ -57,6 +82,13 @@ describe('argument validation', () => {
   test.each(cases)('%s', async (_name, command, args, options, errorName, code) => {
     const call = spawnInPidNamespace(command as string, args as string[], options as object);
     const err = await call.catch((e) => e);
+    expect(err).toBeInstanceOf(errorName === 'TypeError' ? TypeError : RangeError);
+    expect(err.code).toBe(code);
+    expect(childrenOfSelf()).toEqual([]);
+  });
+
+  test.each(forkCases)('forkInPidNamespace: %s', async (_name, execArgv, stdio, errorName, code) => {
+    const err = await forkInPidNamespace('/dev/null', [], { execArgv, stdio } as object).catch((e) => e);
     expect(err).toBeInstanceOf(errorName === 'TypeError' ? TypeError : RangeError);
     expect(err.code).toBe(code);
     expect(childrenOfSelf()).toEqual([]);
