@@ -3,6 +3,8 @@ import * as os from 'os';
 import { PidNamespaceChild, type InitInfo } from './child';
 import { CgroupPlacement, usablePlacement, type CgroupOption, type CgroupStats } from './cgroup';
 import { ownProperties } from './checks';
+import { checkJoinNamespaces } from './enter';
+import { refuseNewNamespaces } from './namespaces';
 import { invalidType, invalidValue, namespaceEnded, PidnsStateError, systemError } from './errors';
 import { startInit, type InitSession } from './init-session';
 import { checkCloseOptions, mapsRoot, normalizePodOptions, type SpawnOptions } from './options';
@@ -287,6 +289,17 @@ export class PidNamespace implements AsyncDisposable {
     for (const key of ['init', 'join'] as const) {
       if (opts[key] !== undefined) throw invalidValue(`options.${key}`, opts[key], 'is set by the namespace');
     }
+    // What a member's join would refuse, said of the pod (the caller never gave options.join).
+    refuseNewNamespaces(opts, "a pod's members (they enter the pod's namespaces: give those to PidNamespace.create)");
+    // (Each with the one value a member may give: what it gets anyway.)
+    const setByPod = [
+      ['pidMax', undefined, "a pod's pid_max is set by PidNamespace.create"],
+      ['userNamespace', false, "a pod's members enter its user namespace, made by PidNamespace.create"],
+      ['newNamespace', true, "a pod's members join the pod's PID namespace"],
+    ] as const;
+    for (const [key, allowed, why] of setByPod) {
+      if (opts[key] !== undefined && opts[key] !== allowed) throw invalidValue(`options.${key}`, opts[key], `cannot be used with a pod's members (${why})`);
+    }
     if (this.#ended) throw namespaceEnded(`spawn ${String(command)}`, this.id);
     const { namespaces } = this.#features;
     // In the pod's mount namespace the pod's /proc (if it has one) is already there.
@@ -298,7 +311,7 @@ export class PidNamespace implements AsyncDisposable {
     if (this.#features.rootGid) inherited.gid = 0;
     // A member's own joinNamespaces adds to the pod's kinds, which every member enters.
     const own = opts.joinNamespaces;
-    if (inherited.joinNamespaces && Array.isArray(own)) opts.joinNamespaces = [...new Set([...inherited.joinNamespaces, ...own])];
+    if (inherited.joinNamespaces && Array.isArray(own)) opts.joinNamespaces = [...new Set([...inherited.joinNamespaces, ...checkJoinNamespaces(own)!])];
     return [argList, { ...inherited, ...(opts as SpawnOptions), init: false, join: this }];
   }
 

@@ -139,6 +139,20 @@ describeAsRoot('PidNamespace pods', () => {
     await using ns = await PidNamespace.create();
     await expect(ns.spawn('true', [], { init: true } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(ns.spawn('true', [], { join: 1 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+    // What the pod sets is refused in the pod's words: the caller never gave options.join.
+    for (const options of [{ hostname: 'x' }, { namespaces: ['net'] }, { timeOffsets: {} }, { pidMax: 500 }, { userNamespace: true }, { newNamespace: false }]) {
+      const err = await ns.spawn('true', [], options as never).catch((e) => e);
+      expect({ code: err.code, message: err.message }).toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("cannot be used with a pod's members") });
+      expect(err.message).not.toContain('options.join');
+    }
+    // The values a member gets anyway are accepted.
+    await expect(ns.spawn('true', [], { userNamespace: false, newNamespace: true, stdio: 'ignore' }).then((c) => c.exited)).resolves.toMatchObject({ code: 0 });
+    // A member's joinNamespaces is checked before the pod's kinds are added to it (a spread of
+    // this one would take minutes).
+    await using withUts = await PidNamespace.create({ namespaces: ['uts'] });
+    const huge: string[] = [];
+    huge.length = 2 ** 32 - 1;
+    await expect(withUts.spawn('true', [], { joinNamespaces: huge as never })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(ns.spawn(42 as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(ns.close({ graceMs: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
   });
