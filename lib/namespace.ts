@@ -51,11 +51,14 @@ export interface CloseOptions {
   graceMs?: number;
 }
 
-/** Options for ns.spawn(): those of spawnInPidNamespace() except init and join. */
-export type MemberSpawnOptions = Omit<SpawnOptions, 'init' | 'join'>;
+/** What the pod sets for its members: given to PidNamespace.create(), not to ns.spawn(). */
+type SetByPod = 'init' | 'join' | 'namespaces' | 'hostname' | 'timeOffsets' | 'pidMax' | 'userNamespace' | 'newNamespace';
 
-/** Options for ns.run(): those of runInPidNamespace() except init and join. */
-export type MemberRunOptions = Omit<RunOptions, 'init' | 'join'>;
+/** Options for ns.spawn(): those of spawnInPidNamespace() except what the pod sets. */
+export type MemberSpawnOptions = Omit<SpawnOptions, SetByPod>;
+
+/** Options for ns.run(): those of runInPidNamespace() except what the pod sets. */
+export type MemberRunOptions = Omit<RunOptions, SetByPod>;
 
 /** What a created pod's members inherit: its /proc, its user namespace and who is root there. */
 interface PodFeatures {

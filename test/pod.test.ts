@@ -146,7 +146,7 @@ describeAsRoot('PidNamespace pods', () => {
       expect(err.message).not.toContain('options.join');
     }
     // The values a member gets anyway are accepted.
-    await expect(ns.spawn('true', [], { userNamespace: false, newNamespace: true, stdio: 'ignore' }).then((c) => c.exited)).resolves.toMatchObject({ code: 0 });
+    await expect(ns.spawn('true', [], { userNamespace: false, newNamespace: true, stdio: 'ignore' } as never).then((c) => c.exited)).resolves.toMatchObject({ code: 0 });
     // A member's joinNamespaces is checked before the pod's kinds are added to it (a spread of
     // this one would take minutes).
     await using withUts = await PidNamespace.create({ namespaces: ['uts'] });
