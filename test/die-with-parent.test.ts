@@ -11,14 +11,39 @@ import { fixture } from './subprocess';
 
 const ROUNDS = Number(process.env.PIDNS_STORM_ROUNDS ?? 12);
 
+/** What can refuse a fork here: the machine's tasks against pid_max, zombies, our cgroups. */
+function forkLimits(): string {
+  const read = (file: string) => {
+    try {
+      return fs.readFileSync(file, 'latin1').trim();
+    } catch (err) {
+      return `(${(err as NodeJS.ErrnoException).code})`;
+    }
+  };
+  const pids = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  const zombies = pids.filter((pid) => /^State:\s+Z/m.test(read(`/proc/${pid}/status`))).length;
+  return `loadavg ${read('/proc/loadavg')}, pid_max ${read('/proc/sys/kernel/pid_max')}, ${pids.length} processes (${zombies} zombies), cgroups ${read('/proc/self/cgroup').replace(/\n/g, ' ')}`;
+}
+
 /** Starts the storm, kills it after a random delay once spawns run, returns the survivors. */
 async function stormRound(mode: string, name: string, holderPid: number): Promise<string[]> {
-  const storm = spawn(process.execPath, [fixture('spawn-storm.js'), mode, name, String(holderPid)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => storm.once('exit', resolve));
-  await new Promise<void>((resolve, reject) => {
-    storm.stdout!.once('data', () => resolve());
-    storm.once('exit', (code) => reject(new Error(`spawn-storm.js ${mode} exited ${code} before it was ready`)));
-  });
+  let storm: ReturnType<typeof spawn>;
+  let exited: Promise<unknown>;
+  for (let attempt = 1; ; attempt++) {
+    storm = spawn(process.execPath, [fixture('spawn-storm.js'), mode, name, String(holderPid)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    exited = new Promise((resolve) => storm.once('exit', resolve));
+    const started = await new Promise<NodeJS.ErrnoException | null>((resolve, reject) => {
+      storm.stdout!.once('data', () => resolve(null));
+      storm.once('exit', (code) => reject(new Error(`spawn-storm.js ${mode} exited ${code} before it was ready`)));
+      // Not started at all (no 'exit' follows).
+      storm.once('error', (err) => resolve(err));
+    });
+    if (started === null) break;
+    // This process's own fork of the storm refused (EAGAIN), not a spawn of the library's: tried
+    // again twice, then reported with what limits a fork.
+    if (started.code !== 'EAGAIN' || attempt === 3) throw new Error(`spawn-storm.js ${mode} did not start: ${started.message}; ${forkLimits()}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
   await new Promise((r) => setTimeout(r, Math.random() * 150));
   storm.kill('SIGKILL');
   await exited;
