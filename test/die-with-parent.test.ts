@@ -21,7 +21,13 @@ function forkLimits(): string {
     }
   };
   const pids = fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  const zombies = pids.filter((pid) => /^State:\s+Z/m.test(read(`/proc/${pid}/status`))).length;
+  const zombies = pids.filter((pid) => {
+    try {
+      return status(Number(pid)).get('State')?.startsWith('Z');
+    } catch {
+      return false; // gone while we looked
+    }
+  }).length;
   return `loadavg ${read('/proc/loadavg')}, pid_max ${read('/proc/sys/kernel/pid_max')}, ${pids.length} processes (${zombies} zombies), cgroups ${read('/proc/self/cgroup').replace(/\n/g, ' ')}`;
 }
 
